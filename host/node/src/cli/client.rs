@@ -1,0 +1,134 @@
+//! `obelysk submit` and `obelysk status`: a small HTTP client of a node.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+
+use super::{StatusArgs, SubmitArgs};
+
+/// How long `--wait` waits for a job before giving up.
+const WAIT_LIMIT: Duration = Duration::from_secs(3600);
+
+pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
+    let client = Client::new();
+    let node = args.node.node.trim_end_matches('/');
+    let input = args.input.words()?;
+    let plugin = match (&args.plugin, &args.module) {
+        (Some(id), _) => id.clone(),
+        (None, Some(path)) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let response = client
+                .post(format!("{node}/plugins"))
+                .header("content-type", "application/wasm")
+                .body(bytes)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the node at {node}"))?;
+            let plugin = expect_json(response).await?;
+            plugin["id"]
+                .as_str()
+                .context("the node answered without a plugin id")?
+                .to_string()
+        }
+        (None, None) => bail!("give a module path or --plugin"),
+    };
+    let response = client
+        .post(format!("{node}/jobs"))
+        .json(&serde_json::json!({"plugin": plugin, "input": input}))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the node at {node}"))?;
+    let accepted = expect_json(response).await?;
+    let id = accepted["id"]
+        .as_str()
+        .context("the node answered without a job id")?
+        .to_string();
+    if !args.wait {
+        if args.json {
+            println!("{accepted}");
+        } else {
+            println!("job {id} queued (plugin {plugin})");
+        }
+        return Ok(0);
+    }
+
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(20);
+    let job = loop {
+        let job = fetch_job(&client, node, &id).await?;
+        let status = job["status"].as_str().unwrap_or("?").to_string();
+        spinner.set_message(format!("job {id}: {status}"));
+        if status == "completed" || status == "failed" {
+            break job;
+        }
+        if started.elapsed() > WAIT_LIMIT {
+            spinner.finish_and_clear();
+            bail!("job {id} still {status} after {} s", WAIT_LIMIT.as_secs());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    };
+    spinner.finish_and_clear();
+    print_job(&job, args.json);
+    Ok(if job["status"] == "completed" { 0 } else { 1 })
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<i32> {
+    let client = Client::new();
+    let job = fetch_job(&client, args.node.node.trim_end_matches('/'), &args.job).await?;
+    print_job(&job, args.json);
+    Ok(0)
+}
+
+async fn fetch_job(client: &Client, node: &str, id: &str) -> anyhow::Result<Value> {
+    let response = client
+        .get(format!("{node}/jobs/{id}"))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the node at {node}"))?;
+    expect_json(response).await
+}
+
+/// The JSON body of a 2xx answer; a node error becomes `[code] message`.
+async fn expect_json(response: Response) -> anyhow::Result<Value> {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let code = body["error"]["code"].as_str().unwrap_or("unknown");
+    let message = body["error"]["message"].as_str().unwrap_or("(no message)");
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        bail!("the node is busy [{code}]: {message}");
+    }
+    bail!("the node answered {status} [{code}]: {message}")
+}
+
+fn print_job(job: &Value, json: bool) {
+    if json {
+        println!("{job}");
+        return;
+    }
+    println!("job        {}", job["id"].as_str().unwrap_or("?"));
+    println!("plugin     {}", job["plugin"].as_str().unwrap_or("?"));
+    println!("status     {}", job["status"].as_str().unwrap_or("?"));
+    if let Some(output) = job["output"].as_array() {
+        let words: Vec<String> = output.iter().map(|w| w.to_string()).collect();
+        println!("output     [{}]", words.join(", "));
+    }
+    if let Some(fuel) = job["fuel_used"].as_u64() {
+        println!("fuel used  {fuel}");
+    }
+    if job["error"].is_object() {
+        println!(
+            "error      [{}] {}",
+            job["error"]["code"].as_str().unwrap_or("?"),
+            job["error"]["message"].as_str().unwrap_or("")
+        );
+    }
+}

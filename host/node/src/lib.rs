@@ -1,0 +1,9 @@
+//! The Obelysk node: configuration, durable store, job queue and sandbox workers, HTTP API,
+//! and the pieces of the `obelysk` CLI that talk to them.
+
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod worker;

@@ -1,0 +1,164 @@
+//! `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{ApiError, AppState, ErrorBody};
+use crate::store::{JobRecord, JobStatus, NewJob};
+
+/// A job request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    /// Plugin id from `POST /plugins`.
+    pub plugin: String,
+    /// Input words (u32).
+    #[serde(default)]
+    pub input: Vec<u32>,
+    /// Fuel budget for this job; at most the node's `limits.fuel` (the default).
+    pub fuel: Option<u64>,
+    /// Wall-clock budget in ms; at most the node's `limits.timeout_ms` (the default).
+    pub timeout_ms: Option<u64>,
+}
+
+/// The answer to an accepted job.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub id: Uuid,
+    pub status: JobStatus,
+}
+
+/// Submit a job; it is durable when the 202 arrives.
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = SubmitJob,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 400, description = "malformed JSON, input too large, or a budget above the node's limits", body = ErrorBody),
+        (status = 404, description = "unknown plugin", body = ErrorBody),
+        (status = 422, description = "well-formed JSON of the wrong shape", body = ErrorBody),
+        (status = 429, description = "the queue is full; retry after the Retry-After header", body = ErrorBody),
+    ))]
+pub async fn submit(
+    State(state): State<AppState>,
+    body: Result<Json<SubmitJob>, JsonRejection>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let Json(request) = body?;
+    let limit = state.sandbox.limits().max_input_words;
+    if request.input.len() > limit {
+        return Err(ApiError::bad_request(
+            "input_limit",
+            format!(
+                "the input has {} words, the limit is {limit}",
+                request.input.len()
+            ),
+        ));
+    }
+    let node = &state.config.limits;
+    if let Some(fuel) = request.fuel.filter(|&f| f == 0 || f > node.fuel) {
+        return Err(ApiError::bad_request(
+            "limit_exceeded",
+            format!(
+                "fuel {fuel} is outside 1..={} (this node's limit)",
+                node.fuel
+            ),
+        ));
+    }
+    if let Some(ms) = request
+        .timeout_ms
+        .filter(|&t| t == 0 || t > node.timeout_ms)
+    {
+        return Err(ApiError::bad_request(
+            "limit_exceeded",
+            format!(
+                "timeout_ms {ms} is outside 1..={} (this node's limit)",
+                node.timeout_ms
+            ),
+        ));
+    }
+    let plugin = request.plugin.to_ascii_lowercase();
+    if state.store.plugin(&plugin).await?.is_none() {
+        return Err(ApiError::not_found(
+            "plugin_not_found",
+            format!("no plugin with id {}", request.plugin),
+        ));
+    }
+    let new_job = NewJob {
+        plugin,
+        input: request.input,
+        fuel_limit: request.fuel,
+        timeout_ms: request.timeout_ms,
+    };
+    let job = state.queue.submit(&new_job).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            id: job.id,
+            status: job.status,
+        }),
+    ))
+}
+
+/// One job with its status, output or error, and timestamps.
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "job id")),
+    responses((status = 200, body = JobRecord), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobRecord>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("`{id}` is not a job id (a UUID)"))
+    })?;
+    state
+        .store
+        .job(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job with id {id}")))
+}
+
+/// Query of `GET /jobs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    /// Only jobs with this status.
+    pub status: Option<JobStatus>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobRecord>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<i64>,
+}
+
+/// List jobs, newest first, a page at a time.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<JobList>, ApiError> {
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let page = state.store.jobs(query.status, query.cursor, limit).await?;
+    Ok(Json(JobList {
+        jobs: page.jobs,
+        next_cursor: page.next_cursor,
+    }))
+}

@@ -1,0 +1,227 @@
+//! The HTTP API (axum). [`router`] builds the whole API over an [`AppState`]; [`serve`] runs a
+//! node: store, sandbox, workers and the listener, until Ctrl-C or SIGTERM.
+
+mod error;
+mod jobs;
+mod plugins;
+mod system;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use jobs::{Accepted, SubmitJob};
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use obelysk_vm::Sandbox;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{JobStatus, SqliteStore, Store};
+use crate::worker::{JobQueue, WorkerContext, spawn_workers};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub sandbox: Arc<Sandbox>,
+    pub queue: Arc<JobQueue>,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<Config>,
+    pub gpu: obelysk_cuda::GpuStatus,
+    pub started: Instant,
+    pub workers: usize,
+}
+
+/// The OpenAPI description served at `/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Obelysk node API",
+        description = "Upload WebAssembly plugins and run jobs on them. \
+        Every error is `{\"error\": {\"code\", \"message\"}}`; job failure codes: invalid_module, \
+        out_of_fuel, memory_limit, stack_overflow, trap, timeout, output_limit, input_limit, internal."
+    ),
+    paths(
+        system::health,
+        system::gpu_status,
+        system::metrics,
+        plugins::upload,
+        plugins::list,
+        plugins::get,
+        jobs::submit,
+        jobs::list,
+        jobs::get,
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let limits = &state.config.limits;
+    let module_limit = limits.max_module_bytes;
+    // A JSON job body holds at most ~11 bytes per input word.
+    let json_limit = limits
+        .max_input_words
+        .saturating_mul(11)
+        .saturating_add(64 << 10);
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/gpu/status", get(system::gpu_status))
+        .route("/metrics", get(system::metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
+        .route(
+            "/plugins",
+            post(plugins::upload)
+                .layer(DefaultBodyLimit::max(module_limit))
+                .get(plugins::list),
+        )
+        .route("/plugins/{id}", get(plugins::get))
+        .route(
+            "/jobs",
+            post(jobs::submit)
+                .layer(DefaultBodyLimit::max(json_limit))
+                .get(jobs::list),
+        )
+        .route("/jobs/{id}", get(jobs::get))
+        .fallback(|| async {
+            ApiError::not_found("not_found", "no such route; see GET /openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
+        })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(120),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (logged)",
+            ))
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Runs a node until Ctrl-C / SIGTERM. Prints `listening on http://HOST:PORT` on stdout once
+/// the socket is bound.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.store.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data dir {}: {e}",
+            config.store.data_dir.display()
+        )
+    })?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.database_url()).await?);
+    let requeued = store.requeue_running().await?;
+    if requeued > 0 {
+        tracing::warn!(
+            requeued,
+            "re-queued jobs that were running when the node stopped"
+        );
+    }
+    let waiting = store.count(JobStatus::Queued).await? as usize;
+    let metrics = Arc::new(Metrics::default());
+    let queue = Arc::new(JobQueue::new(
+        store.clone(),
+        metrics.clone(),
+        config.limits.queue_capacity,
+        waiting,
+    ));
+    let sandbox = Arc::new(Sandbox::new(config.limits.sandbox())?);
+    let gpu = tokio::task::spawn_blocking(obelysk_cuda::detect).await?;
+    let workers = config.limits.worker_count();
+
+    let (stop_workers, shutdown) = tokio::sync::watch::channel(false);
+    let context = Arc::new(WorkerContext {
+        store: store.clone(),
+        sandbox: sandbox.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+    });
+    let handles = spawn_workers(context, workers, shutdown);
+
+    let state = AppState {
+        store,
+        sandbox,
+        queue,
+        metrics,
+        config: config.clone(),
+        gpu,
+        started: Instant::now(),
+        workers,
+    };
+    let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), config.server.port))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {e}",
+                config.server.host,
+                config.server.port
+            )
+        })?;
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, workers, waiting, "node started");
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}")?;
+        stdout.flush()?;
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("shutting down: finishing jobs in hand");
+    let _ = stop_workers.send(true);
+    let drain = async {
+        for handle in handles {
+            let _ = handle.await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "workers still busy after 30 s; their jobs will be re-run on the next start"
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,168 @@
+//! Durable state of a node: uploaded modules and jobs.
+//!
+//! [`Store`] is what the HTTP API and the workers use; [`SqliteStore`] is the embedded
+//! implementation (WAL, `synchronous=FULL`). A PostgreSQL implementation sharing one queue
+//! between nodes will implement the same trait.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An accepted module, as listed by the API (the bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PluginRecord {
+    /// Hex Blake2s-256 of the module bytes.
+    pub id: String,
+    pub size: u64,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    pub memory_pages: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    /// The name stored in the database and shown by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored or query-string status.
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+/// Why a job failed: a stable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A job and everything known about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct JobRecord {
+    pub id: Uuid,
+    /// The plugin id.
+    pub plugin: String,
+    #[serde(skip)]
+    pub input: Vec<u32>,
+    pub status: JobStatus,
+    pub output: Option<Vec<u32>>,
+    pub fuel_used: Option<u64>,
+    /// The fuel budget the job asked for (`None`: the node's limit).
+    pub fuel_limit: Option<u64>,
+    /// The wall-clock budget the job asked for, in ms (`None`: the node's limit).
+    pub timeout_ms: Option<u64>,
+    pub error: Option<JobError>,
+    /// How many times a worker started this job (more than one after a crash).
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// What `POST /jobs` stores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewJob {
+    pub plugin: String,
+    pub input: Vec<u32>,
+    pub fuel_limit: Option<u64>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// How a finished run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed { output: Vec<u32>, fuel_used: u64 },
+    Failed(JobError),
+}
+
+/// One page of jobs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPage {
+    pub jobs: Vec<JobRecord>,
+    /// Pass as `cursor` to get the next (older) page; `None` on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// Failures of the store itself (not of jobs).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported store url `{0}` (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+}
+
+/// Durable storage for modules and jobs.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a module; returns `false` when a module with this id already existed.
+    async fn put_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<bool, StoreError>;
+    async fn plugin(&self, id: &str) -> Result<Option<PluginRecord>, StoreError>;
+    async fn plugin_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError>;
+
+    /// Inserts a queued job; durable when this returns.
+    async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError>;
+    async fn job(&self, id: Uuid) -> Result<Option<JobRecord>, StoreError>;
+    /// Jobs newest first, optionally only those with `status`, older than `cursor`.
+    async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<JobPage, StoreError>;
+
+    /// Atomically moves the oldest queued job to `running` and returns it.
+    async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError>;
+    /// Records the end of a running job.
+    async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError>;
+    /// Puts jobs left `running` by a crashed node back in the queue; returns how many.
+    async fn requeue_running(&self) -> Result<u64, StoreError>;
+    async fn count(&self, status: JobStatus) -> Result<u64, StoreError>;
+    /// Cheap liveness check of the database.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,513 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! Writes go through a single-connection pool so that read-then-write statements (claiming a
+//! job) never race another writer; reads use a separate pool.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord, Store, StoreError,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE plugins (
+    id           TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    exports      TEXT NOT NULL,
+    imports      TEXT NOT NULL,
+    memory_pages INTEGER NOT NULL,
+    bytes        BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE TABLE jobs (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    plugin        TEXT NOT NULL REFERENCES plugins(id),
+    input         TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed')),
+    output        TEXT,
+    fuel_used     INTEGER,
+    fuel_limit    INTEGER,
+    timeout_ms    INTEGER,
+    error_code    TEXT,
+    error_message TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER
+);
+CREATE INDEX jobs_by_status ON jobs (status, seq);
+"#];
+
+const JOB_COLUMNS: &str = "seq, id, plugin, input, status, output, fuel_used, fuel_limit, timeout_ms, \
+                           error_code, error_message, attempts, created_at, started_at, finished_at";
+
+/// SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`) and migrates it.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        Self::open_path(Path::new(path)).await
+    }
+
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open_path(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        migrate(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    if applied as usize > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {applied} is newer than this node ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for migration in &MIGRATIONS[applied as usize..] {
+        sqlx::raw_sql(migration).execute(&mut *tx).await?;
+    }
+    sqlx::raw_sql(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn plugin_from_row(row: &SqliteRow) -> Result<PluginRecord, StoreError> {
+    Ok(PluginRecord {
+        id: row.try_get("id")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        exports: json(row.try_get("exports")?, "plugin exports")?,
+        imports: json(row.try_get("imports")?, "plugin imports")?,
+        memory_pages: row.try_get::<i64, _>("memory_pages")? as u64,
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let output: Option<String> = row.try_get("output")?;
+    let error_code: Option<String> = row.try_get("error_code")?;
+    Ok(JobRecord {
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))?,
+        plugin: row.try_get("plugin")?,
+        input: json(row.try_get("input")?, "job input")?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("job status {status}")))?,
+        output: output.map(|o| json(&o, "job output")).transpose()?,
+        fuel_used: row
+            .try_get::<Option<i64>, _>("fuel_used")?
+            .map(|f| f as u64),
+        fuel_limit: row
+            .try_get::<Option<i64>, _>("fuel_limit")?
+            .map(|f| f as u64),
+        timeout_ms: row
+            .try_get::<Option<i64>, _>("timeout_ms")?
+            .map(|t| t as u64),
+        error: match error_code {
+            Some(code) => Some(JobError {
+                code,
+                message: row.try_get("error_message")?,
+            }),
+            None => None,
+        },
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        started_at: row
+            .try_get::<Option<i64>, _>("started_at")?
+            .map(from_ms)
+            .transpose()?,
+        finished_at: row
+            .try_get::<Option<i64>, _>("finished_at")?
+            .map(from_ms)
+            .transpose()?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn put_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO plugins (id, size, exports, imports, memory_pages, bytes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&record.id)
+        .bind(record.size as i64)
+        .bind(serde_json::to_string(&record.exports).expect("strings serialize"))
+        .bind(serde_json::to_string(&record.imports).expect("strings serialize"))
+        .bind(record.memory_pages as i64)
+        .bind(bytes)
+        .bind((record.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .execute(&self.writer)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn plugin(&self, id: &str) -> Result<Option<PluginRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, size, exports, imports, memory_pages, created_at FROM plugins WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(plugin_from_row)
+        .transpose()
+    }
+
+    async fn plugin_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM plugins WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
+        sqlx::query("SELECT id, size, exports, imports, memory_pages, created_at FROM plugins ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(plugin_from_row)
+            .collect()
+    }
+
+    async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO jobs (id, plugin, input, status, fuel_limit, timeout_ms, created_at) \
+             VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(Uuid::now_v7().to_string())
+        .bind(&job.plugin)
+        .bind(serde_json::to_string(&job.input).expect("words serialize"))
+        .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
+        .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
+        .bind(now_ms())
+        .fetch_one(&self.writer)
+        .await?;
+        job_from_row(&row)
+    }
+
+    async fn job(&self, id: Uuid) -> Result<Option<JobRecord>, StoreError> {
+        sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
+    }
+
+    async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<JobPage, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR seq < ?2) \
+             ORDER BY seq DESC LIMIT ?3"
+        ))
+        .bind(status.map(JobStatus::as_str))
+        .bind(cursor)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let next_cursor = match (more, rows.last()) {
+            (true, Some(last)) => Some(last.try_get("seq")?),
+            _ => None,
+        };
+        Ok(JobPage {
+            jobs: rows.iter().map(job_from_row).collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 \
+             WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(now_ms())
+        .fetch_optional(&self.writer)
+        .await?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+    }
+
+    async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError> {
+        let (status, output, fuel, error) = match outcome {
+            Outcome::Completed { output, fuel_used } => (
+                JobStatus::Completed,
+                Some(serde_json::to_string(output).expect("words serialize")),
+                Some(*fuel_used as i64),
+                None,
+            ),
+            Outcome::Failed(error) => (JobStatus::Failed, None, None, Some(error)),
+        };
+        sqlx::query(
+            "UPDATE jobs SET status = ?, output = ?, fuel_used = ?, error_code = ?, error_message = ?, \
+             finished_at = ? WHERE id = ? AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(output)
+        .bind(fuel)
+        .bind(error.map(|e| e.code.as_str()))
+        .bind(error.map(|e| e.message.as_str()))
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn requeue_running(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'",
+        )
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
+    }
+
+    async fn count(&self, status: JobStatus) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = ?")
+            .bind(status.as_str())
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_path(&dir.path().join("db/obelysk.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    fn job(plugin: &str, input: &[u32]) -> NewJob {
+        NewJob {
+            plugin: plugin.into(),
+            input: input.to_vec(),
+            ..NewJob::default()
+        }
+    }
+
+    fn plugin(id: &str) -> PluginRecord {
+        PluginRecord {
+            id: id.into(),
+            size: 3,
+            exports: vec!["memory".into(), "main".into()],
+            imports: vec!["obelysk.read".into()],
+            memory_pages: 1,
+            created_at: from_ms(now_ms()).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn plugins_are_content_addressed() {
+        let (_dir, store) = store().await;
+        assert!(store.put_plugin(&plugin("aa"), b"abc").await.unwrap());
+        assert!(!store.put_plugin(&plugin("aa"), b"abc").await.unwrap());
+        assert_eq!(store.plugin_bytes("aa").await.unwrap().unwrap(), b"abc");
+        assert_eq!(store.plugins().await.unwrap().len(), 1);
+        assert!(store.plugin("bb").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn jobs_flow_through_the_queue_in_order() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let first = store.insert_job(&job("aa", &[1, 2])).await.unwrap();
+        let second = store
+            .insert_job(&NewJob {
+                fuel_limit: Some(7),
+                timeout_ms: Some(9),
+                ..job("aa", &[3])
+            })
+            .await
+            .unwrap();
+        assert_eq!((second.fuel_limit, second.timeout_ms), (Some(7), Some(9)));
+        assert_eq!(first.status, JobStatus::Queued);
+
+        let claimed = store.claim_next().await.unwrap().unwrap();
+        assert_eq!(
+            (claimed.id, claimed.status, claimed.attempts),
+            (first.id, JobStatus::Running, 1)
+        );
+        assert_eq!(claimed.input, vec![1, 2]);
+        store
+            .finish(
+                first.id,
+                &Outcome::Completed {
+                    output: vec![9],
+                    fuel_used: 5,
+                },
+            )
+            .await
+            .unwrap();
+
+        // A crash while `second` runs: it goes back to the queue and is claimed again.
+        assert_eq!(store.claim_next().await.unwrap().unwrap().id, second.id);
+        assert_eq!(store.claim_next().await.unwrap(), None);
+        assert_eq!(store.requeue_running().await.unwrap(), 1);
+        let again = store.claim_next().await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (second.id, 2));
+        let failure = JobError {
+            code: "trap".into(),
+            message: "unreachable".into(),
+        };
+        store
+            .finish(second.id, &Outcome::Failed(failure.clone()))
+            .await
+            .unwrap();
+
+        let done = store.job(first.id).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.output, done.fuel_used),
+            (JobStatus::Completed, Some(vec![9]), Some(5))
+        );
+        let failed = store.job(second.id).await.unwrap().unwrap();
+        assert_eq!(
+            (failed.status, failed.error),
+            (JobStatus::Failed, Some(failure))
+        );
+        // Finishing twice does not overwrite the first outcome.
+        store
+            .finish(
+                first.id,
+                &Outcome::Failed(JobError {
+                    code: "x".into(),
+                    message: "y".into(),
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.job(first.id).await.unwrap().unwrap().status,
+            JobStatus::Completed
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_walk_newest_first() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(store.insert_job(&job("aa", &[i])).await.unwrap().id);
+        }
+        let page = store.jobs(None, None, 2).await.unwrap();
+        assert_eq!(
+            page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![ids[4], ids[3]]
+        );
+        let page2 = store.jobs(None, page.next_cursor, 2).await.unwrap();
+        assert_eq!(
+            page2.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![ids[2], ids[1]]
+        );
+        let page3 = store.jobs(None, page2.next_cursor, 2).await.unwrap();
+        assert_eq!((page3.jobs.len(), page3.next_cursor), (1, None));
+        assert_eq!(
+            store
+                .jobs(Some(JobStatus::Failed), None, 10)
+                .await
+                .unwrap()
+                .jobs
+                .len(),
+            0
+        );
+        assert_eq!(store.count(JobStatus::Queued).await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("obelysk.db");
+        let id = {
+            let store = SqliteStore::open_path(&path).await.unwrap();
+            store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+            store.insert_job(&job("aa", &[7])).await.unwrap().id
+        };
+        let store = SqliteStore::open_path(&path).await.unwrap();
+        assert_eq!(store.job(id).await.unwrap().unwrap().input, vec![7]);
+    }
+
+    #[tokio::test]
+    async fn unknown_plugin_is_rejected_by_the_schema() {
+        let (_dir, store) = store().await;
+        assert!(store.insert_job(&job("missing", &[])).await.is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! The job queue and the sandbox worker pool.
+//!
+//! The database is the queue: [`JobQueue::submit`] inserts a `queued` row (durable before the
+//! client hears 202) and wakes a worker; each worker claims the oldest queued job atomically,
+//! runs it on a blocking thread, and records the outcome. On start the node puts jobs left
+//! `running` by a crash back into the queue, so every accepted job finishes exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use obelysk_vm::{ProgramHash, Sandbox, VmError};
+use tokio::sync::{Notify, watch};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::store::{JobError, JobRecord, JobStatus, NewJob, Outcome, Store, StoreError};
+
+/// How often idle workers look at the queue even without a wake-up.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Why a job was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the job queue is full ({capacity} jobs waiting)")]
+    QueueFull { capacity: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Admission to the durable queue, with a bound on waiting jobs.
+pub struct JobQueue {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    wake: Notify,
+    waiting: AtomicUsize,
+    capacity: usize,
+}
+
+impl JobQueue {
+    /// A queue over `store`, which may already hold `waiting` queued jobs.
+    pub fn new(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        capacity: usize,
+        waiting: usize,
+    ) -> Self {
+        metrics.queue_depth.set(waiting as i64);
+        JobQueue {
+            store,
+            metrics,
+            wake: Notify::new(),
+            waiting: AtomicUsize::new(waiting),
+            capacity,
+        }
+    }
+
+    /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting.
+    pub async fn submit(&self, job: &NewJob) -> Result<JobRecord, SubmitError> {
+        let reserved = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            });
+        if reserved.is_err() {
+            self.metrics.jobs_rejected_full.inc();
+            return Err(SubmitError::QueueFull {
+                capacity: self.capacity,
+            });
+        }
+        match self.store.insert_job(job).await {
+            Ok(job) => {
+                self.metrics.jobs_submitted.inc();
+                self.metrics.queue_depth.inc();
+                self.wake.notify_one();
+                Ok(job)
+            }
+            Err(e) => {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    fn claimed(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.queue_depth.dec();
+    }
+}
+
+/// Everything a worker needs.
+pub struct WorkerContext {
+    pub store: Arc<dyn Store>,
+    pub sandbox: Arc<Sandbox>,
+    pub queue: Arc<JobQueue>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Starts `count` workers; they stop claiming jobs when `shutdown` turns true and finish the
+/// job in hand. Await the handles to wait for them.
+pub fn spawn_workers(
+    ctx: Arc<WorkerContext>,
+    count: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
+        .map(|n| {
+            tokio::spawn(
+                worker_loop(ctx.clone(), shutdown.clone()).instrument(info_span!("worker", n)),
+            )
+        })
+        .collect()
+}
+
+async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        match ctx.store.claim_next().await {
+            Ok(Some(job)) => {
+                ctx.queue.claimed();
+                let span = info_span!("job", id = %job.id, plugin = %job.plugin);
+                run_job(&ctx, job).instrument(span).await;
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = ctx.queue.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "cannot claim a job; retrying");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+    }
+}
+
+async fn run_job(ctx: &WorkerContext, job: JobRecord) {
+    ctx.metrics.jobs_running.inc();
+    let started = Instant::now();
+    info!(attempt = job.attempts, "running");
+    let outcome = match execute(ctx, &job).await {
+        Ok(run) => {
+            ctx.metrics.fuel_used.inc_by(run.fuel_used);
+            Outcome::Completed {
+                output: run.output,
+                fuel_used: run.fuel_used,
+            }
+        }
+        Err(e) => {
+            warn!(code = e.code(), error = %e, "failed");
+            Outcome::Failed(JobError {
+                code: e.code().to_string(),
+                message: e.to_string(),
+            })
+        }
+    };
+    ctx.metrics
+        .job_run_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let label = match &outcome {
+        Outcome::Completed { .. } => JobStatus::Completed.as_str().to_string(),
+        Outcome::Failed(e) => e.code.clone(),
+    };
+    ctx.metrics
+        .jobs_finished
+        .get_or_create(&OutcomeLabel { outcome: label })
+        .inc();
+    ctx.metrics.jobs_running.dec();
+    // The outcome must reach the database; if it cannot, the job stays `running` and is
+    // re-run after a restart rather than lost.
+    for attempt in 1..=5u32 {
+        match ctx.store.finish(job.id, &outcome).await {
+            Ok(()) => {
+                info!(ms = started.elapsed().as_millis() as u64, "finished");
+                return;
+            }
+            Err(e) => {
+                error!(error = %e, attempt, "cannot record the job outcome");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+    }
+}
+
+async fn execute(ctx: &WorkerContext, job: &JobRecord) -> Result<obelysk_vm::Execution, VmError> {
+    let module = load_module(ctx, &job.plugin).await?;
+    let sandbox = ctx.sandbox.clone();
+    let input = job.input.clone();
+    let limits = sandbox.limits().budget();
+    let budget = obelysk_vm::Budget {
+        fuel: job.fuel_limit.unwrap_or(limits.fuel),
+        timeout: job.timeout_ms.map_or(limits.timeout, Duration::from_millis),
+    };
+    tokio::task::spawn_blocking(move || sandbox.run_with(&module, &input, budget))
+        .await
+        .map_err(|e| VmError::Internal(format!("sandbox task: {e}")))?
+}
+
+/// The compiled module for `plugin`, from the sandbox cache or compiled from the store.
+async fn load_module(
+    ctx: &WorkerContext,
+    plugin: &str,
+) -> Result<obelysk_vm::LoadedModule, VmError> {
+    let id: ProgramHash = plugin
+        .parse()
+        .map_err(|_| VmError::Internal(format!("stored plugin id {plugin} is not a hash")))?;
+    if let Some(module) = ctx.sandbox.cached(&id) {
+        return Ok(module);
+    }
+    let bytes = ctx
+        .store
+        .plugin_bytes(plugin)
+        .await
+        .map_err(|e| VmError::Internal(e.to_string()))?
+        .ok_or_else(|| VmError::Internal(format!("plugin {plugin} is missing from the store")))?;
+    let sandbox = ctx.sandbox.clone();
+    tokio::task::spawn_blocking(move || sandbox.load(&bytes))
+        .await
+        .map_err(|e| VmError::Internal(format!("compile task: {e}")))?
+}

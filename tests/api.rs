@@ -1,0 +1,221 @@
+//! The happy path over real HTTP: every plugin, checked against a Rust reference.
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_plugin_computes_what_its_reference_computes() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+
+    let fib = node.plugin_id(&plugin("fibonacci")).await;
+    let sum = node.plugin_id(&plugin("sum-array")).await;
+    let collatz_id = node.plugin_id(&plugin("collatz")).await;
+    let sha = node.plugin_id(&plugin("sha256")).await;
+
+    let mut cases: Vec<(String, Vec<u32>, Vec<u32>)> = Vec::new();
+    for n in [0, 1, 2, 10, 47, 48, 1000, 100_000] {
+        cases.push((fib.clone(), vec![n], vec![fibonacci(n)]));
+    }
+    let arrays: [&[u32]; 4] = [&[], &[7], &[1, 2, 3, u32::MAX], &[5; 1000]];
+    for words in arrays {
+        cases.push((sum.clone(), words.to_vec(), sum_array(words)));
+    }
+    for n in [1, 2, 27, 97, 871, 77_031, u32::MAX] {
+        cases.push((collatz_id.clone(), vec![n], collatz(n)));
+    }
+    let messages: [&[u8]; 4] = [
+        b"",
+        b"abc",
+        b"The quick brown fox jumps over the lazy dog",
+        &[0xa5; 200],
+    ];
+    for message in messages {
+        cases.push((
+            sha.clone(),
+            obelysk_guest::codec::pack_bytes(message),
+            sha256(message),
+        ));
+    }
+
+    let mut ids = Vec::new();
+    for (plugin, input, _) in &cases {
+        ids.push(node.job_id(plugin, input).await);
+    }
+    for ((plugin, input, expected), id) in cases.iter().zip(&ids) {
+        let job = node.wait(id).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(
+            words(&job["output"]),
+            *expected,
+            "plugin {plugin} input {input:?}"
+        );
+        assert_eq!(job["plugin"], plugin.as_str());
+        assert!(job["fuel_used"].as_u64().unwrap() > 0);
+        for stamp in ["created_at", "started_at", "finished_at"] {
+            assert!(job[stamp].is_string(), "{stamp} missing: {job}");
+        }
+        assert!(job["error"].is_null());
+    }
+
+    // A collatz of 0 traps inside the guest (its assert), with the wasm backtrace.
+    let trap = node.job_id(&collatz_id, &[0]).await;
+    let job = node.wait(&trap).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["error"]["code"], "trap");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{job}"
+    );
+
+    // Reading past the input traps with a clear message.
+    let short = node.job_id(&fib, &[]).await;
+    let job = node.wait(&short).await;
+    assert_eq!(job["error"]["code"], "trap");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of range"),
+        "{job}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_are_content_addressed_and_listed() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+    let bytes = plugin("fibonacci");
+
+    let (status, first) = node.upload(&bytes).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = node.upload(&bytes).await;
+    assert_eq!(status, 200);
+    assert_eq!(first, again);
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(id.len(), 64);
+    assert_eq!(first["size"], bytes.len());
+    let exports: Vec<&str> = first["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        exports.contains(&"main") && exports.contains(&"memory"),
+        "{first}"
+    );
+
+    let (status, one) = node.get(&format!("/plugins/{id}")).await;
+    assert_eq!((status, &one), (200, &first));
+    let (_, list) = node.get("/plugins").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_page_newest_first() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+    let fib = node.plugin_id(&plugin("fibonacci")).await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(node.job_id(&fib, &[n]).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<i64> = None;
+    loop {
+        let path = match cursor {
+            Some(c) => format!("/jobs?limit=3&cursor={c}"),
+            None => "/jobs?limit=3".to_string(),
+        };
+        let (status, page) = node.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(
+            page["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_i64() {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    for id in &ids {
+        node.wait(id).await;
+    }
+    let (_, done) = node.get("/jobs?status=completed&limit=500").await;
+    assert_eq!(done["jobs"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_gpu_metrics_and_openapi() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+
+    let (status, health) = node.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["workers"], 2);
+
+    let (status, gpu) = node.get("/gpu/status").await;
+    assert_eq!(status, 200);
+    let available = gpu["available"].as_bool().unwrap();
+    assert_eq!(
+        available,
+        !gpu["devices"].as_array().unwrap().is_empty(),
+        "{gpu}"
+    );
+    if !available {
+        assert!(
+            gpu["reason"].is_string(),
+            "an unavailable GPU says why: {gpu}"
+        );
+    }
+
+    let fib = node.plugin_id(&plugin("fibonacci")).await;
+    let id = node.job_id(&fib, &[20]).await;
+    node.output(&id).await;
+    let metrics = client()
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("obelysk_jobs_submitted_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("obelysk_jobs_finished_total{outcome=\"completed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("obelysk_plugins_uploaded_total 1"),
+        "{metrics}"
+    );
+
+    let (status, api) = node.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    for path in [
+        "/health",
+        "/gpu/status",
+        "/metrics",
+        "/plugins",
+        "/plugins/{id}",
+        "/jobs",
+        "/jobs/{id}",
+    ] {
+        assert!(
+            api["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! The CLI as a user runs it: local runs, submit --wait, status, exit codes.
+
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+fn obelysk(args: &[&str]) -> Output {
+    Command::new(OBELYSK).args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn run_locally() {
+    plugin("fibonacci");
+    plugin("sha256");
+    let dir = plugins_dir();
+    let fib = dir.join("fibonacci.wasm");
+    let out = obelysk(&["run", fib.to_str().unwrap(), "--input", "10", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(words(&json["output"]), vec![55]);
+
+    let sha = dir.join("sha256.wasm");
+    let out = obelysk(&["run", sha.to_str().unwrap(), "--input-text", "abc"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{}", sha256(b"abc")[0])), "{text}");
+
+    // Failures exit non-zero with the reason.
+    let out = obelysk(&[
+        "run",
+        fib.to_str().unwrap(),
+        "--input",
+        "100000000",
+        "--fuel",
+        "1000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("out_of_fuel"),
+        "{out:?}"
+    );
+    let out = obelysk(&["run", fib.to_str().unwrap(), "--input", "12,x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`x` is not a u32"),
+        "{out:?}"
+    );
+    let out = obelysk(&["run", "/nonexistent.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = obelysk(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submit_wait_and_status_against_a_node() {
+    let tmp = temp_dir();
+    let node = Node::start(tmp.path(), DEFAULT_CONFIG);
+    plugin("collatz");
+    let module = plugins_dir().join("collatz.wasm");
+    let url = node.url.clone();
+    let module_arg = module.to_str().unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        obelysk(&[
+            "submit",
+            &module_arg,
+            "--input",
+            "27",
+            "--node",
+            &url,
+            "--wait",
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let job: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(job["status"], "completed");
+    assert_eq!(words(&job["output"]), collatz(27));
+
+    let id = job["id"].as_str().unwrap().to_string();
+    let url = node.url.clone();
+    let out = tokio::task::spawn_blocking(move || obelysk(&["status", &id, "--node", &url]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("completed"));
+
+    // A job that fails makes `submit --wait` exit non-zero.
+    let url = node.url.clone();
+    let module_arg = module.to_str().unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        obelysk(&[
+            "submit",
+            &module_arg,
+            "--input",
+            "0",
+            "--node",
+            &url,
+            "--wait",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stdout(&out).contains("trap"));
+
+    // An unreachable node is a clear error.
+    let out = obelysk(&["status", "x", "--node", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach the node"),
+        "{out:?}"
+    );
+}

@@ -1,0 +1,17 @@
+//! End-to-end tests: real `obelysk` processes, real HTTP on 127.0.0.1, real SQLite files.
+//!
+//! One binary (fast to link); the modules:
+//! - `support` — start/kill nodes, build the first-party plugins, reference implementations
+//! - `api`     — upload every plugin, run jobs, check outputs; listing, paging, OpenAPI, metrics
+//! - `errors`  — bad input gets 4xx with a JSON reason and the node keeps serving
+//! - `bombs`   — fuel, memory, stack and wall-clock limits; a full queue answers 429
+//! - `crash`   — SIGKILL with 50 jobs in flight, restart, every job completes exactly once
+//! - `cli`     — `obelysk run`, `submit --wait`, `status`, exit codes
+
+mod support;
+
+mod api;
+mod bombs;
+mod cli;
+mod crash;
+mod errors;

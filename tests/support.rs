@@ -1,0 +1,263 @@
+//! Test harness: nodes as child processes, plugin builds, reference computations.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `obelysk` binary under test.
+pub const OBELYSK: &str = env!("CARGO_BIN_EXE_obelysk");
+
+/// A running node; killed when dropped.
+pub struct Node {
+    child: Child,
+    pub url: String,
+}
+
+impl Node {
+    /// Starts a node on a free port with its data in `dir` and `config` as its TOML file.
+    pub fn start(dir: &Path, config: &str) -> Node {
+        std::fs::create_dir_all(dir).unwrap();
+        let config_path = dir.join("node.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))
+            .unwrap();
+        let mut child = Command::new(OBELYSK)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(dir)
+            .env("OBELYSK_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start obelysk serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "node did not start; log:\n{}",
+                    std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
+                )
+            });
+        Node { child, url }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Uploads `bytes`, returning (status, body).
+    pub async fn upload(&self, bytes: &[u8]) -> (u16, Value) {
+        let response = client()
+            .post(self.url("/plugins"))
+            .header("content-type", "application/wasm")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Uploads a module that must be accepted; returns its id.
+    pub async fn plugin_id(&self, bytes: &[u8]) -> String {
+        let (status, body) = self.upload(bytes).await;
+        assert!(status == 200 || status == 201, "upload: {status} {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Submits a job, returning (status, body).
+    pub async fn submit(&self, plugin: &str, input: &[u32]) -> (u16, Value) {
+        self.submit_json(serde_json::json!({"plugin": plugin, "input": input}))
+            .await
+    }
+
+    /// Submits a raw job request, returning (status, body).
+    pub async fn submit_json(&self, request: Value) -> (u16, Value) {
+        let response = client()
+            .post(self.url("/jobs"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Submits a job that must be accepted; returns its id.
+    pub async fn job_id(&self, plugin: &str, input: &[u32]) -> String {
+        let (status, body) = self.submit(plugin, input).await;
+        assert_eq!(status, 202, "submit: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = client().get(self.url(path)).send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Waits until job `id` is completed or failed and returns it.
+    pub async fn wait(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, job) = self.get(&format!("/jobs/{id}")).await;
+            assert_eq!(status, 200, "{job}");
+            if job["status"] == "completed" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for a job that must complete; returns its output words.
+    pub async fn output(&self, id: &str) -> Vec<u32> {
+        let job = self.wait(id).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        words(&job["output"])
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap()
+        })
+        .clone()
+}
+
+pub fn words(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|w| w.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// The first-party plugins, built once per test run with `obelysk build`.
+pub fn plugin(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<Mutex<HashMap<String, Vec<u8>>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(bytes) = built.get(name) {
+        return bytes.clone();
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins")
+        .join(name);
+    let out = plugins_dir().join(format!("{name}.wasm"));
+    let status = Command::new(OBELYSK)
+        .arg("build")
+        .arg(&crate_dir)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "obelysk build {name} failed");
+    let bytes = std::fs::read(&out).unwrap();
+    built.insert(name.to_string(), bytes.clone());
+    bytes
+}
+
+/// `<target dir>/plugins`, next to the test binary's profile directory.
+pub fn plugins_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/e2e-HASH
+    exe.ancestors().nth(3).unwrap().join("plugins")
+}
+
+/// A `.wat` fixture from `tests/fixtures`, assembled.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(format!("{name}.wat"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fresh temp dir for one test's node(s).
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("obelysk-e2e-")
+        .tempdir()
+        .unwrap()
+}
+
+// Reference implementations of the plugins, written independently of the guests.
+
+pub fn fibonacci(n: u32) -> u32 {
+    let (mut a, mut b) = (0u32, 1u32);
+    for _ in 0..n {
+        let next = a.wrapping_add(b);
+        a = b;
+        b = next;
+    }
+    a
+}
+
+pub fn sum_array(words: &[u32]) -> Vec<u32> {
+    let sum = words.iter().fold(0u32, |s, &w| s.wrapping_add(w));
+    vec![
+        words.len() as u32,
+        sum,
+        words.iter().copied().max().unwrap_or(0),
+    ]
+}
+
+pub fn collatz(n: u32) -> Vec<u32> {
+    let (mut x, mut steps, mut peak) = (u64::from(n), 0u32, u64::from(n));
+    while x != 1 {
+        x = if x % 2 == 0 { x / 2 } else { 3 * x + 1 };
+        peak = peak.max(x);
+        steps += 1;
+    }
+    vec![steps, peak as u32, (peak >> 32) as u32]
+}
+
+pub fn sha256(bytes: &[u8]) -> Vec<u32> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .chunks(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Config for a node with default limits and two workers.
+pub const DEFAULT_CONFIG: &str = "[limits]\nworkers = 2\n";
