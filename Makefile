@@ -3,7 +3,7 @@ CARGO_JOBS ?= 2
 CARGO := cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 OBELYSK := $(TARGET_DIR)/debug/obelysk
-PLUGINS := fibonacci sum-array collatz sha256
+PLUGINS := fibonacci sum-array collatz sha256 matmul
 
 .PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only
 

@@ -11,6 +11,7 @@ async fn every_plugin_computes_what_its_reference_computes() {
     let sum = node.plugin_id(&plugin("sum-array")).await;
     let collatz_id = node.plugin_id(&plugin("collatz")).await;
     let sha = node.plugin_id(&plugin("sha256")).await;
+    let mat = node.plugin_id(&plugin("matmul")).await;
 
     let mut cases: Vec<(String, Vec<u32>, Vec<u32>)> = Vec::new();
     for n in [0, 1, 2, 10, 47, 48, 1000, 100_000] {
@@ -35,6 +36,25 @@ async fn every_plugin_computes_what_its_reference_computes() {
             obelysk_guest::codec::pack_bytes(message),
             sha256(message),
         ));
+    }
+
+    let square = Matrix {
+        rows: 2,
+        cols: 2,
+        data: vec![1, 2, 3, 4],
+    };
+    let wide = Matrix {
+        rows: 2,
+        cols: 3,
+        data: vec![u32::MAX, 7, 0, 1 << 31, 5, 9],
+    };
+    let tall = Matrix {
+        rows: 3,
+        cols: 1,
+        data: vec![3, 1 << 20, 11],
+    };
+    for (a, b) in [(&square, &square), (&square, &wide), (&wide, &tall)] {
+        cases.push((mat.clone(), matmul_input(a, b), matmul(a, b)));
     }
 
     let mut ids = Vec::new();
@@ -69,6 +89,15 @@ async fn every_plugin_computes_what_its_reference_computes() {
             .contains("unreachable"),
         "{job}"
     );
+
+    // Mismatched dimensions trap; so does a payload that is not postcard of two matrices.
+    for input in [
+        matmul_input(&tall, &wide),
+        obelysk_guest::codec::pack_bytes(b"nope"),
+    ] {
+        let id = node.job_id(&mat, &input).await;
+        assert_eq!(node.wait(&id).await["error"]["code"], "trap");
+    }
 
     // Reading past the input traps with a clear message.
     let short = node.job_id(&fib, &[]).await;

@@ -8,6 +8,14 @@ fn obelysk(args: &[&str]) -> Output {
     Command::new(OBELYSK).args(args).output().unwrap()
 }
 
+/// `obelysk` from async tests, off the runtime's threads.
+async fn obelysk_async(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || Command::new(OBELYSK).args(&args).output().unwrap())
+        .await
+        .unwrap()
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -61,51 +69,23 @@ async fn submit_wait_and_status_against_a_node() {
     let node = Node::start(tmp.path(), DEFAULT_CONFIG);
     plugin("collatz");
     let module = plugins_dir().join("collatz.wasm");
-    let url = node.url.clone();
-    let module_arg = module.to_str().unwrap().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        obelysk(&[
-            "submit",
-            &module_arg,
-            "--input",
-            "27",
-            "--node",
-            &url,
-            "--wait",
-            "--json",
-        ])
-    })
-    .await
-    .unwrap();
+    let module = module.to_str().unwrap();
+    let url = node.url.as_str();
+    let out = obelysk_async(&[
+        "submit", module, "--input", "27", "--node", url, "--wait", "--json",
+    ])
+    .await;
     assert!(out.status.success(), "{out:?}");
     let job: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(job["status"], "completed");
     assert_eq!(words(&job["output"]), collatz(27));
 
-    let id = job["id"].as_str().unwrap().to_string();
-    let url = node.url.clone();
-    let out = tokio::task::spawn_blocking(move || obelysk(&["status", &id, "--node", &url]))
-        .await
-        .unwrap();
+    let out = obelysk_async(&["status", job["id"].as_str().unwrap(), "--node", url]).await;
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("completed"));
 
     // A job that fails makes `submit --wait` exit non-zero.
-    let url = node.url.clone();
-    let module_arg = module.to_str().unwrap().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        obelysk(&[
-            "submit",
-            &module_arg,
-            "--input",
-            "0",
-            "--node",
-            &url,
-            "--wait",
-        ])
-    })
-    .await
-    .unwrap();
+    let out = obelysk_async(&["submit", module, "--input", "0", "--node", url, "--wait"]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stdout(&out).contains("trap"));
 

@@ -261,3 +261,33 @@ pub fn sha256(bytes: &[u8]) -> Vec<u32> {
 
 /// Config for a node with default limits and two workers.
 pub const DEFAULT_CONFIG: &str = "[limits]\nworkers = 2\n";
+
+/// The `matmul` plugin's input type, encoded on the host with postcard.
+#[derive(serde::Serialize, Clone)]
+pub struct Matrix {
+    pub rows: u32,
+    pub cols: u32,
+    pub data: Vec<u32>,
+}
+
+/// Input words for `matmul`: the byte payload of postcard `(a, b)`.
+pub fn matmul_input(a: &Matrix, b: &Matrix) -> Vec<u32> {
+    obelysk_guest::codec::pack_bytes(&postcard::to_allocvec(&(a, b)).unwrap())
+}
+
+pub fn matmul(a: &Matrix, b: &Matrix) -> Vec<u32> {
+    let mut out = vec![a.rows, b.cols];
+    for r in 0..a.rows {
+        for c in 0..b.cols {
+            let mut dot = 0u32;
+            for k in 0..a.cols {
+                dot = dot.wrapping_add(
+                    a.data[(r * a.cols + k) as usize]
+                        .wrapping_mul(b.data[(k * b.cols + c) as usize]),
+                );
+            }
+            out.push(dot);
+        }
+    }
+    out
+}

@@ -19,7 +19,7 @@ fn fibonacci(c: &mut Criterion) {
     }
     group.finish();
 
-    c.bench_function("sandbox/fibonacci/compile (cache miss)", |b| {
+    c.bench_function("sandbox/fibonacci/new engine + compile", |b| {
         let bytes = obelysk_benches::plugin("fibonacci");
         b.iter(|| {
             Sandbox::new(Limits::default())

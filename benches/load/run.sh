@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Job submissions per second against a running node on loopback, with wrk (Debian package).
+#   benches/load/run.sh [SECONDS] [CONNECTIONS]
+# Starts a node with a throwaway data dir (release build), uploads fibonacci, runs wrk against
+# POST /jobs for SECONDS (default 10) and prints wrk's report plus how many jobs completed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-10}
+conns=${2:-16}
+command -v wrk >/dev/null || { echo "install wrk first: apt-get install wrk" >&2; exit 1; }
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release -j2 -p obelysk-node >/dev/null
+obelysk=$target/release/obelysk
+$obelysk build plugins/fibonacci -o "$target/plugins/fibonacci.wasm" 2>/dev/null >/dev/null
+
+data=$(mktemp -d -t obelysk-load-XXXXXX)
+trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; rm -rf "$data"' EXIT
+OBELYSK_LIMITS_QUEUE_CAPACITY=10000000 OBELYSK_LOG=warn \
+    "$obelysk" serve --port 0 --data-dir "$data" > "$data/stdout" 2> "$data/node.log" &
+node=$!
+for _ in $(seq 100); do grep -q "listening on" "$data/stdout" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$data/stdout")
+plugin=$(curl -fsS -H 'content-type: application/wasm' --data-binary @"$target/plugins/fibonacci.wasm" "$url/plugins" \
+    | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+echo "node $url, plugin $plugin, $secs s, $conns connections"
+PLUGIN=$plugin wrk -t2 -c"$conns" -d"${secs}s" -s benches/load/submit.lua "$url"
+sleep 2
+echo "completed jobs: $(curl -fsS "$url/metrics" | sed -n 's/^obelysk_jobs_finished_total{outcome="completed"} //p')"

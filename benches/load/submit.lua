@@ -1,0 +1,12 @@
+-- wrk script: POST /jobs with a fixed plugin id (env PLUGIN) and a small varying input.
+-- wrk itself reports any non-2xx answers ("Non-2xx or 3xx responses").
+local plugin = os.getenv("PLUGIN")
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+request = function()
+  counter = counter + 1
+  local body = string.format('{"plugin": "%s", "input": [%d]}', plugin, counter % 64)
+  return wrk.format(nil, "/jobs", nil, body)
+end

@@ -1,0 +1,213 @@
+//! The tracing interpreter: runs a lowered [`Program`] and records every step.
+//!
+//! The trace is what the prover turns into columns: for each step its `pc`, `fp` and the
+//! values the instruction read and wrote ([`Step::values`]). Memory is modelled as the prover
+//! will see it: STACK slots addressed `fp + slot`, and FRAME records `(return pc, caller fp)`
+//! keyed by the callee's `fp`.
+
+use std::collections::HashMap;
+
+use crate::ir::{Instr, Pc, Program};
+
+/// Largest absolute stack slot a run may touch (the VM's stack limit, 64 MiB of words).
+pub const MAX_STACK_SLOTS: u32 = 1 << 24;
+
+/// One executed instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub pc: Pc,
+    pub fp: u32,
+    /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
+    /// `Eqz`: `[src, result]`; `JumpIf*`: `[cond]`; `Call`: `[return pc, caller fp]`;
+    /// `Return`: `[return pc, caller fp]`; `InputLen`: `[len]`; `Read`: `[index, word]`;
+    /// `Write`: `[word]`; others: nothing. Unused entries are 0.
+    pub values: [u32; 3],
+}
+
+/// A complete run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    pub steps: Vec<Step>,
+    pub output: Vec<u32>,
+}
+
+/// Why a run has no trace to prove.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The program trapped (`unreachable`, a bad `read`).
+    #[error("trap at @{pc}: {reason}")]
+    Trap { pc: Pc, reason: String },
+    /// The step budget ran out.
+    #[error("step limit: the run exceeded {limit} steps")]
+    StepLimit { limit: u64 },
+    /// Frames went past [`MAX_STACK_SLOTS`].
+    #[error("stack overflow: more than {MAX_STACK_SLOTS} stack slots")]
+    StackOverflow,
+}
+
+/// Runs `main` on `input` for at most `max_steps` steps.
+pub fn run(program: &Program, input: &[u32], max_steps: u64) -> Result<Trace, ExecError> {
+    let main = &program.functions[program.main];
+    Machine::new(program, input, 0)
+        .execute(main.entry, max_steps)
+        .map(|(trace, _)| trace)
+}
+
+/// Calls defined function `function` (index into `program.functions`) with `args` and returns
+/// its results with the trace; a `Return` from the outermost frame ends the run.
+pub fn invoke(
+    program: &Program,
+    function: usize,
+    args: &[u32],
+    input: &[u32],
+    max_steps: u64,
+) -> Result<(Vec<u32>, Trace), ExecError> {
+    let f = &program.functions[function];
+    let mut machine = Machine::new(program, input, 0);
+    machine.stack[..args.len()].copy_from_slice(args);
+    let (trace, machine) = machine.execute(f.entry, max_steps)?;
+    let results = machine.stack[..f.results as usize].to_vec();
+    Ok((results, trace))
+}
+
+struct Machine<'a> {
+    program: &'a Program,
+    input: &'a [u32],
+    stack: Vec<u32>,
+    frames: HashMap<u32, (Pc, u32)>,
+    fp: u32,
+}
+
+impl<'a> Machine<'a> {
+    fn new(program: &'a Program, input: &'a [u32], fp: u32) -> Self {
+        Machine {
+            program,
+            input,
+            stack: vec![0; 1 << 10],
+            frames: HashMap::new(),
+            fp,
+        }
+    }
+
+    fn slot(&mut self, slot: u32) -> Result<&mut u32, ExecError> {
+        let at = self
+            .fp
+            .checked_add(slot)
+            .filter(|&a| a < MAX_STACK_SLOTS)
+            .ok_or(ExecError::StackOverflow)?;
+        if at as usize >= self.stack.len() {
+            self.stack.resize((at as usize + 1).next_power_of_two(), 0);
+        }
+        Ok(&mut self.stack[at as usize])
+    }
+
+    fn get(&mut self, slot: u32) -> Result<u32, ExecError> {
+        self.slot(slot).map(|v| *v)
+    }
+
+    fn set(&mut self, slot: u32, value: u32) -> Result<(), ExecError> {
+        *self.slot(slot)? = value;
+        Ok(())
+    }
+
+    fn execute(mut self, entry: Pc, max_steps: u64) -> Result<(Trace, Self), ExecError> {
+        let base_fp = self.fp;
+        let mut pc = entry;
+        let mut steps = Vec::new();
+        let mut output = Vec::new();
+        loop {
+            if steps.len() as u64 >= max_steps {
+                return Err(ExecError::StepLimit { limit: max_steps });
+            }
+            let instr = self.program.code[pc as usize];
+            let fp = self.fp;
+            let mut values = [0u32; 3];
+            let mut next = pc + 1;
+            match instr {
+                Instr::Const { dst, value } => {
+                    self.set(dst, value)?;
+                    values[0] = value;
+                }
+                Instr::Copy { dst, src } => {
+                    let v = self.get(src)?;
+                    self.set(dst, v)?;
+                    values[0] = v;
+                }
+                Instr::Binary { op, dst, lhs, rhs } => {
+                    let (a, b) = (self.get(lhs)?, self.get(rhs)?);
+                    let r = op.apply(a, b);
+                    self.set(dst, r)?;
+                    values = [a, b, r];
+                }
+                Instr::Eqz { dst, src } => {
+                    let a = self.get(src)?;
+                    let r = u32::from(a == 0);
+                    self.set(dst, r)?;
+                    values = [a, r, 0];
+                }
+                Instr::Jump { target } => next = target,
+                Instr::JumpIf { cond, target } | Instr::JumpIfZero { cond, target } => {
+                    let c = self.get(cond)?;
+                    values[0] = c;
+                    if (c != 0) == matches!(instr, Instr::JumpIf { .. }) {
+                        next = target;
+                    }
+                }
+                Instr::Call { frame, target } => {
+                    let callee = fp.checked_add(frame).ok_or(ExecError::StackOverflow)?;
+                    self.frames.insert(callee, (pc + 1, fp));
+                    values = [pc + 1, fp, 0];
+                    self.fp = callee;
+                    next = target;
+                }
+                Instr::Return => {
+                    if fp == base_fp && !self.frames.contains_key(&fp) {
+                        steps.push(Step { pc, fp, values });
+                        return Ok((Trace { steps, output }, self));
+                    }
+                    let (ret, caller) = self
+                        .frames
+                        .remove(&fp)
+                        .expect("every frame above the base was called");
+                    values = [ret, caller, 0];
+                    self.fp = caller;
+                    next = ret;
+                }
+                Instr::InputLen { dst } => {
+                    let len = self.input.len() as u32;
+                    self.set(dst, len)?;
+                    values[0] = len;
+                }
+                Instr::Read { dst, index } => {
+                    let i = self.get(index)?;
+                    let word = *self.input.get(i as usize).ok_or_else(|| ExecError::Trap {
+                        pc,
+                        reason: format!(
+                            "read({i}): input index out of range (the input has {} words)",
+                            self.input.len()
+                        ),
+                    })?;
+                    self.set(dst, word)?;
+                    values = [i, word, 0];
+                }
+                Instr::Write { src } => {
+                    let word = self.get(src)?;
+                    output.push(word);
+                    values[0] = word;
+                }
+                Instr::Trap => {
+                    return Err(ExecError::Trap {
+                        pc,
+                        reason: "unreachable".into(),
+                    });
+                }
+                Instr::Halt => {
+                    steps.push(Step { pc, fp, values });
+                    return Ok((Trace { steps, output }, self));
+                }
+            }
+            steps.push(Step { pc, fp, values });
+            pc = next;
+        }
+    }
+}

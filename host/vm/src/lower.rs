@@ -1,0 +1,686 @@
+//! The front end: validate a Wasm module and lower it to the Obelysk IR ([`crate::ir`]).
+//!
+//! The prover and the verifier both run this, so it is trusted code: it either produces the
+//! exact program the module denotes or refuses the module. Anything outside the supported
+//! instruction set is refused with the names of every unsupported instruction, never lowered
+//! approximately.
+
+use std::collections::BTreeMap;
+
+use wasmtime::wasmparser::{
+    BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType, Validator,
+};
+
+use crate::abi::{IMPORT_MODULE, allowed_features};
+use crate::ir::{BinOp, Function, Instr, Pc, Program, Slot};
+
+/// Why a module cannot be lowered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LowerError {
+    /// Not a valid module (or outside the allowed Wasm features).
+    #[error("invalid module: {0}")]
+    Invalid(String),
+    /// The module uses instructions or constructs the VM does not support yet:
+    /// name → number of occurrences.
+    #[error("unsupported by the Obelysk VM: {}", list(.0))]
+    Unsupported(BTreeMap<String, usize>),
+    /// The module breaks the guest ABI.
+    #[error("guest ABI: {0}")]
+    Abi(String),
+}
+
+impl LowerError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LowerError::Invalid(_) => "invalid_module",
+            LowerError::Unsupported(_) => "unsupported_instructions",
+            LowerError::Abi(_) => "abi",
+        }
+    }
+}
+
+fn list(names: &BTreeMap<String, usize>) -> String {
+    names
+        .iter()
+        .map(|(name, n)| format!("{name} (×{n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The ABI imports, lowered to VM instructions instead of calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AbiImport {
+    InputLen,
+    Read,
+    Write,
+}
+
+/// Validates `bytes` and lowers the module to a [`Program`] whose entry is the exported `main`.
+pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
+    Validator::new_with_features(allowed_features())
+        .validate_all(bytes)
+        .map_err(|e| LowerError::Invalid(e.to_string()))?;
+    let module = ModuleParts::parse(bytes)?;
+    let main = module
+        .main
+        .ok_or_else(|| LowerError::Abi("the module exports no function `main`".into()))?;
+    let main_defined = main
+        .checked_sub(module.imports.len() as u32)
+        .ok_or_else(|| {
+            LowerError::Abi("`main` must be defined by the module, not imported".into())
+        })?;
+
+    let mut lowering = Lowering {
+        code: Vec::new(),
+        unsupported: module.unsupported.clone(),
+        call_patches: Vec::new(),
+    };
+    let mut functions = Vec::new();
+    for (i, body) in module.bodies.iter().enumerate() {
+        let index = module.imports.len() as u32 + i as u32;
+        let ty = module.func_type(index).clone();
+        let is_main = i as u32 == main_defined;
+        functions.push(lowering.function(&module, index, &ty, body, is_main)?);
+    }
+    if !lowering.unsupported.is_empty() {
+        return Err(LowerError::Unsupported(lowering.unsupported));
+    }
+    for (at, callee) in lowering.call_patches {
+        let target = functions[(callee - module.imports.len() as u32) as usize].entry;
+        if let Instr::Call { target: t, .. } = &mut lowering.code[at] {
+            *t = target;
+        }
+    }
+    Ok(Program {
+        code: lowering.code,
+        main: main_defined as usize,
+        functions,
+    })
+}
+
+/// What lowering needs from the module's sections.
+struct ModuleParts<'a> {
+    types: Vec<FuncType>,
+    /// Function imports, in index order.
+    imports: Vec<AbiImport>,
+    /// Type index of each defined function.
+    functions: Vec<u32>,
+    bodies: Vec<wasmtime::wasmparser::FunctionBody<'a>>,
+    main: Option<u32>,
+    /// Module-level constructs the VM does not support yet.
+    unsupported: BTreeMap<String, usize>,
+}
+
+impl<'a> ModuleParts<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self, LowerError> {
+        let invalid =
+            |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
+        let mut parts = ModuleParts {
+            types: Vec::new(),
+            imports: Vec::new(),
+            functions: Vec::new(),
+            bodies: Vec::new(),
+            main: None,
+            unsupported: BTreeMap::new(),
+        };
+        let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.map_err(invalid)? {
+                Payload::TypeSection(reader) => {
+                    for ty in reader.into_iter_err_on_gc_types() {
+                        parts.types.push(ty.map_err(invalid)?);
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    for import in reader.into_imports() {
+                        let import = import.map_err(invalid)?;
+                        let abi = match (import.module, import.name, import.ty) {
+                            (IMPORT_MODULE, "input_len", TypeRef::Func(_)) => AbiImport::InputLen,
+                            (IMPORT_MODULE, "read", TypeRef::Func(_)) => AbiImport::Read,
+                            (IMPORT_MODULE, "write", TypeRef::Func(_)) => AbiImport::Write,
+                            (module, name, _) => {
+                                return Err(LowerError::Abi(format!(
+                                    "unsupported import `{module}.{name}`"
+                                )));
+                            }
+                        };
+                        parts.imports.push(abi);
+                    }
+                }
+                Payload::FunctionSection(reader) => {
+                    for ty in reader {
+                        parts.functions.push(ty.map_err(invalid)?);
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export.map_err(invalid)?;
+                        if export.name == "main"
+                            && export.kind == wasmtime::wasmparser::ExternalKind::Func
+                        {
+                            parts.main = Some(export.index);
+                        }
+                    }
+                }
+                Payload::StartSection { .. } => {
+                    *unsupported.entry("start function".into()).or_default() += 1
+                }
+                Payload::GlobalSection(reader) => {
+                    *unsupported.entry("global".into()).or_default() += reader.count() as usize
+                }
+                Payload::TableSection(reader) => {
+                    *unsupported.entry("table".into()).or_default() += reader.count() as usize
+                }
+                Payload::ElementSection(reader) => {
+                    *unsupported.entry("element segment".into()).or_default() +=
+                        reader.count() as usize
+                }
+                Payload::DataSection(reader) => {
+                    *unsupported.entry("data segment".into()).or_default() +=
+                        reader.count() as usize
+                }
+                Payload::CodeSectionEntry(body) => parts.bodies.push(body),
+                _ => {}
+            }
+        }
+        unsupported.retain(|_, n| *n > 0);
+        parts.unsupported = unsupported;
+        Ok(parts)
+    }
+
+    fn func_type(&self, index: u32) -> &FuncType {
+        let type_index = match index.checked_sub(self.imports.len() as u32) {
+            Some(defined) => self.functions[defined as usize],
+            None => unreachable!("imports are lowered to ABI instructions"),
+        };
+        &self.types[type_index as usize]
+    }
+}
+
+/// Lowering state shared by all functions of a module.
+struct Lowering {
+    code: Vec<Instr>,
+    unsupported: BTreeMap<String, usize>,
+    /// `Call` instructions whose target is a function not lowered yet: (pc, function index).
+    call_patches: Vec<(usize, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Function,
+    Block,
+    Loop,
+    If,
+}
+
+/// A structured-control frame during lowering.
+struct Block {
+    kind: BlockKind,
+    /// Operand stack height at entry: the block's result lands in this slot.
+    height: Slot,
+    /// Number of results (0 or 1).
+    arity: u32,
+    /// Loop head, the target of branches to a loop.
+    head: Pc,
+    /// Forward jumps to patch with the end of the block.
+    exits: Vec<usize>,
+    /// The `if`'s jump to its `else` (or end), while unpatched.
+    else_jump: Option<usize>,
+}
+
+/// Per-function lowering state.
+struct FunctionState {
+    sp: Slot,
+    max_sp: Slot,
+    blocks: Vec<Block>,
+    /// The code being read is unreachable (after `br`, `return`, `unreachable`).
+    dead: bool,
+    /// Blocks opened inside unreachable code, still to be closed.
+    dead_depth: u32,
+    /// An unsupported instruction was met: only collect names from here on.
+    poisoned: bool,
+    is_main: bool,
+}
+
+impl FunctionState {
+    fn push(&mut self) -> Slot {
+        let slot = self.sp;
+        self.sp += 1;
+        self.max_sp = self.max_sp.max(self.sp);
+        slot
+    }
+
+    fn pop(&mut self) -> Slot {
+        self.sp -= 1;
+        self.sp
+    }
+}
+
+fn arity(ty: &BlockType) -> Result<u32, String> {
+    match ty {
+        BlockType::Empty => Ok(0),
+        BlockType::Type(ValType::I32) => Ok(1),
+        BlockType::Type(other) => Err(format!("{other} block result")),
+        BlockType::FuncType(_) => Err("multi-value block".into()),
+    }
+}
+
+impl Lowering {
+    fn pc(&self) -> Pc {
+        self.code.len() as Pc
+    }
+
+    fn emit(&mut self, instr: Instr) -> usize {
+        self.code.push(instr);
+        self.code.len() - 1
+    }
+
+    fn unsupported(&mut self, name: impl Into<String>) {
+        *self.unsupported.entry(name.into()).or_default() += 1;
+    }
+
+    /// Sets the target of the jump at `at` to `target`.
+    fn patch(&mut self, at: usize, to: Pc) {
+        match &mut self.code[at] {
+            Instr::Jump { target }
+            | Instr::JumpIf { target, .. }
+            | Instr::JumpIfZero { target, .. } => *target = to,
+            other => unreachable!("patching a non-jump {other}"),
+        }
+    }
+
+    fn function(
+        &mut self,
+        module: &ModuleParts<'_>,
+        index: u32,
+        ty: &FuncType,
+        body: &wasmtime::wasmparser::FunctionBody<'_>,
+        is_main: bool,
+    ) -> Result<Function, LowerError> {
+        let invalid =
+            |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
+        let entry = self.pc();
+        let params = ty.params().len() as u32;
+        let results = ty.results().len() as u32;
+        for vt in ty.params().iter().chain(ty.results()) {
+            if *vt != ValType::I32 {
+                self.unsupported(format!("{vt} value"));
+            }
+        }
+        if results > 1 {
+            self.unsupported("multi-value result");
+        }
+        if is_main && (params, results) != (0, 0) {
+            return Err(LowerError::Abi("`main` must have type [] -> []".into()));
+        }
+        // Locals start at zero: frames are reused, so say so explicitly.
+        let mut locals = params;
+        for local in body.get_locals_reader().map_err(invalid)? {
+            let (count, vt) = local.map_err(invalid)?;
+            if vt != ValType::I32 {
+                self.unsupported(format!("{vt} local"));
+            }
+            for slot in locals..locals + count {
+                self.emit(Instr::Const {
+                    dst: slot,
+                    value: 0,
+                });
+            }
+            locals += count;
+        }
+
+        // The operand stack starts at slot 1 or above, so a callee's frame (which begins at
+        // its first argument) always lies strictly above its caller's: FRAME keys never collide.
+        let stack_base = locals.max(1);
+        let mut state = FunctionState {
+            sp: stack_base,
+            max_sp: stack_base,
+            blocks: vec![Block {
+                kind: BlockKind::Function,
+                height: stack_base,
+                arity: results,
+                head: entry,
+                exits: Vec::new(),
+                else_jump: None,
+            }],
+            dead: false,
+            dead_depth: 0,
+            poisoned: false,
+            is_main,
+        };
+        let mut reader = body.get_operators_reader().map_err(invalid)?;
+        while !reader.eof() {
+            let op = reader.read().map_err(invalid)?;
+            if state.poisoned {
+                if !is_supported(&op) {
+                    self.unsupported(operator_name(&op));
+                }
+                continue;
+            }
+            if let Err(name) = self.operator(module, &mut state, &op) {
+                self.unsupported(name);
+                state.poisoned = true;
+            }
+        }
+        Ok(Function {
+            index,
+            entry,
+            params,
+            results,
+            frame_size: state.max_sp,
+        })
+    }
+
+    /// Lowers one operator; `Err(name)` for an unsupported one.
+    fn operator(
+        &mut self,
+        module: &ModuleParts<'_>,
+        s: &mut FunctionState,
+        op: &Operator<'_>,
+    ) -> Result<(), String> {
+        if s.dead {
+            match op {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    s.dead_depth += 1;
+                    return Ok(());
+                }
+                Operator::Else | Operator::End if s.dead_depth > 0 => {
+                    if matches!(op, Operator::End) {
+                        s.dead_depth -= 1;
+                    }
+                    return Ok(());
+                }
+                Operator::Else | Operator::End => {}
+                _ => return Ok(()),
+            }
+        }
+        match *op {
+            Operator::Nop => {}
+            Operator::Unreachable => {
+                self.emit(Instr::Trap);
+                s.dead = true;
+            }
+            Operator::Block { blockty } | Operator::Loop { blockty } => {
+                let kind = if matches!(op, Operator::Loop { .. }) {
+                    BlockKind::Loop
+                } else {
+                    BlockKind::Block
+                };
+                let arity = arity(&blockty)?;
+                s.blocks.push(Block {
+                    kind,
+                    height: s.sp,
+                    arity,
+                    head: self.pc(),
+                    exits: Vec::new(),
+                    else_jump: None,
+                });
+            }
+            Operator::If { blockty } => {
+                let arity = arity(&blockty)?;
+                let cond = s.pop();
+                let jump = self.emit(Instr::JumpIfZero { cond, target: 0 });
+                s.blocks.push(Block {
+                    kind: BlockKind::If,
+                    height: s.sp,
+                    arity,
+                    head: self.pc(),
+                    exits: Vec::new(),
+                    else_jump: Some(jump),
+                });
+            }
+            Operator::Else => {
+                let dead = s.dead;
+                let block = s.blocks.last_mut().expect("validated: else inside if");
+                if !dead {
+                    let exit = self.code.len();
+                    self.code.push(Instr::Jump { target: 0 });
+                    block.exits.push(exit);
+                }
+                let else_jump = block.else_jump.take().expect("validated: one else per if");
+                s.sp = block.height;
+                s.dead = false;
+                let here = self.pc();
+                self.patch(else_jump, here);
+            }
+            Operator::End => {
+                let block = s.blocks.pop().expect("validated: balanced blocks");
+                let end = self.pc();
+                if let Some(else_jump) = block.else_jump {
+                    self.patch(else_jump, end);
+                }
+                for exit in &block.exits {
+                    self.patch(*exit, end);
+                }
+                if block.kind == BlockKind::Function {
+                    if !s.dead || !block.exits.is_empty() {
+                        self.function_exit(s, block.height, block.arity);
+                    }
+                    return Ok(());
+                }
+                s.sp = block.height + block.arity;
+                s.max_sp = s.max_sp.max(s.sp);
+                s.dead = false;
+            }
+            Operator::Br { relative_depth } => {
+                self.branch(s, relative_depth);
+                s.dead = true;
+            }
+            Operator::BrIf { relative_depth } => {
+                let cond = s.pop();
+                let target = &s.blocks[s.blocks.len() - 1 - relative_depth as usize];
+                let moves_value = target.kind != BlockKind::Loop
+                    && target.arity == 1
+                    && s.sp - 1 != target.height;
+                if target.kind == BlockKind::Loop {
+                    let head = target.head;
+                    self.emit(Instr::JumpIf { cond, target: head });
+                } else if target.kind == BlockKind::Function || moves_value {
+                    let skip = self.emit(Instr::JumpIfZero { cond, target: 0 });
+                    self.branch(s, relative_depth);
+                    let here = self.pc();
+                    self.patch(skip, here);
+                } else {
+                    let at = self.emit(Instr::JumpIf { cond, target: 0 });
+                    let index = s.blocks.len() - 1 - relative_depth as usize;
+                    s.blocks[index].exits.push(at);
+                }
+            }
+            Operator::Return => {
+                self.branch(s, s.blocks.len() as u32 - 1);
+                s.dead = true;
+            }
+            Operator::Call { function_index } => {
+                if let Some(abi) = module.imports.get(function_index as usize) {
+                    match abi {
+                        AbiImport::InputLen => {
+                            let dst = s.push();
+                            self.emit(Instr::InputLen { dst });
+                        }
+                        AbiImport::Read => {
+                            let index = s.sp - 1;
+                            self.emit(Instr::Read { dst: index, index });
+                        }
+                        AbiImport::Write => {
+                            let src = s.pop();
+                            self.emit(Instr::Write { src });
+                        }
+                    }
+                } else {
+                    let callee = module.func_type(function_index);
+                    let (params, results) =
+                        (callee.params().len() as u32, callee.results().len() as u32);
+                    let frame = s.sp - params;
+                    let at = self.emit(Instr::Call { frame, target: 0 });
+                    self.call_patches.push((at, function_index));
+                    s.sp = frame + results;
+                    s.max_sp = s.max_sp.max(s.sp);
+                }
+            }
+            Operator::Drop => {
+                s.pop();
+            }
+            Operator::LocalGet { local_index } => {
+                let dst = s.push();
+                self.emit(Instr::Copy {
+                    dst,
+                    src: local_index,
+                });
+            }
+            Operator::LocalSet { local_index } => {
+                let src = s.pop();
+                self.emit(Instr::Copy {
+                    dst: local_index,
+                    src,
+                });
+            }
+            Operator::LocalTee { local_index } => {
+                self.emit(Instr::Copy {
+                    dst: local_index,
+                    src: s.sp - 1,
+                });
+            }
+            Operator::I32Const { value } => {
+                let dst = s.push();
+                self.emit(Instr::Const {
+                    dst,
+                    value: value as u32,
+                });
+            }
+            Operator::I32Eqz => {
+                let src = s.sp - 1;
+                self.emit(Instr::Eqz { dst: src, src });
+            }
+            Operator::I32Add
+            | Operator::I32Sub
+            | Operator::I32Eq
+            | Operator::I32Ne
+            | Operator::I32LtU
+            | Operator::I32GtU
+            | Operator::I32LeU
+            | Operator::I32GeU => {
+                let op = binop(op).expect("matched a binary operator");
+                let rhs = s.pop();
+                let lhs = s.sp - 1;
+                self.emit(Instr::Binary {
+                    op,
+                    dst: lhs,
+                    lhs,
+                    rhs,
+                });
+            }
+            _ => return Err(operator_name(op)),
+        }
+        Ok(())
+    }
+
+    /// A branch to the block `depth` levels out: move its result into place, then jump.
+    fn branch(&mut self, s: &mut FunctionState, depth: u32) {
+        let index = s.blocks.len() - 1 - depth as usize;
+        let target = &s.blocks[index];
+        if target.kind == BlockKind::Loop {
+            let head = target.head;
+            self.emit(Instr::Jump { target: head });
+            return;
+        }
+        if target.arity == 1 && s.sp - 1 != target.height {
+            let (dst, src) = (target.height, s.sp - 1);
+            self.emit(Instr::Copy { dst, src });
+        }
+        let at = self.emit(Instr::Jump { target: 0 });
+        s.blocks[index].exits.push(at);
+    }
+
+    /// The end of a function: its result (at `height`) moves to slot 0, then return.
+    fn function_exit(&mut self, s: &FunctionState, height: Slot, results: u32) {
+        if results == 1 && height != 0 {
+            self.emit(Instr::Copy {
+                dst: 0,
+                src: height,
+            });
+        }
+        self.emit(if s.is_main {
+            Instr::Halt
+        } else {
+            Instr::Return
+        });
+    }
+}
+
+fn binop(op: &Operator<'_>) -> Option<BinOp> {
+    Some(match op {
+        Operator::I32Add => BinOp::Add,
+        Operator::I32Sub => BinOp::Sub,
+        Operator::I32Eq => BinOp::Eq,
+        Operator::I32Ne => BinOp::Ne,
+        Operator::I32LtU => BinOp::LtU,
+        Operator::I32GtU => BinOp::GtU,
+        Operator::I32LeU => BinOp::LeU,
+        Operator::I32GeU => BinOp::GeU,
+        _ => return None,
+    })
+}
+
+/// Whether [`Lowering::operator`] handles `op` (used to list every unsupported one).
+fn is_supported(op: &Operator<'_>) -> bool {
+    binop(op).is_some()
+        || matches!(
+            op,
+            Operator::Nop
+                | Operator::Unreachable
+                | Operator::Block { .. }
+                | Operator::Loop { .. }
+                | Operator::If { .. }
+                | Operator::Else
+                | Operator::End
+                | Operator::Br { .. }
+                | Operator::BrIf { .. }
+                | Operator::Return
+                | Operator::Call { .. }
+                | Operator::Drop
+                | Operator::LocalGet { .. }
+                | Operator::LocalSet { .. }
+                | Operator::LocalTee { .. }
+                | Operator::I32Const { .. }
+                | Operator::I32Eqz
+        )
+}
+
+/// The WebAssembly text name of an operator: `I32Load8U` → `i32.load8_u`, `BrIf` → `br_if`.
+pub fn operator_name(op: &Operator<'_>) -> String {
+    let debug = format!("{op:?}");
+    let variant: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let snake = |s: &str| {
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    for prefix in [
+        "I32", "I64", "F32", "F64", "V128", "Memory", "Local", "Global", "Table", "Ref", "Data",
+        "Elem",
+    ] {
+        if let Some(rest) = variant
+            .strip_prefix(prefix)
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))
+        {
+            return format!("{}.{}", prefix.to_ascii_lowercase(), snake(rest));
+        }
+    }
+    if variant == "TypedSelect" {
+        return "select".into();
+    }
+    snake(&variant)
+}

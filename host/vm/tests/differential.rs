@@ -1,0 +1,226 @@
+//! Front end + tracing interpreter against wasmtime: same module, same input, same output.
+
+use obelysk_vm::interp::{self, ExecError};
+use obelysk_vm::ir::Instr;
+use obelysk_vm::lower::{LowerError, lower};
+use obelysk_vm::{Limits, Sandbox, VmError};
+
+const IO: &str = r#"
+    (import "obelysk" "input_len" (func $len (result i32)))
+    (import "obelysk" "read" (func $read (param i32) (result i32)))
+    (import "obelysk" "write" (func $write (param i32)))
+    (memory (export "memory") 1)"#;
+
+fn module(body: &str) -> Vec<u8> {
+    wat::parse_str(format!("(module {IO} {body})")).unwrap()
+}
+
+/// Runs `wasm` on every input in both engines and checks they agree; returns the outputs.
+fn agree(wasm: &[u8], inputs: &[Vec<u32>]) -> Vec<Result<Vec<u32>, String>> {
+    let program = lower(wasm).unwrap_or_else(|e| panic!("lowering failed: {e}"));
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let module = sandbox.load(wasm).unwrap();
+    inputs
+        .iter()
+        .map(|input| {
+            let vm = interp::run(&program, input, 10_000_000);
+            let native = sandbox.run(&module, input);
+            match (&vm, &native) {
+                (Ok(trace), Ok(run)) => {
+                    assert_eq!(
+                        trace.output,
+                        run.output,
+                        "input {input:?}\n{}",
+                        program.listing()
+                    );
+                    Ok(trace.output.clone())
+                }
+                (Err(ExecError::Trap { .. }), Err(VmError::Trap(_))) => Err("trap".to_string()),
+                _ => panic!(
+                    "engines disagree on {input:?}: vm {vm:?}, wasmtime {native:?}\n{}",
+                    program.listing()
+                ),
+            }
+        })
+        .collect()
+}
+
+const EDGES: [u32; 8] = [
+    0,
+    1,
+    2,
+    1 << 15,
+    (1 << 16) - 1,
+    (1 << 31) - 1,
+    1 << 31,
+    u32::MAX,
+];
+
+#[test]
+fn loops_sum_the_input() {
+    let wasm = module(
+        r#"(func (export "main") (local $i i32) (local $sum i32)
+            (block $done (loop $next
+                (br_if $done (i32.ge_u (local.get $i) (call $len)))
+                (local.set $sum (i32.add (local.get $sum) (call $read (local.get $i))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $next)))
+            (call $write (local.get $sum)))"#,
+    );
+    let inputs: Vec<Vec<u32>> = vec![vec![], EDGES.to_vec(), (0..100).collect()];
+    let out = agree(&wasm, &inputs);
+    assert_eq!(out[2], Ok(vec![4950]));
+}
+
+#[test]
+fn recursion_fibonacci() {
+    let wasm = module(
+        r#"(func $fib (param $n i32) (result i32)
+            (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+                (then (local.get $n))
+                (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                               (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+           (func (export "main") (call $write (call $fib (call $read (i32.const 0)))))"#,
+    );
+    let out = agree(&wasm, &[vec![0], vec![1], vec![2], vec![10], vec![20]]);
+    assert_eq!(out[4], Ok(vec![6765]));
+}
+
+#[test]
+fn calls_with_several_params_and_nested_frames() {
+    let wasm = module(
+        r#"(func $mix (param i32 i32 i32) (result i32)
+            (i32.add (i32.sub (local.get 0) (local.get 1)) (local.get 2)))
+           (func $zero (result i32) (call $one))
+           (func $one (result i32) (i32.const 1))
+           (func $noop)
+           (func (export "main")
+            (call $noop)
+            (call $write (call $zero))
+            (call $write (call $mix (call $read (i32.const 0)) (call $read (i32.const 1)) (call $read (i32.const 2))))
+            (call $write (call $mix (call $zero) (call $mix (i32.const 5) (i32.const 7) (call $one)) (i32.const 9))))"#,
+    );
+    let mut inputs = vec![vec![10, 3, 4]];
+    for a in EDGES {
+        inputs.push(vec![a, EDGES[(a % 8) as usize], a ^ 0x5555]);
+    }
+    agree(&wasm, &inputs);
+}
+
+#[test]
+fn branches_carry_values_out_of_blocks() {
+    let wasm = module(
+        r#"(func $classify (param $x i32) (result i32)
+            (block $out (result i32)
+                (block $small (result i32)
+                    (drop (br_if $out (i32.const 100) (i32.gt_u (local.get $x) (i32.const 1000))))
+                    (drop (br_if $small (i32.const 10) (i32.lt_u (local.get $x) (i32.const 10))))
+                    (drop (i32.const 77))
+                    (i32.const 50))
+                (i32.add (i32.const 1))))
+           (func $early (param $x i32) (result i32) (local $i i32)
+            (loop $l
+                (if (i32.eq (local.get $i) (local.get $x)) (then (return (i32.add (local.get $i) (i32.const 1000)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.ne (local.get $i) (i32.const 20))))
+            (i32.const 7))
+           (func (export "main") (local $x i32)
+            (local.set $x (call $read (i32.const 0)))
+            (call $write (call $classify (local.get $x)))
+            (call $write (call $early (local.get $x)))
+            (call $write (i32.eqz (local.get $x)))
+            (call $write (local.tee $x (i32.le_u (local.get $x) (i32.const 5))))
+            (call $write (local.get $x)))"#,
+    );
+    let out = agree(
+        &wasm,
+        &[
+            vec![0],
+            vec![5],
+            vec![9],
+            vec![10],
+            vec![19],
+            vec![500],
+            vec![1001],
+            vec![u32::MAX],
+        ],
+    );
+    assert_eq!(out[0], Ok(vec![11, 1000, 1, 1, 1]));
+    assert_eq!(out[6], Ok(vec![100, 7, 0, 0, 0]));
+}
+
+#[test]
+fn traps_agree() {
+    let wasm = module(
+        r#"(func (export "main")
+            (if (i32.eqz (call $read (i32.const 0))) (then unreachable))
+            (call $write (call $read (i32.const 1))))"#,
+    );
+    let out = agree(&wasm, &[vec![0, 5], vec![1, 5], vec![1]]);
+    assert_eq!(
+        out,
+        vec![Err("trap".into()), Ok(vec![5]), Err("trap".into())]
+    );
+}
+
+#[test]
+fn unsupported_instructions_are_named() {
+    let wasm = module(
+        r#"(global $g (mut i32) (i32.const 0))
+           (func (export "main")
+            (call $write (i32.mul (call $read (i32.const 0)) (i32.const 3)))
+            (i32.store8 (i32.const 0) (i32.const 1))
+            (drop (i64.add (i64.const 1) (i64.const 2)))
+            (global.set $g (i32.const 1)))"#,
+    );
+    let err = lower(&wasm).unwrap_err();
+    let LowerError::Unsupported(names) = &err else {
+        panic!("{err:?}")
+    };
+    let names: Vec<&str> = names.keys().map(String::as_str).collect();
+    for want in [
+        "global",
+        "global.set",
+        "i32.mul",
+        "i32.store8",
+        "i64.add",
+        "i64.const",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert_eq!(err.code(), "unsupported_instructions");
+    assert!(err.to_string().contains("i32.mul (×1)"), "{err}");
+}
+
+#[test]
+fn program_id_commits_to_the_code() {
+    let a = lower(&module(
+        r#"(func (export "main") (call $write (i32.const 1)))"#,
+    ))
+    .unwrap();
+    let b = lower(&module(
+        r#"(func (export "main") (call $write (i32.const 2)))"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        a.id(),
+        lower(&module(
+            r#"(func (export "main") (call $write (i32.const 1)))"#
+        ))
+        .unwrap()
+        .id()
+    );
+    assert_ne!(a.id(), b.id());
+    let mut c = a.clone();
+    c.code[0] = Instr::Trap;
+    assert_ne!(a.id(), c.id());
+}
+
+#[test]
+fn step_limit_bounds_the_run() {
+    let program = lower(&module(r#"(func (export "main") (loop $l (br $l)))"#)).unwrap();
+    assert_eq!(
+        interp::run(&program, &[], 1000).unwrap_err(),
+        ExecError::StepLimit { limit: 1000 }
+    );
+}
