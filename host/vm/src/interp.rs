@@ -7,10 +7,10 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{Instr, Pc, Program};
+use crate::ir::{Function, Instr, Pc, Program};
 
-/// Largest absolute stack slot a run may touch (the VM's stack limit, 64 MiB of words).
-pub const MAX_STACK_SLOTS: u32 = 1 << 24;
+/// The VM's stack limit in slots (4 MiB of words); frames beyond it are a stack overflow.
+pub const MAX_STACK_SLOTS: u32 = 1 << 20;
 
 /// One executed instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,30 +48,29 @@ pub enum ExecError {
 /// Runs `main` on `input` for at most `max_steps` steps.
 pub fn run(program: &Program, input: &[u32], max_steps: u64) -> Result<Trace, ExecError> {
     let main = &program.functions[program.main];
-    Machine::new(program, input, 0)
+    Machine::new(&program.code, input)
         .execute(main.entry, max_steps)
         .map(|(trace, _)| trace)
 }
 
-/// Calls defined function `function` (index into `program.functions`) with `args` and returns
-/// its results with the trace; a `Return` from the outermost frame ends the run.
+/// Calls `function` (whose code is in `code`) with `args` and returns its results with the
+/// trace; a `Return` from the outermost frame ends the run.
 pub fn invoke(
-    program: &Program,
-    function: usize,
+    code: &[Instr],
+    function: &Function,
     args: &[u32],
     input: &[u32],
     max_steps: u64,
 ) -> Result<(Vec<u32>, Trace), ExecError> {
-    let f = &program.functions[function];
-    let mut machine = Machine::new(program, input, 0);
+    let mut machine = Machine::new(code, input);
     machine.stack[..args.len()].copy_from_slice(args);
-    let (trace, machine) = machine.execute(f.entry, max_steps)?;
-    let results = machine.stack[..f.results as usize].to_vec();
+    let (trace, machine) = machine.execute(function.entry, max_steps)?;
+    let results = machine.stack[..function.results as usize].to_vec();
     Ok((results, trace))
 }
 
 struct Machine<'a> {
-    program: &'a Program,
+    code: &'a [Instr],
     input: &'a [u32],
     stack: Vec<u32>,
     frames: HashMap<u32, (Pc, u32)>,
@@ -79,13 +78,13 @@ struct Machine<'a> {
 }
 
 impl<'a> Machine<'a> {
-    fn new(program: &'a Program, input: &'a [u32], fp: u32) -> Self {
+    fn new(code: &'a [Instr], input: &'a [u32]) -> Self {
         Machine {
-            program,
+            code,
             input,
             stack: vec![0; 1 << 10],
             frames: HashMap::new(),
-            fp,
+            fp: 0,
         }
     }
 
@@ -119,7 +118,7 @@ impl<'a> Machine<'a> {
             if steps.len() as u64 >= max_steps {
                 return Err(ExecError::StepLimit { limit: max_steps });
             }
-            let instr = self.program.code[pc as usize];
+            let instr = self.code[pc as usize];
             let fp = self.fp;
             let mut values = [0u32; 3];
             let mut next = pc + 1;
@@ -154,7 +153,10 @@ impl<'a> Machine<'a> {
                     }
                 }
                 Instr::Call { frame, target } => {
-                    let callee = fp.checked_add(frame).ok_or(ExecError::StackOverflow)?;
+                    let callee = fp
+                        .checked_add(frame)
+                        .filter(|&callee| callee < MAX_STACK_SLOTS)
+                        .ok_or(ExecError::StackOverflow)?;
                     self.frames.insert(callee, (pc + 1, fp));
                     values = [pc + 1, fp, 0];
                     self.fp = callee;

@@ -58,45 +58,147 @@ enum AbiImport {
 
 /// Validates `bytes` and lowers the module to a [`Program`] whose entry is the exported `main`.
 pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
-    Validator::new_with_features(allowed_features())
-        .validate_all(bytes)
-        .map_err(|e| LowerError::Invalid(e.to_string()))?;
     let module = ModuleParts::parse(bytes)?;
-    let main = module
-        .main
+    let main = *module
+        .exports
+        .get("main")
         .ok_or_else(|| LowerError::Abi("the module exports no function `main`".into()))?;
-    let main_defined = main
+    let main = main
         .checked_sub(module.imports.len() as u32)
         .ok_or_else(|| {
             LowerError::Abi("`main` must be defined by the module, not imported".into())
-        })?;
+        })? as usize;
+    let lowered = lower_functions(&module, Some(main))?;
+    let mut unsupported = module.unsupported.clone();
+    for names in lowered.unsupported.iter().flatten() {
+        for (name, n) in names {
+            *unsupported.entry(name.clone()).or_default() += n;
+        }
+    }
+    if !unsupported.is_empty() {
+        return Err(LowerError::Unsupported(unsupported));
+    }
+    Ok(Program {
+        code: lowered.code,
+        main,
+        functions: lowered.functions,
+    })
+}
 
+/// A module lowered function by function, for running individual exports (the spec-test
+/// conformance suite). A function that uses an unsupported instruction, or calls one that
+/// does, is not lowered: its code is a single `Trap` and [`Library::unsupported`] says why.
+/// Never used to prove anything: [`lower`] refuses such modules outright.
+#[derive(Debug, Clone)]
+pub struct Library {
+    pub code: Vec<Instr>,
+    /// Defined functions, in module order.
+    pub functions: Vec<Function>,
+    /// Exported functions: name → index into `functions`.
+    pub exports: BTreeMap<String, usize>,
+    /// Per defined function: `None` when it and everything it calls is lowered, else the
+    /// unsupported instructions it (transitively) needs.
+    pub unsupported: Vec<Option<BTreeMap<String, usize>>>,
+}
+
+/// Validates `bytes` and lowers every function that can be lowered (see [`Library`]).
+pub fn lower_library(bytes: &[u8]) -> Result<Library, LowerError> {
+    let module = ModuleParts::parse(bytes)?;
+    if let Some(n) = module.unsupported.get("start function") {
+        return Err(LowerError::Unsupported(BTreeMap::from([(
+            "start function".to_string(),
+            *n,
+        )])));
+    }
+    let lowered = lower_functions(&module, None)?;
+    // A function is supported only if everything it can call is.
+    let mut unsupported = lowered.unsupported.clone();
+    loop {
+        let mut changed = false;
+        for f in 0..unsupported.len() {
+            if unsupported[f].is_some() {
+                continue;
+            }
+            if let Some(bad) = lowered.callees[f]
+                .iter()
+                .find(|&&c| unsupported[c].is_some())
+            {
+                unsupported[f] = unsupported[*bad].clone();
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let imports = module.imports.len() as u32;
+    let exports = module
+        .exports
+        .iter()
+        .filter_map(|(name, &index)| Some((name.clone(), index.checked_sub(imports)? as usize)))
+        .collect();
+    Ok(Library {
+        code: lowered.code,
+        functions: lowered.functions,
+        exports,
+        unsupported,
+    })
+}
+
+/// The functions of a module, lowered one by one.
+struct Lowered {
+    code: Vec<Instr>,
+    functions: Vec<Function>,
+    /// Per function: the unsupported instructions it uses itself (its code is then a `Trap`).
+    unsupported: Vec<Option<BTreeMap<String, usize>>>,
+    /// Per function: the defined functions it calls.
+    callees: Vec<Vec<usize>>,
+}
+
+fn lower_functions(module: &ModuleParts<'_>, main: Option<usize>) -> Result<Lowered, LowerError> {
+    let imports = module.imports.len() as u32;
     let mut lowering = Lowering {
         code: Vec::new(),
-        unsupported: module.unsupported.clone(),
+        unsupported: BTreeMap::new(),
         call_patches: Vec::new(),
     };
-    let mut functions = Vec::new();
+    let mut out = Lowered {
+        code: Vec::new(),
+        functions: Vec::new(),
+        unsupported: Vec::new(),
+        callees: Vec::new(),
+    };
     for (i, body) in module.bodies.iter().enumerate() {
-        let index = module.imports.len() as u32 + i as u32;
+        let index = imports + i as u32;
         let ty = module.func_type(index).clone();
-        let is_main = i as u32 == main_defined;
-        functions.push(lowering.function(&module, index, &ty, body, is_main)?);
+        let patches_before = lowering.call_patches.len();
+        let function = lowering.function(module, index, &ty, body, main == Some(i))?;
+        let unsupported = std::mem::take(&mut lowering.unsupported);
+        if unsupported.is_empty() {
+            out.callees.push(
+                lowering.call_patches[patches_before..]
+                    .iter()
+                    .map(|&(_, c)| (c - imports) as usize)
+                    .collect(),
+            );
+            out.unsupported.push(None);
+        } else {
+            lowering.code.truncate(function.entry as usize);
+            lowering.code.push(Instr::Trap);
+            lowering.call_patches.truncate(patches_before);
+            out.callees.push(Vec::new());
+            out.unsupported.push(Some(unsupported));
+        }
+        out.functions.push(function);
     }
-    if !lowering.unsupported.is_empty() {
-        return Err(LowerError::Unsupported(lowering.unsupported));
-    }
-    for (at, callee) in lowering.call_patches {
-        let target = functions[(callee - module.imports.len() as u32) as usize].entry;
+    for &(at, callee) in &lowering.call_patches {
+        let target = out.functions[(callee - imports) as usize].entry;
         if let Instr::Call { target: t, .. } = &mut lowering.code[at] {
             *t = target;
         }
     }
-    Ok(Program {
-        code: lowering.code,
-        main: main_defined as usize,
-        functions,
-    })
+    out.code = lowering.code;
+    Ok(out)
 }
 
 /// What lowering needs from the module's sections.
@@ -107,13 +209,18 @@ struct ModuleParts<'a> {
     /// Type index of each defined function.
     functions: Vec<u32>,
     bodies: Vec<wasmtime::wasmparser::FunctionBody<'a>>,
-    main: Option<u32>,
+    /// Exported functions: name → function index.
+    exports: BTreeMap<String, u32>,
     /// Module-level constructs the VM does not support yet.
     unsupported: BTreeMap<String, usize>,
 }
 
 impl<'a> ModuleParts<'a> {
+    /// Validates `bytes` (the allowed Wasm features) and reads the sections lowering needs.
     fn parse(bytes: &'a [u8]) -> Result<Self, LowerError> {
+        Validator::new_with_features(allowed_features())
+            .validate_all(bytes)
+            .map_err(|e| LowerError::Invalid(e.to_string()))?;
         let invalid =
             |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
         let mut parts = ModuleParts {
@@ -121,7 +228,7 @@ impl<'a> ModuleParts<'a> {
             imports: Vec::new(),
             functions: Vec::new(),
             bodies: Vec::new(),
-            main: None,
+            exports: BTreeMap::new(),
             unsupported: BTreeMap::new(),
         };
         let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
@@ -156,10 +263,8 @@ impl<'a> ModuleParts<'a> {
                 Payload::ExportSection(reader) => {
                     for export in reader {
                         let export = export.map_err(invalid)?;
-                        if export.name == "main"
-                            && export.kind == wasmtime::wasmparser::ExternalKind::Func
-                        {
-                            parts.main = Some(export.index);
+                        if export.kind == wasmtime::wasmparser::ExternalKind::Func {
+                            parts.exports.insert(export.name.to_string(), export.index);
                         }
                     }
                 }
