@@ -248,3 +248,28 @@ async fn health_gpu_metrics_and_openapi() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_report_what_the_vm_supports() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+
+    // A stage-1 module lowers: the record carries its program id.
+    let (status, stage1) = node.upload(&fixture("infinite_loop")).await;
+    assert_eq!(status, 201, "{stage1}");
+    assert_eq!(stage1["vm"]["supported"], true, "{stage1}");
+    assert_eq!(stage1["vm"]["program_id"].as_str().unwrap().len(), 64);
+
+    // A rustc guest still needs more than stage 1: every missing instruction is named.
+    let (_, fib) = node.upload(&plugin("fibonacci")).await;
+    assert_eq!(fib["vm"]["supported"], false, "{fib}");
+    let missing = fib["vm"]["unsupported"].as_object().unwrap();
+    assert!(
+        missing.contains_key("global") && missing.contains_key("i32.and"),
+        "{fib}"
+    );
+    assert!(fib["vm"]["program_id"].is_null());
+    // It still runs in the sandbox.
+    let id = node.job_id(fib["id"].as_str().unwrap(), &[10]).await;
+    assert_eq!(node.output(&id).await, vec![55]);
+}

@@ -17,6 +17,10 @@ use std::fmt;
 
 use blake2::{Blake2s256, Digest};
 
+/// Version of the IR and its lowering rules. Bump it whenever the supported set or the
+/// lowering of any instruction changes: stored facts about modules are recomputed on start.
+pub const IR_VERSION: u32 = 1;
+
 /// A frame-relative slot index.
 pub type Slot = u32;
 /// An absolute program counter (index into [`Program::code`]).

@@ -139,6 +139,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "re-queued jobs that were running when the node stopped"
         );
     }
+    let refreshed = crate::store::refresh_vm_support(store.as_ref()).await?;
+    if refreshed > 0 {
+        tracing::info!(
+            refreshed,
+            "recomputed VM support of stored modules for the new IR version"
+        );
+    }
     let waiting = store.count(JobStatus::Queued).await? as usize;
     let metrics = Arc::new(Metrics::default());
     let queue = Arc::new(JobQueue::new(

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use time::OffsetDateTime;
 
 use super::{ApiError, AppState, ErrorBody};
-use crate::store::PluginRecord;
+use crate::store::{PluginRecord, VmSupport};
 
 /// Upload a module: the body is the raw `.wasm` bytes.
 #[utoipa::path(post, path = "/plugins", tag = "plugins",
@@ -36,21 +36,26 @@ pub async fn upload(
     }
     let sandbox = state.sandbox.clone();
     let compile_bytes = bytes.clone();
-    let module = tokio::task::spawn_blocking(move || sandbox.load(&compile_bytes))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| {
-            if e.is_module_error() {
-                ApiError::bad_request(e.code(), e.to_string())
-            } else {
-                tracing::error!(error = %e, "compiling an upload");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the module could not be compiled",
-                )
-            }
-        })?;
+    let checked = tokio::task::spawn_blocking(move || {
+        sandbox
+            .load(&compile_bytes)
+            .map(|module| (module, VmSupport::of(&compile_bytes)))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| {
+        if e.is_module_error() {
+            ApiError::bad_request(e.code(), e.to_string())
+        } else {
+            tracing::error!(error = %e, "compiling an upload");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the module could not be compiled",
+            )
+        }
+    })?;
+    let (module, vm) = checked;
     let info = module.info;
     let record = PluginRecord {
         id,
@@ -58,6 +63,7 @@ pub async fn upload(
         exports: info.exports,
         imports: info.imports,
         memory_pages: info.memory_pages,
+        vm,
         created_at: now_ms(),
     };
     let created = state.store.put_plugin(&record, &bytes).await?;

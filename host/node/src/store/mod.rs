@@ -8,6 +8,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,9 +23,71 @@ pub struct PluginRecord {
     pub exports: Vec<String>,
     pub imports: Vec<String>,
     pub memory_pages: u64,
+    /// What the Obelysk VM makes of the module.
+    pub vm: VmSupport,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+}
+
+/// Whether the Obelysk VM can lower (and so, once the prover lands, prove) a module.
+/// Recomputed on start when the VM's IR version changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VmSupport {
+    /// True when every function lowers to the Obelysk IR.
+    pub supported: bool,
+    /// Hash of the lowered program, when supported.
+    pub program_id: Option<String>,
+    /// Instructions and constructs the VM does not support yet: name → occurrences.
+    pub unsupported: BTreeMap<String, usize>,
+    /// Any other reason the module does not lower.
+    pub reason: Option<String>,
+    /// The IR version this was computed with (0: never computed).
+    pub ir_version: u32,
+}
+
+impl VmSupport {
+    /// Lowers `bytes` and reports the result.
+    pub fn of(bytes: &[u8]) -> VmSupport {
+        let ir_version = obelysk_vm::ir::IR_VERSION;
+        match obelysk_vm::lower::lower(bytes) {
+            Ok(program) => VmSupport {
+                supported: true,
+                program_id: Some(program.id().to_string()),
+                ir_version,
+                ..VmSupport::default()
+            },
+            Err(obelysk_vm::lower::LowerError::Unsupported(names)) => VmSupport {
+                unsupported: names,
+                ir_version,
+                ..VmSupport::default()
+            },
+            Err(other) => VmSupport {
+                reason: Some(other.to_string()),
+                ir_version,
+                ..VmSupport::default()
+            },
+        }
+    }
+}
+
+/// Recomputes [`VmSupport`] of every module stored under another IR version; returns how many.
+pub async fn refresh_vm_support(store: &dyn Store) -> Result<usize, StoreError> {
+    let mut refreshed = 0;
+    for plugin in store.plugins().await? {
+        if plugin.vm.ir_version == obelysk_vm::ir::IR_VERSION {
+            continue;
+        }
+        let Some(bytes) = store.plugin_bytes(&plugin.id).await? else {
+            continue;
+        };
+        let vm = tokio::task::spawn_blocking(move || VmSupport::of(&bytes))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("lowering task: {e}")))?;
+        store.set_vm_support(&plugin.id, &vm).await?;
+        refreshed += 1;
+    }
+    Ok(refreshed)
 }
 
 /// Where a job is in its life.
@@ -144,6 +208,8 @@ pub trait Store: Send + Sync + 'static {
     async fn plugin(&self, id: &str) -> Result<Option<PluginRecord>, StoreError>;
     async fn plugin_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError>;
+    /// Replaces the stored [`VmSupport`] of a module.
+    async fn set_vm_support(&self, id: &str, vm: &VmSupport) -> Result<(), StoreError>;
 
     /// Inserts a queued job; durable when this returns.
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError>;

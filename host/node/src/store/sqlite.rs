@@ -16,10 +16,12 @@ use uuid::Uuid;
 
 use super::{
     JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord, Store, StoreError,
+    VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE plugins (
     id           TEXT PRIMARY KEY,
     size         INTEGER NOT NULL,
@@ -47,7 +49,11 @@ CREATE TABLE jobs (
     finished_at   INTEGER
 );
 CREATE INDEX jobs_by_status ON jobs (status, seq);
-"#];
+"#,
+    r#"
+ALTER TABLE plugins ADD COLUMN vm TEXT;
+"#,
+];
 
 const JOB_COLUMNS: &str = "seq, id, plugin, input, status, output, fuel_used, fuel_limit, timeout_ms, \
                            error_code, error_message, attempts, created_at, started_at, finished_at";
@@ -136,6 +142,11 @@ fn plugin_from_row(row: &SqliteRow) -> Result<PluginRecord, StoreError> {
         exports: json(row.try_get("exports")?, "plugin exports")?,
         imports: json(row.try_get("imports")?, "plugin imports")?,
         memory_pages: row.try_get::<i64, _>("memory_pages")? as u64,
+        // NULL (stored before this column existed) reads as "never computed": refreshed on start.
+        vm: match row.try_get::<Option<String>, _>("vm")? {
+            Some(text) => json(&text, "plugin vm support")?,
+            None => VmSupport::default(),
+        },
         created_at: from_ms(row.try_get("created_at")?)?,
     })
 }
@@ -185,14 +196,15 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
 impl Store for SqliteStore {
     async fn put_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO plugins (id, size, exports, imports, memory_pages, bytes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO plugins (id, size, exports, imports, memory_pages, vm, bytes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&record.id)
         .bind(record.size as i64)
         .bind(serde_json::to_string(&record.exports).expect("strings serialize"))
         .bind(serde_json::to_string(&record.imports).expect("strings serialize"))
         .bind(record.memory_pages as i64)
+        .bind(serde_json::to_string(&record.vm).expect("vm support serializes"))
         .bind(bytes)
         .bind((record.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
         .execute(&self.writer)
@@ -202,7 +214,7 @@ impl Store for SqliteStore {
 
     async fn plugin(&self, id: &str) -> Result<Option<PluginRecord>, StoreError> {
         sqlx::query(
-            "SELECT id, size, exports, imports, memory_pages, created_at FROM plugins WHERE id = ?",
+            "SELECT id, size, exports, imports, memory_pages, vm, created_at FROM plugins WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -220,12 +232,21 @@ impl Store for SqliteStore {
     }
 
     async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
-        sqlx::query("SELECT id, size, exports, imports, memory_pages, created_at FROM plugins ORDER BY created_at, id")
+        sqlx::query("SELECT id, size, exports, imports, memory_pages, vm, created_at FROM plugins ORDER BY created_at, id")
             .fetch_all(&self.reader)
             .await?
             .iter()
             .map(plugin_from_row)
             .collect()
+    }
+
+    async fn set_vm_support(&self, id: &str, vm: &VmSupport) -> Result<(), StoreError> {
+        sqlx::query("UPDATE plugins SET vm = ? WHERE id = ?")
+            .bind(serde_json::to_string(vm).expect("vm support serializes"))
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError> {
@@ -371,6 +392,7 @@ mod tests {
             exports: vec!["memory".into(), "main".into()],
             imports: vec!["obelysk.read".into()],
             memory_pages: 1,
+            vm: VmSupport::default(),
             created_at: from_ms(now_ms()).unwrap(),
         }
     }
@@ -383,6 +405,40 @@ mod tests {
         assert_eq!(store.plugin_bytes("aa").await.unwrap().unwrap(), b"abc");
         assert_eq!(store.plugins().await.unwrap().len(), 1);
         assert!(store.plugin("bb").await.unwrap().is_none());
+
+        let vm = VmSupport {
+            supported: true,
+            program_id: Some("cc".into()),
+            ir_version: 1,
+            ..VmSupport::default()
+        };
+        store.set_vm_support("aa", &vm).await.unwrap();
+        assert_eq!(store.plugin("aa").await.unwrap().unwrap().vm, vm);
+    }
+
+    #[tokio::test]
+    async fn stale_vm_support_is_recomputed() {
+        let (_dir, store) = store().await;
+        let stage1 =
+            wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#)
+                .unwrap();
+        let needs_mul = wat::parse_str(
+            r#"(module (memory (export "memory") 1) (func (export "main") (drop (i32.mul (i32.const 2) (i32.const 3)))))"#,
+        )
+        .unwrap();
+        store.put_plugin(&plugin("aa"), &stage1).await.unwrap();
+        store.put_plugin(&plugin("bb"), &needs_mul).await.unwrap();
+        assert_eq!(super::super::refresh_vm_support(&store).await.unwrap(), 2);
+        let aa = store.plugin("aa").await.unwrap().unwrap().vm;
+        assert!(aa.supported && aa.program_id.is_some(), "{aa:?}");
+        let bb = store.plugin("bb").await.unwrap().unwrap().vm;
+        assert!(
+            !bb.supported && bb.unsupported.contains_key("i32.mul"),
+            "{bb:?}"
+        );
+        assert_eq!(bb.ir_version, obelysk_vm::ir::IR_VERSION);
+        // Up to date now: nothing to redo.
+        assert_eq!(super::super::refresh_vm_support(&store).await.unwrap(), 0);
     }
 
     #[tokio::test]
