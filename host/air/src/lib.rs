@@ -1,6 +1,8 @@
 //! The verifier side of Obelysk: it builds without stwo's `prover` feature.
 //!
-//! Today it fixes the proof security parameters ([`security`]); the VM components, the public
-//! statement and the verifier join it with the prover.
+//! Today: the proof security parameters ([`security`]) and the public statement with its
+//! 32-byte attestation ([`statement`]). The VM components and the verifier join it with the
+//! prover.
 
 pub mod security;
+pub mod statement;
