@@ -10,8 +10,10 @@
 //! the callee returns its result in its slot 0, which is where the caller expects it. The return
 //! address and the caller's `fp` are saved in the FRAME memory space, keyed by `fp'`.
 //!
-//! Every instruction encodes to four words `[opcode, a, b, c]` ([`Instr::encode`]); the
-//! [`Program::id`] hashes those words, so the id commits to exactly what is executed.
+//! Every instruction encodes to four words `[opcode, a, b, c]` ([`Instr::encode`]), each
+//! below 2^20 so that it is one M31 field element with no wrap-around (a 32-bit immediate is
+//! split into two 16-bit limbs); the [`Program::id`] hashes those words, so the id commits to
+//! exactly what is executed.
 
 use std::fmt;
 
@@ -19,7 +21,13 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
+
+/// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
+/// stays far below the M31 modulus, so the prover can use it as one field element.
+pub const MAX_CODE_LEN: usize = 1 << 20;
+/// See [`MAX_CODE_LEN`].
+pub const MAX_FRAME_SLOTS: u32 = 1 << 16;
 
 /// A frame-relative slot index.
 pub type Slot = u32;
@@ -119,10 +127,11 @@ pub enum Instr {
 }
 
 impl Instr {
-    /// The fixed-width encoding `[opcode, a, b, c]` that the program id commits to.
+    /// The fixed-width encoding `[opcode, a, b, c]` that the program id commits to; every
+    /// word is below 2^20 for programs within [`MAX_CODE_LEN`] and [`MAX_FRAME_SLOTS`].
     pub fn encode(&self) -> [u32; 4] {
         match *self {
-            Instr::Const { dst, value } => [0, dst, value, 0],
+            Instr::Const { dst, value } => [0, dst, value & 0xffff, value >> 16],
             Instr::Copy { dst, src } => [1, dst, src, 0],
             Instr::Binary { op, dst, lhs, rhs } => {
                 let code = BinOp::ALL.iter().position(|o| *o == op).expect("listed") as u32;

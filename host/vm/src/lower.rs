@@ -12,7 +12,7 @@ use wasmtime::wasmparser::{
 };
 
 use crate::abi::{IMPORT_MODULE, allowed_features};
-use crate::ir::{BinOp, Function, Instr, Pc, Program, Slot};
+use crate::ir::{BinOp, Function, Instr, MAX_CODE_LEN, MAX_FRAME_SLOTS, Pc, Program, Slot};
 
 /// Why a module cannot be lowered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,7 +189,19 @@ fn lower_functions(module: &ModuleParts<'_>, main: Option<usize>) -> Result<Lowe
             out.callees.push(Vec::new());
             out.unsupported.push(Some(unsupported));
         }
+        if function.frame_size > MAX_FRAME_SLOTS {
+            return Err(LowerError::Unsupported(BTreeMap::from([(
+                format!("a frame of more than {MAX_FRAME_SLOTS} slots"),
+                1,
+            )])));
+        }
         out.functions.push(function);
+    }
+    if lowering.code.len() > MAX_CODE_LEN {
+        return Err(LowerError::Unsupported(BTreeMap::from([(
+            format!("more than {MAX_CODE_LEN} instructions"),
+            1,
+        )])));
     }
     for &(at, callee) in &lowering.call_patches {
         let target = out.functions[(callee - imports) as usize].entry;

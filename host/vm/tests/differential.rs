@@ -217,6 +217,31 @@ fn program_id_commits_to_the_code() {
 }
 
 #[test]
+fn encoding_fits_the_field() {
+    // A u32 immediate does not fit in M31: it is split into 16-bit limbs, so constants that
+    // differ by the modulus never encode alike.
+    let p = (1u32 << 31) - 1;
+    let a = Instr::Const { dst: 3, value: 5 }.encode();
+    let b = Instr::Const {
+        dst: 3,
+        value: 5 + p,
+    }
+    .encode();
+    assert_ne!(a, b);
+    let wide = lower(&module(
+        r#"(func (export "main") (call $write (i32.const -1)))"#,
+    ))
+    .unwrap();
+    for instr in &wide.code {
+        assert!(
+            instr.encode().iter().all(|&w| w < 1 << 20),
+            "{instr}: {:?}",
+            instr.encode()
+        );
+    }
+}
+
+#[test]
 fn step_limit_bounds_the_run() {
     let program = lower(&module(r#"(func (export "main") (loop $l (br $l)))"#)).unwrap();
     assert_eq!(
