@@ -233,6 +233,19 @@ async fn health_gpu_metrics_and_openapi() {
 
     let (status, api) = node.get("/openapi.json").await;
     assert_eq!(status, 200);
+    let description = api["info"]["description"].as_str().unwrap();
+    for code in [
+        "out_of_fuel",
+        "queue_full",
+        "trap",
+        "timeout",
+        "plugin_not_found",
+    ] {
+        assert!(
+            description.contains(&format!("`{code}`")),
+            "{code} missing from the catalogue"
+        );
+    }
     for path in [
         "/health",
         "/gpu/status",

@@ -44,6 +44,12 @@ async fn every_bomb_fails_with_its_reason() {
         let (name, _, code) = bombs[i / 2];
         assert_eq!(job["status"], "failed", "{name}: {job}");
         assert_eq!(job["error"]["code"], code, "{name}: {job}");
+        // Only the wall clock depends on load: a timeout may pass on a retry, the rest cannot.
+        assert_eq!(
+            job["error"]["retryable"],
+            code == "timeout",
+            "{name}: {job}"
+        );
         assert!(job["output"].is_null());
     }
     // The deadline, not the (huge) fuel limit, stopped the slow job.
@@ -86,6 +92,7 @@ async fn a_full_queue_answers_429_and_recovers() {
     assert_eq!(response.headers()["retry-after"], "1");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "queue_full");
+    assert_eq!(body["error"]["retryable"], true);
 
     assert_eq!(node.wait(&busy).await["error"]["code"], "timeout");
     assert_eq!(node.output(&a).await, vec![5]);

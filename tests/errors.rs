@@ -11,6 +11,7 @@ fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
         !body["error"]["message"].as_str().unwrap_or("").is_empty(),
         "{body}"
     );
+    assert_eq!(body["error"]["retryable"], false, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -154,10 +154,7 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
         }
         Err(e) => {
             warn!(code = e.code(), error = %e, "failed");
-            Outcome::Failed(JobError {
-                code: e.code().to_string(),
-                message: e.to_string(),
-            })
+            Outcome::Failed(JobError::new(e.code(), e.to_string()))
         }
     };
     ctx.metrics

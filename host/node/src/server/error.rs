@@ -24,11 +24,13 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// A stable `code` and a human `message`.
+/// A stable `code` (see the catalogue in the API description), a human `message`, and
+/// whether retrying the same request can succeed.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    pub retryable: bool,
 }
 
 impl ApiError {
@@ -55,6 +57,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message,
+                retryable: crate::failures::retryable(self.code),
             },
         };
         let mut response = (self.status, Json(body)).into_response();

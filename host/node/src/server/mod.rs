@@ -45,12 +45,7 @@ pub struct AppState {
 /// The OpenAPI description served at `/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Obelysk node API",
-        description = "Upload WebAssembly plugins and run jobs on them. \
-        Every error is `{\"error\": {\"code\", \"message\"}}`; job failure codes: invalid_module, \
-        out_of_fuel, memory_limit, stack_overflow, trap, timeout, output_limit, input_limit, internal."
-    ),
+    info(title = "Obelysk node API"),
     paths(
         system::health,
         system::gpu_status,
@@ -65,6 +60,18 @@ pub struct AppState {
 )]
 pub struct ApiDoc;
 
+/// The OpenAPI document, with the failure catalogue in its description.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.description = Some(format!(
+        "Upload WebAssembly plugins and run jobs on them. Every error is \
+         `{{\"error\": {{\"code\", \"message\", \"retryable\"}}}}`; a failed job has the same \
+         `error` object. Codes:\n\n{}",
+        crate::failures::describe()
+    ));
+    doc
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let limits = &state.config.limits;
@@ -78,10 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/gpu/status", get(system::gpu_status))
         .route("/metrics", get(system::metrics))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(ApiDoc::openapi()) }),
-        )
+        .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
         .route(
             "/plugins",
             post(plugins::upload)

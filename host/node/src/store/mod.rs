@@ -124,11 +124,25 @@ impl JobStatus {
     }
 }
 
-/// Why a job failed: a stable code and a human message.
+/// Why a job failed: a stable code (see [`crate::failures`]), a human message, and whether
+/// resubmitting can succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
     pub code: String,
     pub message: String,
+    pub retryable: bool,
+}
+
+impl JobError {
+    /// A failure with `retryable` taken from the catalogue.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        JobError {
+            retryable: crate::failures::retryable(&code),
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// A job and everything known about it.

@@ -173,10 +173,10 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
             .try_get::<Option<i64>, _>("timeout_ms")?
             .map(|t| t as u64),
         error: match error_code {
-            Some(code) => Some(JobError {
+            Some(code) => Some(JobError::new(
                 code,
-                message: row.try_get("error_message")?,
-            }),
+                row.try_get::<String, _>("error_message")?,
+            )),
             None => None,
         },
         attempts: row.try_get::<i64, _>("attempts")? as u32,
@@ -480,10 +480,7 @@ mod tests {
         assert_eq!(store.requeue_running().await.unwrap(), 1);
         let again = store.claim_next().await.unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (second.id, 2));
-        let failure = JobError {
-            code: "trap".into(),
-            message: "unreachable".into(),
-        };
+        let failure = JobError::new("trap", "unreachable");
         store
             .finish(second.id, &Outcome::Failed(failure.clone()))
             .await
@@ -501,13 +498,7 @@ mod tests {
         );
         // Finishing twice does not overwrite the first outcome.
         store
-            .finish(
-                first.id,
-                &Outcome::Failed(JobError {
-                    code: "x".into(),
-                    message: "y".into(),
-                }),
-            )
+            .finish(first.id, &Outcome::Failed(JobError::new("x", "y")))
             .await
             .unwrap();
         assert_eq!(

@@ -1,0 +1,193 @@
+//! The catalogue of failure codes: every error a client can see, job failures and HTTP errors
+//! alike, has a stable `code` listed here with whether retrying the same request can succeed.
+
+/// `(code, retryable, meaning)` for every code the node emits.
+pub const CATALOGUE: &[(&str, bool, &str)] = &[
+    // Job failures (GET /jobs/{id} → error).
+    (
+        "out_of_fuel",
+        false,
+        "the job used its whole fuel budget; resubmit with more fuel (up to the node's limit)",
+    ),
+    (
+        "memory_limit",
+        false,
+        "the module asked for more linear memory than the node allows",
+    ),
+    (
+        "stack_overflow",
+        false,
+        "the call stack exceeded the node's stack limit",
+    ),
+    (
+        "trap",
+        false,
+        "the module trapped (unreachable, a guest panic, an out-of-range read, ...); the message has the wasm backtrace",
+    ),
+    (
+        "timeout",
+        true,
+        "the job ran past its wall-clock budget; on a less loaded node it may finish",
+    ),
+    (
+        "output_limit",
+        false,
+        "the module wrote more output words than allowed",
+    ),
+    (
+        "input_limit",
+        false,
+        "the input has more words than allowed",
+    ),
+    (
+        "invalid_module",
+        false,
+        "a stored module no longer compiles",
+    ),
+    (
+        "internal",
+        true,
+        "the node failed for a reason that is not the job's (logged)",
+    ),
+    // HTTP errors.
+    (
+        "unsupported_import",
+        false,
+        "the module imports something outside the guest ABI",
+    ),
+    (
+        "abi_signature",
+        false,
+        "an ABI import or export has the wrong type",
+    ),
+    (
+        "missing_export",
+        false,
+        "the module does not export `memory` and `main`",
+    ),
+    (
+        "payload_too_large",
+        false,
+        "the body is larger than the node accepts",
+    ),
+    ("malformed_json", false, "the body is not JSON"),
+    (
+        "invalid_request",
+        false,
+        "the JSON does not have the expected shape",
+    ),
+    (
+        "unsupported_media_type",
+        false,
+        "send Content-Type: application/json",
+    ),
+    ("invalid_body", false, "the body could not be read"),
+    ("invalid_query", false, "bad query parameters"),
+    ("invalid_id", false, "the id is malformed"),
+    (
+        "limit_exceeded",
+        false,
+        "a requested budget is above the node's limit",
+    ),
+    (
+        "invalid_idempotency_key",
+        false,
+        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+    ),
+    (
+        "idempotency_conflict",
+        false,
+        "this Idempotency-Key was used with a different request",
+    ),
+    ("plugin_not_found", false, "no plugin with that id"),
+    ("job_not_found", false, "no job with that id"),
+    ("not_found", false, "no such route"),
+    (
+        "method_not_allowed",
+        false,
+        "the route does not take this method",
+    ),
+    (
+        "queue_full",
+        true,
+        "too many jobs are waiting; retry after the Retry-After header",
+    ),
+    (
+        "store_unavailable",
+        true,
+        "the database did not answer; retry later",
+    ),
+];
+
+/// Whether retrying can succeed for `code` (unknown codes are not retryable).
+pub fn retryable(code: &str) -> bool {
+    CATALOGUE
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .is_some_and(|(_, r, _)| *r)
+}
+
+/// The catalogue as Markdown-ish text for the OpenAPI description.
+pub fn describe() -> String {
+    CATALOGUE
+        .iter()
+        .map(|(code, retryable, meaning)| {
+            format!(
+                "- `{code}`{}: {meaning}",
+                if *retryable { " (retryable)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vm_failure_is_catalogued() {
+        use obelysk_vm::VmError;
+        let errors = [
+            VmError::InvalidModule(String::new()),
+            VmError::UnsupportedImport {
+                module: String::new(),
+                name: String::new(),
+            },
+            VmError::AbiSignature {
+                name: String::new(),
+                expected: String::new(),
+                found: String::new(),
+            },
+            VmError::MissingExport(String::new()),
+            VmError::OutOfFuel { limit: 0 },
+            VmError::MemoryLimit {
+                requested: 0,
+                limit: 0,
+            },
+            VmError::StackOverflow { limit: 0 },
+            VmError::Trap(String::new()),
+            VmError::Timeout {
+                limit: std::time::Duration::ZERO,
+            },
+            VmError::OutputLimit { limit: 0 },
+            VmError::InputLimit { len: 0, limit: 0 },
+            VmError::Internal(String::new()),
+        ];
+        for e in errors {
+            assert!(
+                CATALOGUE.iter().any(|(c, ..)| *c == e.code()),
+                "{} is not catalogued",
+                e.code()
+            );
+        }
+        assert!(
+            retryable("queue_full")
+                && retryable("timeout")
+                && !retryable("trap")
+                && !retryable("nonsense")
+        );
+        let codes: std::collections::HashSet<_> = CATALOGUE.iter().map(|(c, ..)| c).collect();
+        assert_eq!(codes.len(), CATALOGUE.len(), "duplicate codes");
+    }
+}
