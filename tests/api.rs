@@ -286,3 +286,69 @@ async fn uploads_report_what_the_vm_supports() {
     let id = node.job_id(fib["id"].as_str().unwrap(), &[10]).await;
     assert_eq!(node.output(&id).await, vec![55]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_survive_restarts_and_catch_conflicts() {
+    let dir = temp_dir();
+    let post = |url: String, key: &'static str, body: serde_json::Value| async move {
+        let response = client()
+            .post(url)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    let (fib, first) = {
+        let node = Node::start(dir.path(), DEFAULT_CONFIG);
+        let fib = node.plugin_id(&plugin("fibonacci")).await;
+        let body = serde_json::json!({"plugin": fib, "input": [20]});
+        let (status, first) = post(node.url("/jobs"), "order-17", body.clone()).await;
+        assert_eq!(status, 202, "{first}");
+        // Same key, same request (the plugin id's case does not matter): the same job, 200.
+        let upper = serde_json::json!({"plugin": fib.to_uppercase(), "input": [20]});
+        let (status, again) = post(node.url("/jobs"), "order-17", upper).await;
+        assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
+        // Same key, another request: 409, and no job is created.
+        let (status, conflict) = post(
+            node.url("/jobs"),
+            "order-17",
+            serde_json::json!({"plugin": fib, "input": [21]}),
+        )
+        .await;
+        assert_eq!(
+            (status, conflict["error"]["code"].as_str()),
+            (409, Some("idempotency_conflict"))
+        );
+        let (status, bad) = post(node.url("/jobs"), "has space", body).await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("invalid_idempotency_key"))
+        );
+        assert_eq!(
+            node.output(first["id"].as_str().unwrap()).await,
+            vec![fibonacci(20)]
+        );
+        (fib, first)
+    };
+    // After a restart the key still maps to the job.
+    let node = Node::start(dir.path(), DEFAULT_CONFIG);
+    let (status, replay) = post(
+        node.url("/jobs"),
+        "order-17",
+        serde_json::json!({"plugin": fib, "input": [20]}),
+    )
+    .await;
+    assert_eq!((status, &replay["id"]), (200, &first["id"]), "{replay}");
+    assert_eq!(replay["status"], "completed");
+    let (_, all) = node.get("/jobs?limit=500").await;
+    assert_eq!(
+        all["jobs"].as_array().unwrap().len(),
+        1,
+        "replays and conflicts created no jobs"
+    );
+}

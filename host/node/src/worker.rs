@@ -14,7 +14,9 @@ use tokio::sync::{Notify, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::metrics::{Metrics, OutcomeLabel};
-use crate::store::{JobError, JobRecord, JobStatus, NewJob, Outcome, Store, StoreError};
+use crate::store::{
+    Idempotency, Inserted, JobError, JobRecord, JobStatus, NewJob, Outcome, Store, StoreError,
+};
 
 /// How often idle workers look at the queue even without a wake-up.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -24,6 +26,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub enum SubmitError {
     #[error("the job queue is full ({capacity} jobs waiting)")]
     QueueFull { capacity: usize },
+    #[error("Idempotency-Key `{key}` was already used with a different request (job {job})")]
+    IdempotencyConflict { key: String, job: uuid::Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -55,8 +59,14 @@ impl JobQueue {
         }
     }
 
-    /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting.
-    pub async fn submit(&self, job: &NewJob) -> Result<JobRecord, SubmitError> {
+    /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting. With an
+    /// idempotency key, a key used before returns its job (`Ok((job, false))`) when the request
+    /// is the same and a conflict when it is not.
+    pub async fn submit(
+        &self,
+        job: &NewJob,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<(JobRecord, bool), SubmitError> {
         let reserved = self
             .waiting
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -68,12 +78,26 @@ impl JobQueue {
                 capacity: self.capacity,
             });
         }
-        match self.store.insert_job(job).await {
-            Ok(job) => {
+        let inserted = match idempotency {
+            Some(key) => self.store.insert_job_idempotent(job, key).await,
+            None => self.store.insert_job(job).await.map(Inserted::New),
+        };
+        match inserted {
+            Ok(Inserted::New(job)) => {
                 self.metrics.jobs_submitted.inc();
                 self.metrics.queue_depth.inc();
                 self.wake.notify_one();
-                Ok(job)
+                Ok((job, true))
+            }
+            Ok(Inserted::Replayed { job, same_request }) => {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                match same_request {
+                    true => Ok((job, false)),
+                    false => Err(SubmitError::IdempotencyConflict {
+                        key: idempotency.map(|k| k.key.clone()).unwrap_or_default(),
+                        job: job.id,
+                    }),
+                }
             }
             Err(e) => {
                 self.waiting.fetch_sub(1, Ordering::AcqRel);

@@ -87,6 +87,9 @@ impl From<SubmitError> for ApiError {
             SubmitError::QueueFull { .. } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string())
             }
+            SubmitError::IdempotencyConflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", e.to_string())
+            }
             SubmitError::Store(e) => e.into(),
         }
     }

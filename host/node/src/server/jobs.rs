@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{ApiError, AppState, ErrorBody};
-use crate::store::{JobRecord, JobStatus, NewJob};
+use crate::store::{Idempotency, JobRecord, JobStatus, NewJob};
 
 /// A job request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -36,6 +36,8 @@ pub struct Accepted {
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = SubmitJob,
     responses(
         (status = 202, body = Accepted),
+        (status = 200, description = "a replay: this Idempotency-Key was used with the same request", body = Accepted),
+        (status = 409, description = "this Idempotency-Key was used with a different request", body = ErrorBody),
         (status = 400, description = "malformed JSON, input too large, or a budget above the node's limits", body = ErrorBody),
         (status = 404, description = "unknown plugin", body = ErrorBody),
         (status = 422, description = "well-formed JSON of the wrong shape", body = ErrorBody),
@@ -43,9 +45,11 @@ pub struct Accepted {
     ))]
 pub async fn submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<SubmitJob>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let Json(request) = body?;
+    let key = idempotency_key(&headers)?;
     let limit = state.sandbox.limits().max_input_words;
     if request.input.len() > limit {
         return Err(ApiError::bad_request(
@@ -91,14 +95,68 @@ pub async fn submit(
         fuel_limit: request.fuel,
         timeout_ms: request.timeout_ms,
     };
-    let job = state.queue.submit(&new_job).await?;
+    let idempotency = key.map(|key| Idempotency {
+        key,
+        request_hash: request_hash(&new_job),
+    });
+    if let Some(idempotency) = &idempotency
+        && let Some((hash, job)) = state.store.idempotent_job(&idempotency.key).await?
+    {
+        // A replay needs no queue slot: answer from the store.
+        if hash != idempotency.request_hash {
+            return Err(crate::worker::SubmitError::IdempotencyConflict {
+                key: idempotency.key.clone(),
+                job: job.id,
+            }
+            .into());
+        }
+        return Ok((
+            StatusCode::OK,
+            Json(Accepted {
+                id: job.id,
+                status: job.status,
+            }),
+        ));
+    }
+    let (job, created) = state.queue.submit(&new_job, idempotency.as_ref()).await?;
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((
-        StatusCode::ACCEPTED,
+        status,
         Json(Accepted {
             id: job.id,
             status: job.status,
         }),
     ))
+}
+
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// What makes two requests "the same" for idempotency: the normalized job.
+fn request_hash(job: &NewJob) -> String {
+    use blake2::Digest;
+    let canonical =
+        serde_json::json!([job.plugin, job.input, job.fuel_limit, job.timeout_ms]).to_string();
+    hex::encode(blake2::Blake2s256::digest(canonical.as_bytes()))
 }
 
 /// One job with its status, output or error, and timestamps.

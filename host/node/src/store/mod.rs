@@ -183,6 +183,22 @@ pub struct NewJob {
     pub timeout_ms: Option<u64>,
 }
 
+/// An `Idempotency-Key` and a hash of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of an idempotent insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new job.
+    New(JobRecord),
+    /// The key was used before: its job, and whether the request was the same.
+    Replayed { job: JobRecord, same_request: bool },
+}
+
 /// How a finished run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -227,6 +243,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a queued job; durable when this returns.
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError>;
+    /// Inserts a queued job under an idempotency key, atomically: a key already used returns
+    /// its job instead.
+    async fn insert_job_idempotent(
+        &self,
+        job: &NewJob,
+        key: &Idempotency,
+    ) -> Result<Inserted, StoreError>;
+    /// The request hash and job stored under an idempotency key.
+    async fn idempotent_job(&self, key: &str) -> Result<Option<(String, JobRecord)>, StoreError>;
     async fn job(&self, id: Uuid) -> Result<Option<JobRecord>, StoreError>;
     /// Jobs newest first, optionally only those with `status`, older than `cursor`.
     async fn jobs(

@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord, Store, StoreError,
-    VmSupport,
+    Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord,
+    Store, StoreError, VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -52,6 +52,14 @@ CREATE INDEX jobs_by_status ON jobs (status, seq);
 "#,
     r#"
 ALTER TABLE plugins ADD COLUMN vm TEXT;
+"#,
+    r#"
+CREATE TABLE idempotency (
+    key          TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    job_id       TEXT NOT NULL REFERENCES jobs(id),
+    created_at   INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -192,6 +200,26 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
     })
 }
 
+/// Inserts a queued job on `conn` (a pool connection or a transaction).
+async fn insert_job_row(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+) -> Result<JobRecord, StoreError> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO jobs (id, plugin, input, status, fuel_limit, timeout_ms, created_at) \
+         VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7().to_string())
+    .bind(&job.plugin)
+    .bind(serde_json::to_string(&job.input).expect("words serialize"))
+    .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
+    .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
+    .bind(now_ms())
+    .fetch_one(&mut *conn)
+    .await?;
+    job_from_row(&row)
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn put_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<bool, StoreError> {
@@ -250,19 +278,58 @@ impl Store for SqliteStore {
     }
 
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO jobs (id, plugin, input, status, fuel_limit, timeout_ms, created_at) \
-             VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(Uuid::now_v7().to_string())
-        .bind(&job.plugin)
-        .bind(serde_json::to_string(&job.input).expect("words serialize"))
-        .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
-        .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
+        let mut conn = self.writer.acquire().await?;
+        insert_job_row(&mut conn, job).await
+    }
+
+    async fn insert_job_idempotent(
+        &self,
+        job: &NewJob,
+        key: &Idempotency,
+    ) -> Result<Inserted, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<(String, String)> =
+            sqlx::query_as("SELECT request_hash, job_id FROM idempotency WHERE key = ?")
+                .bind(&key.key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((request_hash, job_id)) = existing {
+            let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+                .bind(&job_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            return Ok(Inserted::Replayed {
+                job: job_from_row(&row)?,
+                same_request: request_hash == key.request_hash,
+            });
+        }
+        let record = insert_job_row(&mut tx, job).await?;
+        sqlx::query(
+            "INSERT INTO idempotency (key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&key.key)
+        .bind(&key.request_hash)
+        .bind(record.id.to_string())
         .bind(now_ms())
-        .fetch_one(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        job_from_row(&row)
+        tx.commit().await?;
+        Ok(Inserted::New(record))
+    }
+
+    async fn idempotent_job(&self, key: &str) -> Result<Option<(String, JobRecord)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT i.request_hash AS request_hash, {} FROM idempotency i JOIN jobs j ON j.id = i.job_id WHERE i.key = ?",
+            JOB_COLUMNS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((row.try_get("request_hash")?, job_from_row(&row)?))),
+            None => Ok(None),
+        }
     }
 
     async fn job(&self, id: Uuid) -> Result<Option<JobRecord>, StoreError> {
@@ -508,6 +575,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn idempotency_keys_map_to_one_job() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let key = Idempotency {
+            key: "k1".into(),
+            request_hash: "h1".into(),
+        };
+        let Inserted::New(first) = store
+            .insert_job_idempotent(&job("aa", &[1]), &key)
+            .await
+            .unwrap()
+        else {
+            panic!("first use creates a job")
+        };
+        let again = store
+            .insert_job_idempotent(&job("aa", &[1]), &key)
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Inserted::Replayed {
+                job: first.clone(),
+                same_request: true
+            }
+        );
+        let other = Idempotency {
+            request_hash: "h2".into(),
+            ..key.clone()
+        };
+        let conflict = store
+            .insert_job_idempotent(&job("aa", &[2]), &other)
+            .await
+            .unwrap();
+        assert_eq!(
+            conflict,
+            Inserted::Replayed {
+                job: first.clone(),
+                same_request: false
+            }
+        );
+        assert_eq!(
+            store.idempotent_job("k1").await.unwrap(),
+            Some(("h1".into(), first))
+        );
+        assert_eq!(store.idempotent_job("k2").await.unwrap(), None);
+        assert_eq!(
+            store.count(JobStatus::Queued).await.unwrap(),
+            1,
+            "replays create no job"
+        );
+    }
+
+    #[tokio::test]
     async fn pages_walk_newest_first() {
         let (_dir, store) = store().await;
         store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
@@ -550,6 +670,48 @@ mod tests {
         };
         let store = SqliteStore::open_path(&path).await.unwrap();
         assert_eq!(store.job(id).await.unwrap().unwrap().input, vec![7]);
+    }
+
+    #[tokio::test]
+    async fn an_older_schema_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("obelysk.db");
+        {
+            // A database as the first schema version wrote it.
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            sqlx::raw_sql(MIGRATIONS[0]).execute(&pool).await.unwrap();
+            sqlx::raw_sql(
+                "PRAGMA user_version = 1; \
+                 INSERT INTO plugins VALUES ('aa', 3, '[]', '[]', 1, x'616263', 0); \
+                 INSERT INTO jobs (id, plugin, input, status, created_at) \
+                 VALUES ('01900000-0000-7000-8000-000000000000', 'aa', '[5]', 'queued', 0);",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let store = SqliteStore::open_path(&path).await.unwrap();
+        let plugin = store.plugin("aa").await.unwrap().unwrap();
+        assert_eq!(
+            plugin.vm,
+            VmSupport::default(),
+            "not computed yet: refreshed on start"
+        );
+        assert_eq!(store.plugin_bytes("aa").await.unwrap().unwrap(), b"abc");
+        let job = store.claim_next().await.unwrap().unwrap();
+        assert_eq!(job.input, vec![5]);
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
     }
 
     #[tokio::test]
