@@ -352,3 +352,71 @@ async fn idempotency_keys_survive_restarts_and_catch_conflicts() {
         "replays and conflicts created no jobs"
     );
 }
+
+/// Every `data:` payload of an event stream, read until the server ends it.
+async fn read_events(url: String) -> Vec<serde_json::Value> {
+    use futures_util::StreamExt;
+    let response = client().get(url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk.unwrap());
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("the stream ends");
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| serde_json::from_str(data.trim_start()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_events_stream_until_the_job_ends() {
+    let dir = temp_dir();
+    let node = Node::start(dir.path(), "[limits]\nworkers = 1\nfuel = 100000000000\n");
+    let slow = node.plugin_id(&fixture("slow")).await;
+    let (status, accepted) = node
+        .submit_json(serde_json::json!({"plugin": slow, "timeout_ms": 300}))
+        .await;
+    assert_eq!(status, 202);
+    let id = accepted["id"].as_str().unwrap().to_string();
+
+    let events = read_events(node.url(&format!("/jobs/{id}/events"))).await;
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"failed"), "{statuses:?}");
+    assert!(statuses.contains(&"running"), "{statuses:?}");
+    assert!(
+        statuses.windows(2).all(|w| w[0] != w[1]),
+        "only changes are sent: {statuses:?}"
+    );
+    assert_eq!(events.last().unwrap()["error"]["code"], "timeout");
+    assert!(events.iter().all(|e| e["id"] == id.as_str()));
+
+    // A finished job: one event with the final state, then the stream ends.
+    let events = read_events(node.url(&format!("/jobs/{id}/events"))).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["status"], "failed");
+
+    let (status, body) = node
+        .get("/jobs/01900000-0000-7000-8000-000000000000/events")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("job_not_found"))
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use obelysk_vm::{ProgramHash, Sandbox, VmError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::metrics::{Metrics, OutcomeLabel};
@@ -39,6 +39,8 @@ pub struct JobQueue {
     wake: Notify,
     waiting: AtomicUsize,
     capacity: usize,
+    /// The id of every job whose record changed (claimed, finished).
+    changes: broadcast::Sender<uuid::Uuid>,
 }
 
 impl JobQueue {
@@ -56,7 +58,19 @@ impl JobQueue {
             wake: Notify::new(),
             waiting: AtomicUsize::new(waiting),
             capacity,
+            changes: broadcast::channel(1024).0,
         }
+    }
+
+    /// Ids of jobs as their records change. Subscribe before reading a job's state so that no
+    /// later change is missed; a lagging receiver should re-read the job.
+    pub fn changes(&self) -> broadcast::Receiver<uuid::Uuid> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self, id: uuid::Uuid) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.changes.send(id);
     }
 
     /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting. With an
@@ -146,6 +160,7 @@ async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool
         match ctx.store.claim_next().await {
             Ok(Some(job)) => {
                 ctx.queue.claimed();
+                ctx.queue.changed(job.id);
                 let span = info_span!("job", id = %job.id, plugin = %job.plugin);
                 run_job(&ctx, job).instrument(span).await;
             }
@@ -198,6 +213,7 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
     for attempt in 1..=5u32 {
         match ctx.store.finish(job.id, &outcome).await {
             Ok(()) => {
+                ctx.queue.changed(job.id);
                 info!(ms = started.elapsed().as_millis() as u64, "finished");
                 return;
             }

@@ -57,25 +57,86 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
 
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(20);
-    let job = loop {
-        let job = fetch_job(&client, node, &id).await?;
-        let status = job["status"].as_str().unwrap_or("?").to_string();
-        spinner.set_message(format!("job {id}: {status}"));
-        if status == "completed" || status == "failed" {
-            break job;
-        }
-        if started.elapsed() > WAIT_LIMIT {
-            spinner.finish_and_clear();
-            bail!("job {id} still {status} after {} s", WAIT_LIMIT.as_secs());
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(500));
-    };
+    let job = tokio::time::timeout(WAIT_LIMIT, wait_for_job(&client, node, &id, &spinner))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("job {id} did not finish within {} s", WAIT_LIMIT.as_secs())
+        })??;
     spinner.finish_and_clear();
     print_job(&job, args.json);
     Ok(if job["status"] == "completed" { 0 } else { 1 })
+}
+
+/// Waits for a job to finish: follows its event stream, and polls if the stream ends early.
+async fn wait_for_job(
+    client: &Client,
+    node: &str,
+    id: &str,
+    spinner: &indicatif::ProgressBar,
+) -> anyhow::Result<Value> {
+    let show = |job: &Value| {
+        spinner.set_message(format!(
+            "job {id}: {}",
+            job["status"].as_str().unwrap_or("?")
+        ))
+    };
+    if let Ok(Some(job)) = follow_events(client, node, id, &show).await {
+        return Ok(job);
+    }
+    let mut delay = Duration::from_millis(20);
+    loop {
+        let job = fetch_job(client, node, id).await?;
+        show(&job);
+        if is_finished(&job) {
+            return Ok(job);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Reads `GET /jobs/{id}/events` until the job finishes; `None` if the stream ends first.
+async fn follow_events(
+    client: &Client,
+    node: &str,
+    id: &str,
+    show: &dyn Fn(&Value),
+) -> anyhow::Result<Option<Value>> {
+    use futures_util::StreamExt;
+    let response = client
+        .get(format!("{node}/jobs/{id}/events"))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Ok(None);
+    }
+    let mut stream = response.bytes_stream();
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buffer.extend_from_slice(&chunk?);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = buffer.drain(..end + 2).collect();
+            let event = String::from_utf8_lossy(&event);
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if data.is_empty() {
+                continue; // a keep-alive comment
+            }
+            let job: Value = serde_json::from_str(&data.join("\n"))?;
+            show(&job);
+            if is_finished(&job) {
+                return Ok(Some(job));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn is_finished(job: &Value) -> bool {
+    job["status"] == "completed" || job["status"] == "failed"
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<i32> {

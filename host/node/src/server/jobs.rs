@@ -1,9 +1,13 @@
 //! `POST /jobs`, `GET /jobs`, `GET /jobs/{id}`.
 
+use std::convert::Infallible;
+
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -219,4 +223,86 @@ pub async fn list(
         jobs: page.jobs,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// Live status of one job as Server-Sent Events: an `event: status` whose `data` is the job
+/// (as `GET /jobs/{id}`) now and at every change; the stream ends after `completed` / `failed`.
+#[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs",
+    params(("id" = Uuid, Path, description = "job id")),
+    responses(
+        (status = 200, description = "text/event-stream of `status` events", content_type = "text/event-stream"),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("`{id}` is not a job id (a UUID)"))
+    })?;
+    // Subscribe first, then read: a change between the two is seen as an event.
+    let changes = state.queue.changes();
+    let job = state
+        .store
+        .job(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job with id {id}")))?;
+    let watch = Watch {
+        store: state.store.clone(),
+        changes,
+        id,
+        pending: Some(job),
+        last: None,
+    };
+    let stream = futures_util::stream::unfold(watch, |mut watch| async move {
+        let job = watch.next().await?;
+        let event = Event::default()
+            .event("status")
+            .json_data(&job)
+            .unwrap_or_else(|_| Event::default());
+        Some((Ok(event), watch))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The state behind one event stream.
+struct Watch {
+    store: std::sync::Arc<dyn crate::store::Store>,
+    changes: tokio::sync::broadcast::Receiver<Uuid>,
+    id: Uuid,
+    /// A job read but not sent yet.
+    pending: Option<JobRecord>,
+    /// The status last sent.
+    last: Option<JobStatus>,
+}
+
+impl Watch {
+    /// The next job state worth sending, or `None` when the stream is over.
+    async fn next(&mut self) -> Option<JobRecord> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if matches!(self.last, Some(JobStatus::Completed | JobStatus::Failed)) {
+                return None;
+            }
+            if let Some(job) = self.pending.take()
+                && Some(job.status) != self.last
+            {
+                self.last = Some(job.status);
+                return Some(job);
+            }
+            match self.changes.recv().await {
+                Ok(id) if id != self.id => continue,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return None,
+            }
+            match self.store.job(self.id).await {
+                Ok(job) => self.pending = job,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading a watched job");
+                    return None;
+                }
+            }
+        }
+    }
 }

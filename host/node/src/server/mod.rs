@@ -56,6 +56,7 @@ pub struct AppState {
         jobs::submit,
         jobs::list,
         jobs::get,
+        jobs::events,
     )
 )]
 pub struct ApiDoc;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
                 .get(jobs::list),
         )
         .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/events", get(jobs::events))
         .fallback(|| async {
             ApiError::not_found("not_found", "no such route; see GET /openapi.json")
         })
