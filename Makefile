@@ -25,6 +25,7 @@ demo: plugins
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 test: toolchain
 	$(CARGO) fmt --all --check
+	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
 	$(CARGO) test -j$(CARGO_JOBS) --workspace
 	@$(MAKE) --no-print-directory plugins-only demo-only
 

@@ -10,9 +10,10 @@ use stwo::core::fri::FriConfig;
 use stwo::core::pcs::PcsConfig;
 
 /// The security presets a node can prove at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SecurityLevel {
     /// 96 bits: 20 bits of grinding, blowup 2, 76 queries. The default.
+    #[default]
     Bits96,
     /// 128 bits: 26 bits of grinding, blowup 4, 51 queries.
     Bits128,
@@ -35,12 +36,6 @@ impl SecurityLevel {
     /// The bits this preset guarantees.
     pub fn bits(self) -> u32 {
         self.pcs_config().security_bits()
-    }
-}
-
-impl Default for SecurityLevel {
-    fn default() -> Self {
-        SecurityLevel::Bits96
     }
 }
 
