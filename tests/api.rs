@@ -282,9 +282,25 @@ async fn uploads_report_what_the_vm_supports() {
         "{fib}"
     );
     assert!(fib["vm"]["program_id"].is_null());
-    // It still runs in the sandbox.
+    // It still runs in the sandbox, without a VM re-execution.
     let id = node.job_id(fib["id"].as_str().unwrap(), &[10]).await;
     assert_eq!(node.output(&id).await, vec![55]);
+    assert!(node.wait(&id).await["vm_steps"].is_null());
+
+    // A module that lowers is re-executed by the VM, which must agree; its step count is kept.
+    let sum = node.plugin_id(&fixture("sum_input")).await;
+    let mut steps = Vec::new();
+    for input in [vec![], vec![1, 2, 3], vec![u32::MAX; 100]] {
+        let id = node.job_id(&sum, &input).await;
+        let job = node.wait(&id).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(words(&job["output"]), sum_array(&input)[1..2]);
+        steps.push(job["vm_steps"].as_u64().expect("VM steps recorded"));
+    }
+    assert!(
+        steps[0] < steps[1] && steps[1] < steps[2],
+        "steps grow with the input: {steps:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crosscheck;
 pub mod failures;
 pub mod metrics;
 pub mod server;

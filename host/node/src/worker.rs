@@ -134,6 +134,8 @@ impl JobQueue {
 /// Everything a worker needs.
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
+    /// Lowered programs, for re-executing runs in the Obelysk VM.
+    pub programs: crate::crosscheck::Programs,
     pub sandbox: Arc<Sandbox>,
     pub queue: Arc<JobQueue>,
     pub metrics: Arc<Metrics>,
@@ -184,16 +186,17 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
     let started = Instant::now();
     info!(attempt = job.attempts, "running");
     let outcome = match execute(ctx, &job).await {
-        Ok(run) => {
+        Ok((run, vm_steps)) => {
             ctx.metrics.fuel_used.inc_by(run.fuel_used);
             Outcome::Completed {
                 output: run.output,
                 fuel_used: run.fuel_used,
+                vm_steps,
             }
         }
         Err(e) => {
-            warn!(code = e.code(), error = %e, "failed");
-            Outcome::Failed(JobError::new(e.code(), e.to_string()))
+            warn!(code = e.code, error = %e.message, "failed");
+            Outcome::Failed(e)
         }
     };
     ctx.metrics
@@ -225,8 +228,19 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
     }
 }
 
-async fn execute(ctx: &WorkerContext, job: &JobRecord) -> Result<obelysk_vm::Execution, VmError> {
-    let module = load_module(ctx, &job.plugin).await?;
+/// Runs the job in the sandbox and, when its module lowers, re-executes it in the Obelysk VM;
+/// returns the run and the VM's step count.
+async fn execute(
+    ctx: &WorkerContext,
+    job: &JobRecord,
+) -> Result<(obelysk_vm::Execution, Option<u64>), JobError> {
+    let failed = |e: VmError| JobError::new(e.code(), e.to_string());
+    let module = load_module(ctx, &job.plugin).await.map_err(failed)?;
+    let program = ctx
+        .programs
+        .get(ctx.store.as_ref(), &job.plugin)
+        .await
+        .map_err(|e| JobError::new("internal", e.to_string()))?;
     let sandbox = ctx.sandbox.clone();
     let input = job.input.clone();
     let limits = sandbox.limits().budget();
@@ -234,9 +248,21 @@ async fn execute(ctx: &WorkerContext, job: &JobRecord) -> Result<obelysk_vm::Exe
         fuel: job.fuel_limit.unwrap_or(limits.fuel),
         timeout: job.timeout_ms.map_or(limits.timeout, Duration::from_millis),
     };
-    tokio::task::spawn_blocking(move || sandbox.run_with(&module, &input, budget))
-        .await
-        .map_err(|e| VmError::Internal(format!("sandbox task: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let run = sandbox.run_with(&module, &input, budget).map_err(failed)?;
+        let steps = match &program {
+            Some(program) => Some(crate::crosscheck::run_and_compare(
+                program,
+                &input,
+                &run.output,
+                run.fuel_used,
+            )?),
+            None => None,
+        };
+        Ok((run, steps))
+    })
+    .await
+    .map_err(|e| JobError::new("internal", format!("sandbox task: {e}")))?
 }
 
 /// The compiled module for `plugin`, from the sandbox cache or compiled from the store.

@@ -167,6 +167,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_workers, shutdown) = tokio::sync::watch::channel(false);
     let context = Arc::new(WorkerContext {
         store: store.clone(),
+        programs: Default::default(),
         sandbox: sandbox.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),

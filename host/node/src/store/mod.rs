@@ -156,6 +156,8 @@ pub struct JobRecord {
     pub status: JobStatus,
     pub output: Option<Vec<u32>>,
     pub fuel_used: Option<u64>,
+    /// Steps of the Obelysk VM's re-execution, when the module lowers (what proving will cost).
+    pub vm_steps: Option<u64>,
     /// The fuel budget the job asked for (`None`: the node's limit).
     pub fuel_limit: Option<u64>,
     /// The wall-clock budget the job asked for, in ms (`None`: the node's limit).
@@ -202,7 +204,11 @@ pub enum Inserted {
 /// How a finished run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Completed { output: Vec<u32>, fuel_used: u64 },
+    Completed {
+        output: Vec<u32>,
+        fuel_used: u64,
+        vm_steps: Option<u64>,
+    },
     Failed(JobError),
 }
 

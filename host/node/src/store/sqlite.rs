@@ -61,9 +61,12 @@ CREATE TABLE idempotency (
     created_at   INTEGER NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE jobs ADD COLUMN vm_steps INTEGER;
+"#,
 ];
 
-const JOB_COLUMNS: &str = "seq, id, plugin, input, status, output, fuel_used, fuel_limit, timeout_ms, \
+const JOB_COLUMNS: &str = "seq, id, plugin, input, status, output, fuel_used, vm_steps, fuel_limit, timeout_ms, \
                            error_code, error_message, attempts, created_at, started_at, finished_at";
 
 /// SQLite implementation of [`Store`].
@@ -174,6 +177,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         fuel_used: row
             .try_get::<Option<i64>, _>("fuel_used")?
             .map(|f| f as u64),
+        vm_steps: row.try_get::<Option<i64>, _>("vm_steps")?.map(|s| s as u64),
         fuel_limit: row
             .try_get::<Option<i64>, _>("fuel_limit")?
             .map(|f| f as u64),
@@ -384,22 +388,28 @@ impl Store for SqliteStore {
     }
 
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError> {
-        let (status, output, fuel, error) = match outcome {
-            Outcome::Completed { output, fuel_used } => (
+        let (status, output, fuel, steps, error) = match outcome {
+            Outcome::Completed {
+                output,
+                fuel_used,
+                vm_steps,
+            } => (
                 JobStatus::Completed,
                 Some(serde_json::to_string(output).expect("words serialize")),
                 Some(*fuel_used as i64),
+                vm_steps.map(|s| s as i64),
                 None,
             ),
-            Outcome::Failed(error) => (JobStatus::Failed, None, None, Some(error)),
+            Outcome::Failed(error) => (JobStatus::Failed, None, None, None, Some(error)),
         };
         sqlx::query(
-            "UPDATE jobs SET status = ?, output = ?, fuel_used = ?, error_code = ?, error_message = ?, \
-             finished_at = ? WHERE id = ? AND status = 'running'",
+            "UPDATE jobs SET status = ?, output = ?, fuel_used = ?, vm_steps = ?, error_code = ?, \
+             error_message = ?, finished_at = ? WHERE id = ? AND status = 'running'",
         )
         .bind(status.as_str())
         .bind(output)
         .bind(fuel)
+        .bind(steps)
         .bind(error.map(|e| e.code.as_str()))
         .bind(error.map(|e| e.message.as_str()))
         .bind(now_ms())
@@ -536,6 +546,7 @@ mod tests {
                 &Outcome::Completed {
                     output: vec![9],
                     fuel_used: 5,
+                    vm_steps: Some(3),
                 },
             )
             .await
