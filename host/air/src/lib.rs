@@ -4,5 +4,6 @@
 //! 32-byte attestation ([`statement`]). The VM components and the verifier join it with the
 //! prover.
 
+pub mod components;
 pub mod security;
 pub mod statement;

@@ -1,0 +1,3 @@
+//! AIR components shared by the VM's instruction families (see `DESIGN.md`).
+
+pub mod range_check;

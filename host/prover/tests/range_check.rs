@@ -1,0 +1,333 @@
+//! The `range16` table proven and verified with stwo: a consumer component looks up its values;
+//! honest traces verify, and every forgery is rejected.
+
+use num_traits::One;
+use obelysk_air::components::range_check::{
+    RANGE16_BITS, Range16, Range16TableEval, logup_balanced, pinned_preprocessed_root,
+    range16_column,
+};
+use obelysk_air::security::SecurityLevel;
+use obelysk_prover::range_check::{self, Column, Range16Counts};
+use stwo::core::air::Component;
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::SecureField;
+use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::proof::StarkProof;
+use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
+use stwo::core::verifier::verify;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
+use stwo::prover::backend::simd::qm31::PackedSecureField;
+use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
+use stwo::prover::{CommitmentSchemeProver, prove};
+use stwo_constraint_framework::{
+    EvalAtRow, FrameworkComponent, FrameworkEval, LogupTraceGenerator, Relation, RelationEntry,
+    TraceLocationAllocator,
+};
+
+/// Rows of the consumer: each row looks up its `x` once.
+const LOG_ROWS: u32 = 5;
+
+#[derive(Clone)]
+struct ConsumerEval {
+    lookup: Range16,
+}
+
+impl FrameworkEval for ConsumerEval {
+    fn log_size(&self) -> u32 {
+        LOG_ROWS
+    }
+    fn max_constraint_log_degree_bound(&self) -> u32 {
+        LOG_ROWS + 1
+    }
+    fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
+        let x = eval.next_trace_mask();
+        eval.add_to_relation(RelationEntry::new(&self.lookup, E::EF::one(), &[x]));
+        eval.finalize_logup();
+        eval
+    }
+}
+
+fn consumer_column(xs: &[u32]) -> Column {
+    let values: BaseColumn = xs
+        .iter()
+        .map(|&x| BaseField::from_u32_unchecked(x))
+        .collect();
+    CircleEvaluation::new(CanonicCoset::new(LOG_ROWS).circle_domain(), values)
+}
+
+fn consumer_interaction(xs: &[u32], lookup: &Range16) -> (Vec<Column>, SecureField) {
+    let column = consumer_column(xs);
+    let mut logup = LogupTraceGenerator::new(LOG_ROWS);
+    let mut fractions = logup.new_col();
+    for row in 0..1 << (LOG_ROWS - LOG_N_LANES) {
+        let x: PackedM31 = column.values.data[row];
+        let denominator: PackedSecureField = lookup.combine(&[x]);
+        fractions.write_frac(row, PackedSecureField::one(), denominator);
+    }
+    fractions.finalize_col();
+    logup.finalize_last()
+}
+
+/// What the prover sends: the stark proof and the claimed sums (table, consumer).
+#[derive(Clone)]
+struct Proof {
+    stark: StarkProof<Blake2sMerkleHasher>,
+    claimed_sums: [SecureField; 2],
+}
+
+fn config() -> PcsConfig {
+    SecurityLevel::Bits96.pcs_config()
+}
+
+/// Proves the consumer's lookups of `xs` against a table with `counts`.
+fn prove_lookups(xs: &[u32], counts: &Range16Counts) -> Proof {
+    prove_with_table(xs, counts, range_check::preprocessed_column())
+}
+
+/// Like [`prove_lookups`], with the preprocessed column chosen by the prover.
+fn prove_with_table(xs: &[u32], counts: &Range16Counts, table_column: Column) -> Proof {
+    let config = config();
+    let twiddles = SimdBackend::precompute_twiddles(
+        CanonicCoset::new(RANGE16_BITS + 1 + config.fri_config.log_blowup_factor)
+            .circle_domain()
+            .half_coset,
+    );
+    let channel = &mut Blake2sChannel::default();
+    config.mix_into(channel);
+    let mut scheme =
+        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
+
+    let mut tree = scheme.tree_builder();
+    let table_values = table_column.values.clone();
+    tree.extend_evals(vec![table_column]);
+    tree.commit(channel);
+
+    channel.mix_u64(u64::from(LOG_ROWS));
+    let mut tree = scheme.tree_builder();
+    tree.extend_evals(vec![range_check::main_trace(counts), consumer_column(xs)]);
+    tree.commit(channel);
+
+    let lookup = Range16::draw(channel);
+    let (table_interaction, table_sum) = table_interaction_over(&table_values, counts, &lookup);
+    let (consumer_interaction, consumer_sum) = consumer_interaction(xs, &lookup);
+    channel.mix_felts(&[table_sum, consumer_sum]);
+    let mut tree = scheme.tree_builder();
+    tree.extend_evals(
+        table_interaction
+            .into_iter()
+            .chain(consumer_interaction)
+            .collect::<Vec<_>>(),
+    );
+    tree.commit(channel);
+
+    let (table, consumer) = components(&lookup, [table_sum, consumer_sum]);
+    let stark = prove::<SimdBackend, Blake2sMerkleChannel>(&[&table, &consumer], channel, scheme)
+        .expect("proving succeeds even for unbalanced sums: the verifier must catch those");
+    Proof {
+        stark,
+        claimed_sums: [table_sum, consumer_sum],
+    }
+}
+
+/// The table's interaction trace over any column of values (the honest one is
+/// `range_check::interaction_trace`; a forger uses its own column).
+fn table_interaction_over(
+    values: &BaseColumn,
+    counts: &Range16Counts,
+    lookup: &Range16,
+) -> (Vec<Column>, SecureField) {
+    let multiplicities = range_check::main_trace(counts);
+    let mut logup = LogupTraceGenerator::new(RANGE16_BITS);
+    let mut fractions = logup.new_col();
+    for row in 0..1 << (RANGE16_BITS - LOG_N_LANES) {
+        let denominator: PackedSecureField = lookup.combine(&[values.data[row]]);
+        fractions.write_frac(
+            row,
+            -PackedSecureField::from(multiplicities.values.data[row]),
+            denominator,
+        );
+    }
+    fractions.finalize_col();
+    logup.finalize_last()
+}
+
+fn components(
+    lookup: &Range16,
+    sums: [SecureField; 2],
+) -> (
+    FrameworkComponent<Range16TableEval>,
+    FrameworkComponent<ConsumerEval>,
+) {
+    let allocator = &mut TraceLocationAllocator::new_with_preprocessed_columns(&[range16_column()]);
+    let table = FrameworkComponent::new(
+        allocator,
+        Range16TableEval {
+            lookup: lookup.clone(),
+        },
+        sums[0],
+    );
+    let consumer = FrameworkComponent::new(
+        allocator,
+        ConsumerEval {
+            lookup: lookup.clone(),
+        },
+        sums[1],
+    );
+    (table, consumer)
+}
+
+/// The verifier: replays the channel, builds the components from its own draws, checks the
+/// LogUp balance and the STARK.
+fn verify_lookups(proof: Proof) -> Result<(), String> {
+    verify_with(
+        proof,
+        Checks {
+            pin_root: true,
+            balance: true,
+        },
+    )
+}
+
+/// Which of the verifier's own checks run (tests switch one off to show what it stops).
+struct Checks {
+    pin_root: bool,
+    balance: bool,
+}
+
+fn verify_with(proof: Proof, checks: Checks) -> Result<(), String> {
+    let pin_root = checks.pin_root;
+    if checks.balance && !logup_balanced(&proof.claimed_sums) {
+        return Err("the LogUp sums do not cancel".into());
+    }
+    let config = config();
+    let channel = &mut Blake2sChannel::default();
+    config.mix_into(channel);
+    let mut scheme = CommitmentSchemeVerifier::<Blake2sMerkleChannel>::new(config);
+    let commitments = proof.stark.0.commitments.clone();
+    if pin_root && commitments[0].0 != pinned_preprocessed_root(SecurityLevel::Bits96) {
+        return Err("the preprocessed tree is not the range table".into());
+    }
+    scheme.commit(commitments[0], &[RANGE16_BITS], channel);
+    channel.mix_u64(u64::from(LOG_ROWS));
+    let lookup_for_sizes = Range16::dummy();
+    let (table, consumer) = components(&lookup_for_sizes, proof.claimed_sums);
+    let sizes = [
+        table.trace_log_degree_bounds(),
+        consumer.trace_log_degree_bounds(),
+    ];
+    let tree = |i: usize| {
+        sizes
+            .iter()
+            .flat_map(|s| s[i].clone())
+            .collect::<Vec<u32>>()
+    };
+    scheme.commit(commitments[1], &tree(1), channel);
+    let lookup = Range16::draw(channel);
+    channel.mix_felts(&proof.claimed_sums);
+    scheme.commit(commitments[2], &tree(2), channel);
+    let (table, consumer) = components(&lookup, proof.claimed_sums);
+    verify(&[&table, &consumer], channel, &mut scheme, proof.stark).map_err(|e| e.to_string())
+}
+
+fn honest(xs: &[u32]) -> Range16Counts {
+    let mut counts = Range16Counts::default();
+    for &x in xs {
+        counts.add(x).unwrap();
+    }
+    counts
+}
+
+fn edge_values() -> Vec<u32> {
+    let mut xs = vec![0, 1, 2, 1 << 15, (1 << 16) - 1, (1 << 16) - 2, 7, 7];
+    xs.extend((0..(1u32 << LOG_ROWS) - xs.len() as u32).map(|i| i * 2047 % (1 << 16)));
+    xs
+}
+
+#[test]
+fn honest_lookups_verify() {
+    let xs = edge_values();
+    verify_lookups(prove_lookups(&xs, &honest(&xs))).unwrap();
+}
+
+#[test]
+fn values_at_or_above_2_16_cannot_be_range_checked() {
+    // 2^16, a field element that is "−1", and p − 2^16 (a limb that wrapped).
+    let p = (1u32 << 31) - 1;
+    for bad in [1 << 16, p - 1, p - (1 << 16), 1 << 30] {
+        let mut xs = edge_values();
+        xs[3] = bad;
+        assert_eq!(
+            Range16Counts::default().add(bad),
+            Err(range_check::OutOfRange(bad))
+        );
+        // The best a prover can do: count every in-range value honestly.
+        let counts = honest(
+            &xs.iter()
+                .copied()
+                .filter(|&x| x < 1 << 16)
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            verify_lookups(prove_lookups(&xs, &counts)).is_err(),
+            "{bad} passed the range check"
+        );
+    }
+}
+
+#[test]
+fn forged_multiplicities_are_rejected() {
+    let xs = edge_values();
+    let mut counts = honest(&xs);
+    counts.as_mut_slice()[7] -= 1;
+    counts.as_mut_slice()[8] += 1;
+    assert!(verify_lookups(prove_lookups(&xs, &counts)).is_err());
+}
+
+#[test]
+fn claimed_sums_that_balance_but_lie_are_rejected() {
+    // An out-of-range lookup, with claimed sums rewritten to cancel: the interaction trace
+    // commits to the real sums, so the STARK fails.
+    let mut xs = edge_values();
+    xs[0] = 1 << 16;
+    let counts = honest(&xs[1..]);
+    let mut proof = prove_lookups(&xs, &counts);
+    proof.claimed_sums[1] = -proof.claimed_sums[0];
+    assert!(logup_balanced(&proof.claimed_sums));
+    assert!(verify_lookups(proof).is_err());
+}
+
+#[test]
+fn the_pinned_roots_are_the_tables_roots() {
+    for level in [SecurityLevel::Bits96, SecurityLevel::Bits128] {
+        assert_eq!(
+            range_check::preprocessed_root(level.pcs_config()),
+            pinned_preprocessed_root(level),
+            "{level:?}"
+        );
+    }
+}
+
+#[test]
+fn a_forged_table_is_rejected() {
+    // The prover swaps the table entry 5 for 2^16 and looks 2^16 up: the sums balance, the
+    // constraints hold, only the pinned root gives it away.
+    let mut xs = edge_values();
+    xs[0] = 1 << 16;
+    let forged: BaseColumn = (0..1u32 << RANGE16_BITS)
+        .map(|v| BaseField::from_u32_unchecked(if v == 5 { 1 << 16 } else { v }))
+        .collect();
+    let mut counts = honest(&xs[1..]);
+    counts.as_mut_slice()[5] = 1; // the forged entry, serving the 2^16 lookup
+    let table = CircleEvaluation::new(CanonicCoset::new(RANGE16_BITS).circle_domain(), forged);
+    let proof = prove_with_table(&xs, &counts, table);
+    assert!(
+        logup_balanced(&proof.claimed_sums),
+        "the forgery balances the sums"
+    );
+    let err = verify_lookups(proof).unwrap_err();
+    assert!(err.contains("preprocessed"), "{err}");
+}
