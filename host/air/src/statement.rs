@@ -143,39 +143,23 @@ mod tests {
     fn attestation_binds_every_part() {
         let proof = b"proof bytes";
         let base = attestation(&statement(), proof, 96);
-        assert_ne!(
-            attestation(
-                &Statement {
-                    program_id: [0; 32],
-                    ..statement()
-                },
-                proof,
-                96
-            ),
-            base
-        );
-        assert_ne!(
-            attestation(
-                &Statement {
-                    input: vec![48, 18, 6],
-                    ..statement()
-                },
-                proof,
-                96
-            ),
-            base
-        );
-        assert_ne!(
-            attestation(
-                &Statement {
-                    output: vec![],
-                    ..statement()
-                },
-                proof,
-                96
-            ),
-            base
-        );
+        let other_statements = [
+            Statement {
+                program_id: [0; 32],
+                ..statement()
+            },
+            Statement {
+                input: vec![48, 18, 6],
+                ..statement()
+            },
+            Statement {
+                output: vec![],
+                ..statement()
+            },
+        ];
+        for other in &other_statements {
+            assert_ne!(attestation(other, proof, 96), base, "{other:?}");
+        }
         assert_ne!(attestation(&statement(), b"proof bytez", 96), base);
         assert_ne!(attestation(&statement(), proof, 128), base);
         // The step count is in the proof, not in the attestation's formula.

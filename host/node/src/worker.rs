@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use obelysk_vm::{ProgramHash, Sandbox, VmError};
+use obelysk_vm::{ModuleId, Sandbox, VmError};
 use tokio::sync::{Notify, broadcast, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -270,7 +270,7 @@ async fn load_module(
     ctx: &WorkerContext,
     plugin: &str,
 ) -> Result<obelysk_vm::LoadedModule, VmError> {
-    let id: ProgramHash = plugin
+    let id: ModuleId = plugin
         .parse()
         .map_err(|_| VmError::Internal(format!("stored plugin id {plugin} is not a hash")))?;
     if let Some(module) = ctx.sandbox.cached(&id) {

@@ -11,9 +11,6 @@
 //!
 //! Other exports are allowed (rustc adds `__data_end` and `__heap_base`).
 
-use std::fmt;
-use std::str::FromStr;
-
 use blake2::{Blake2s256, Digest};
 use wasmtime::{ExternType, FuncType, Module, ValType};
 
@@ -30,41 +27,16 @@ pub fn allowed_features() -> wasmtime::wasmparser::WasmFeatures {
     WasmFeatures::WASM2.difference(WasmFeatures::SIMD | WasmFeatures::REFERENCE_TYPES)
 }
 
-/// Content hash of a module's bytes (Blake2s-256); the plugin id everywhere in Obelysk.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProgramHash(pub [u8; 32]);
+crate::hash::hex_id!(
+    /// Content hash of a module's bytes (Blake2s-256): the plugin id everywhere in Obelysk.
+    /// (Not to be confused with [`crate::ir::ProgramId`], the hash of the lowered program.)
+    ModuleId
+);
 
-impl ProgramHash {
+impl ModuleId {
     /// Hashes module bytes.
     pub fn of(bytes: &[u8]) -> Self {
-        ProgramHash(Blake2s256::digest(bytes).into())
-    }
-}
-
-impl fmt::Display for ProgramHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ProgramHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProgramHash({self})")
-    }
-}
-
-impl serde::Serialize for ProgramHash {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl FromStr for ProgramHash {
-    type Err = hex::FromHexError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out)?;
-        Ok(ProgramHash(out))
+        ModuleId(Blake2s256::digest(bytes).into())
     }
 }
 
@@ -72,7 +44,7 @@ impl FromStr for ProgramHash {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModuleInfo {
     /// Content hash of the bytes.
-    pub id: ProgramHash,
+    pub id: ModuleId,
     /// Size of the module in bytes.
     pub size: usize,
     /// Names of all exports, in module order.
@@ -140,7 +112,7 @@ pub fn check_abi(module: &Module, bytes: &[u8]) -> Result<ModuleInfo, VmError> {
         return Err(VmError::MissingExport("main".into()));
     }
     Ok(ModuleInfo {
-        id: ProgramHash::of(bytes),
+        id: ModuleId::of(bytes),
         size: bytes.len(),
         exports,
         imports,
@@ -206,7 +178,7 @@ mod tests {
         assert_eq!(info.memory_pages, 2);
         assert_eq!(
             load(MINIMAL).unwrap().id,
-            super::ProgramHash::of(&wat::parse_str(MINIMAL).unwrap())
+            super::ModuleId::of(&wat::parse_str(MINIMAL).unwrap())
         );
     }
 

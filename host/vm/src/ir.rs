@@ -198,21 +198,10 @@ pub struct Program {
     pub functions: Vec<Function>,
 }
 
-/// Hash of a lowered program: what proofs bind the program by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProgramId(pub [u8; 32]);
-
-impl fmt::Display for ProgramId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ProgramId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProgramId({self})")
-    }
-}
+crate::hash::hex_id!(
+    /// Hash of a lowered program: what proofs bind the program by.
+    ProgramId
+);
 
 impl Program {
     /// `Blake2s("obelysk/program/v1" ‖ main entry ‖ code length ‖ encoded instructions)`.

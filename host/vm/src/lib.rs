@@ -9,11 +9,12 @@
 
 pub mod abi;
 mod error;
+mod hash;
 pub mod interp;
 pub mod ir;
 pub mod lower;
 pub mod sandbox;
 
-pub use abi::{ModuleInfo, ProgramHash};
+pub use abi::{ModuleId, ModuleInfo};
 pub use error::VmError;
 pub use sandbox::{Budget, Execution, Limits, LoadedModule, Sandbox};

@@ -36,7 +36,7 @@ use wasmtime::{
 };
 
 use crate::VmError;
-use crate::abi::{self, IMPORT_MODULE, ModuleInfo, ProgramHash};
+use crate::abi::{self, IMPORT_MODULE, ModuleId, ModuleInfo};
 
 /// How often the epoch advances; the wall-clock deadline is measured in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -125,7 +125,7 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     limits: Limits,
-    cache: Mutex<HashMap<ProgramHash, LoadedModule>>,
+    cache: Mutex<HashMap<ModuleId, LoadedModule>>,
     ticker: EpochTicker,
 }
 
@@ -153,7 +153,7 @@ impl Sandbox {
 
     /// Validates, ABI-checks and compiles `bytes`, or returns the cached compilation.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedModule, VmError> {
-        let id = ProgramHash::of(bytes);
+        let id = ModuleId::of(bytes);
         if let Some(hit) = self.cached(&id) {
             return Ok(hit);
         }
@@ -172,7 +172,7 @@ impl Sandbox {
     }
 
     /// The compiled module for `id`, if it is cached.
-    pub fn cached(&self, id: &ProgramHash) -> Option<LoadedModule> {
+    pub fn cached(&self, id: &ModuleId) -> Option<LoadedModule> {
         self.cache
             .lock()
             .expect("module cache lock")
@@ -656,8 +656,8 @@ mod tests {
         let b = module(r#"(func (export "main") (call $write (i32.const 2)))"#);
         let c = module(r#"(func (export "main") (call $write (i32.const 3)))"#);
         let loaded = sandbox.load(&a).unwrap();
-        assert!(sandbox.cached(&ProgramHash::of(&a)).is_some());
-        assert!(sandbox.cached(&ProgramHash::of(&b)).is_none());
+        assert!(sandbox.cached(&ModuleId::of(&a)).is_some());
+        assert!(sandbox.cached(&ModuleId::of(&b)).is_none());
         sandbox.load(&b).unwrap();
         sandbox.load(&c).unwrap();
         assert_eq!(sandbox.cache.lock().unwrap().len(), 2);

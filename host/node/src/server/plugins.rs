@@ -30,7 +30,7 @@ pub async fn upload(
             "the request body is empty; send the .wasm bytes",
         ));
     }
-    let id = obelysk_vm::ProgramHash::of(&bytes).to_string();
+    let id = obelysk_vm::ModuleId::of(&bytes).to_string();
     if let Some(existing) = state.store.plugin(&id).await? {
         return Ok((StatusCode::OK, Json(existing)));
     }
