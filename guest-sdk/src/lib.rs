@@ -23,7 +23,7 @@
 //!
 //! ## Byte payloads
 //! [`codec`] packs bytes into words (a length word, then the bytes little-endian, four per
-//! word). Hosts and guests use the same functions, so `obelysk run --input-bytes` and
+//! word). Hosts and guests use the same functions, so `obelysk run --input-text` and
 //! [`input_bytes`] agree.
 
 #![no_std]
