@@ -61,6 +61,12 @@ fn run_locally() {
     assert_eq!(out.status.code(), Some(1));
     let out = obelysk(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = obelysk(&["build", "/nonexistent/guest"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no Cargo.toml"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
