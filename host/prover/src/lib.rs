@@ -4,5 +4,6 @@
 //! and the `program` table that binds a proof to the verifier's own lowering ([`program`]).
 //! The VM's other components join them (see `host/air/DESIGN.md`).
 
+pub mod logup;
 pub mod program;
 pub mod range_check;

@@ -78,17 +78,13 @@ pub fn interaction_trace(
     let at = |column: usize, row: usize| -> PackedM31 { main[column].values.data[row] };
     let instr = |row: usize| -> [PackedM31; 5] { std::array::from_fn(|i| at(1 + i, row)) };
 
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (log_size - LOG_N_LANES) {
+    crate::logup::fraction_column(&mut logup, log_size, |row| {
         let denominator: PackedSecureField = program.combine(&instr(row));
-        fractions.write_frac(row, -PackedSecureField::from(at(6, row)), denominator);
-    }
-    fractions.finalize_col();
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (log_size - LOG_N_LANES) {
+        (-PackedSecureField::from(at(6, row)), denominator)
+    });
+    crate::logup::fraction_column(&mut logup, log_size, |row| {
         let denominator: PackedSecureField = bind.combine(&instr(row));
-        fractions.write_frac(row, PackedSecureField::from(at(0, row)), denominator);
-    }
-    fractions.finalize_col();
+        (PackedSecureField::from(at(0, row)), denominator)
+    });
     logup.finalize_last()
 }

@@ -7,7 +7,6 @@ use stwo::core::fields::qm31::SecureField;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
-use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
 use stwo::prover::backend::simd::qm31::PackedSecureField;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
@@ -79,14 +78,13 @@ pub fn interaction_trace(
     let values = preprocessed_column();
     let multiplicities = main_trace(counts);
     let mut logup = LogupTraceGenerator::new(RANGE16_BITS);
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (RANGE16_BITS - LOG_N_LANES) {
-        let value: PackedM31 = values.values.data[row];
-        let multiplicity: PackedM31 = multiplicities.values.data[row];
-        let denominator: PackedSecureField = lookup.combine(&[value]);
-        fractions.write_frac(row, -PackedSecureField::from(multiplicity), denominator);
-    }
-    fractions.finalize_col();
+    crate::logup::fraction_column(&mut logup, RANGE16_BITS, |row| {
+        let denominator: PackedSecureField = lookup.combine(&[values.values.data[row]]);
+        (
+            -PackedSecureField::from(multiplicities.values.data[row]),
+            denominator,
+        )
+    });
     logup.finalize_last()
 }
 

@@ -20,7 +20,6 @@ use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleH
 use stwo::core::verifier::verify;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
-use stwo::prover::backend::simd::m31::LOG_N_LANES;
 use stwo::prover::backend::simd::qm31::PackedSecureField;
 use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
 use stwo::prover::{CommitmentSchemeProver, prove};
@@ -66,13 +65,11 @@ fn steps_trace(steps: &[EncodedInstr]) -> Vec<Column> {
 
 fn steps_interaction(main: &[Column], program: &ProgramRelation) -> (Vec<Column>, SecureField) {
     let mut logup = LogupTraceGenerator::new(LOG_STEPS);
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (LOG_STEPS - LOG_N_LANES) {
+    obelysk_prover::logup::fraction_column(&mut logup, LOG_STEPS, |row| {
         let instr: [_; 5] = std::array::from_fn(|i| main[i].values.data[row]);
         let denominator: PackedSecureField = program.combine(&instr);
-        fractions.write_frac(row, PackedSecureField::one(), denominator);
-    }
-    fractions.finalize_col();
+        (PackedSecureField::one(), denominator)
+    });
     logup.finalize_last()
 }
 

@@ -19,7 +19,7 @@ use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleH
 use stwo::core::verifier::verify;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
-use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
+use stwo::prover::backend::simd::m31::PackedM31;
 use stwo::prover::backend::simd::qm31::PackedSecureField;
 use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
 use stwo::prover::{CommitmentSchemeProver, prove};
@@ -62,13 +62,11 @@ fn consumer_column(xs: &[u32]) -> Column {
 fn consumer_interaction(xs: &[u32], lookup: &Range16) -> (Vec<Column>, SecureField) {
     let column = consumer_column(xs);
     let mut logup = LogupTraceGenerator::new(LOG_ROWS);
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (LOG_ROWS - LOG_N_LANES) {
+    obelysk_prover::logup::fraction_column(&mut logup, LOG_ROWS, |row| {
         let x: PackedM31 = column.values.data[row];
         let denominator: PackedSecureField = lookup.combine(&[x]);
-        fractions.write_frac(row, PackedSecureField::one(), denominator);
-    }
-    fractions.finalize_col();
+        (PackedSecureField::one(), denominator)
+    });
     logup.finalize_last()
 }
 
@@ -142,16 +140,13 @@ fn table_interaction_over(
 ) -> (Vec<Column>, SecureField) {
     let multiplicities = range_check::main_trace(counts);
     let mut logup = LogupTraceGenerator::new(RANGE16_BITS);
-    let mut fractions = logup.new_col();
-    for row in 0..1 << (RANGE16_BITS - LOG_N_LANES) {
+    obelysk_prover::logup::fraction_column(&mut logup, RANGE16_BITS, |row| {
         let denominator: PackedSecureField = lookup.combine(&[values.data[row]]);
-        fractions.write_frac(
-            row,
+        (
             -PackedSecureField::from(multiplicities.values.data[row]),
             denominator,
-        );
-    }
-    fractions.finalize_col();
+        )
+    });
     logup.finalize_last()
 }
 
