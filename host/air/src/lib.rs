@@ -7,3 +7,4 @@
 pub mod components;
 pub mod security;
 pub mod statement;
+pub mod verifier;

@@ -7,3 +7,6 @@
 pub mod logup;
 pub mod program;
 pub mod range_check;
+pub mod transcript;
+
+pub use transcript::Prover;

@@ -7,22 +7,19 @@ use obelysk_air::components::program::{
     BindRelation, EncodedInstr, ProgramEval, ProgramRelation, public_bind_sum,
 };
 use obelysk_air::security::SecurityLevel;
+use obelysk_air::verifier::Verifier;
+use obelysk_prover::Prover;
 use obelysk_prover::program::{self, ProgramRow};
 use obelysk_prover::range_check::Column;
 use stwo::core::air::Component;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
-use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
+use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
-use stwo::core::proof::StarkProof;
-use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
-use stwo::core::verifier::verify;
-use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::backend::simd::qm31::PackedSecureField;
-use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
-use stwo::prover::{CommitmentSchemeProver, prove};
+use stwo::prover::poly::circle::CircleEvaluation;
 use stwo_constraint_framework::{
     EvalAtRow, FrameworkComponent, FrameworkEval, LogupTraceGenerator, Relation, RelationEntry,
     TraceLocationAllocator,
@@ -103,7 +100,7 @@ fn honest_rows(steps: &[EncodedInstr]) -> Vec<ProgramRow> {
 
 #[derive(Clone)]
 struct Proof {
-    stark: StarkProof<Blake2sMerkleHasher>,
+    stark: obelysk_air::verifier::Proof,
     log_program: u32,
     claimed_sums: [SecureField; 2],
 }
@@ -113,48 +110,33 @@ fn config() -> PcsConfig {
 }
 
 fn prove_table(rows: &[ProgramRow], steps: &[EncodedInstr]) -> Result<Proof, String> {
-    let config = config();
     let log_program = program::log_size(rows.len());
-    let twiddles = SimdBackend::precompute_twiddles(
-        CanonicCoset::new(log_program.max(LOG_STEPS) + 1 + config.fri_config.log_blowup_factor)
-            .circle_domain()
-            .half_coset,
-    );
-    let channel = &mut Blake2sChannel::default();
-    config.mix_into(channel);
-    let mut scheme =
-        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
-    scheme.tree_builder().commit(channel);
-
-    channel.mix_u64(u64::from(log_program));
+    let twiddles = Prover::twiddles(config(), log_program.max(LOG_STEPS));
+    let mut prover = Prover::new(config(), &twiddles);
+    prover.commit(Vec::new());
+    prover.channel().mix_u64(u64::from(log_program));
     let table = program::main_trace(rows);
     let steps_main = steps_trace(steps);
-    let mut tree = scheme.tree_builder();
-    tree.extend_evals(
-        table
-            .iter()
-            .cloned()
-            .chain(steps_main.iter().cloned())
-            .collect::<Vec<_>>(),
-    );
-    tree.commit(channel);
+    prover.commit(table.iter().chain(&steps_main).cloned().collect());
 
-    let relations = (ProgramRelation::draw(channel), BindRelation::draw(channel));
+    let relations = (
+        ProgramRelation::draw(prover.channel()),
+        BindRelation::draw(prover.channel()),
+    );
     let (table_interaction, table_sum) =
         program::interaction_trace(&table, &relations.0, &relations.1);
     let (steps_interaction, steps_sum) = steps_interaction(&steps_main, &relations.0);
-    channel.mix_felts(&[table_sum, steps_sum]);
-    let mut tree = scheme.tree_builder();
-    tree.extend_evals(
+    prover.channel().mix_felts(&[table_sum, steps_sum]);
+    prover.commit(
         table_interaction
             .into_iter()
             .chain(steps_interaction)
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    tree.commit(channel);
 
     let (table, steps_c) = components(log_program, &relations, [table_sum, steps_sum]);
-    let stark = prove::<SimdBackend, Blake2sMerkleChannel>(&[&table, &steps_c], channel, scheme)
+    let stark = prover
+        .prove(&[&table, &steps_c])
         .map_err(|e| format!("{e:?}"))?;
     Ok(Proof {
         stark,
@@ -217,13 +199,10 @@ fn balanced(proof: &Proof, bind: &BindRelation) -> bool {
 
 /// The verifier, from its own program; returns which check failed.
 fn verify_table(proof: Proof) -> Result<(), String> {
-    let config = config();
-    let channel = &mut Blake2sChannel::default();
-    config.mix_into(channel);
-    let mut scheme = CommitmentSchemeVerifier::<Blake2sMerkleChannel>::new(config);
     let roots = proof.stark.0.commitments.clone();
-    scheme.commit(roots[0], &[], channel);
-    channel.mix_u64(u64::from(proof.log_program));
+    let mut verifier = Verifier::new(config());
+    verifier.commit(roots[0], &[]);
+    verifier.channel().mix_u64(u64::from(proof.log_program));
     let dummy = (ProgramRelation::dummy(), BindRelation::dummy());
     let (table, steps) = components(proof.log_program, &dummy, proof.claimed_sums);
     let sizes = [
@@ -236,15 +215,20 @@ fn verify_table(proof: Proof) -> Result<(), String> {
             .flat_map(|s| s[i].clone())
             .collect::<Vec<u32>>()
     };
-    scheme.commit(roots[1], &tree(1), channel);
-    let relations = (ProgramRelation::draw(channel), BindRelation::draw(channel));
-    channel.mix_felts(&proof.claimed_sums);
-    scheme.commit(roots[2], &tree(2), channel);
+    verifier.commit(roots[1], &tree(1));
+    let relations = (
+        ProgramRelation::draw(verifier.channel()),
+        BindRelation::draw(verifier.channel()),
+    );
+    verifier.channel().mix_felts(&proof.claimed_sums);
+    verifier.commit(roots[2], &tree(2));
     if !balanced(&proof, &relations.1) {
         return Err("unbalanced: the table is not the verifier's program".into());
     }
     let (table, steps) = components(proof.log_program, &relations, proof.claimed_sums);
-    verify(&[&table, &steps], channel, &mut scheme, proof.stark).map_err(|e| format!("stark: {e}"))
+    verifier
+        .verify(&[&table, &steps], proof.stark)
+        .map_err(|e| format!("stark: {e}"))
 }
 
 #[test]

@@ -7,22 +7,19 @@ use obelysk_air::components::range_check::{
     range16_column,
 };
 use obelysk_air::security::SecurityLevel;
+use obelysk_air::verifier::Verifier;
+use obelysk_prover::Prover;
 use obelysk_prover::range_check::{self, Column, Range16Counts};
 use stwo::core::air::Component;
-use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::channel::Channel;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
-use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
+use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
-use stwo::core::proof::StarkProof;
-use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
-use stwo::core::verifier::verify;
-use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::backend::simd::m31::PackedM31;
 use stwo::prover::backend::simd::qm31::PackedSecureField;
-use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
-use stwo::prover::{CommitmentSchemeProver, prove};
+use stwo::prover::poly::circle::CircleEvaluation;
 use stwo_constraint_framework::{
     EvalAtRow, FrameworkComponent, FrameworkEval, LogupTraceGenerator, Relation, RelationEntry,
     TraceLocationAllocator,
@@ -73,7 +70,7 @@ fn consumer_interaction(xs: &[u32], lookup: &Range16) -> (Vec<Column>, SecureFie
 /// What the prover sends: the stark proof and the claimed sums (table, consumer).
 #[derive(Clone)]
 struct Proof {
-    stark: StarkProof<Blake2sMerkleHasher>,
+    stark: obelysk_air::verifier::Proof,
     claimed_sums: [SecureField; 2],
 }
 
@@ -88,42 +85,27 @@ fn prove_lookups(xs: &[u32], counts: &Range16Counts) -> Proof {
 
 /// Like [`prove_lookups`], with the preprocessed column chosen by the prover.
 fn prove_with_table(xs: &[u32], counts: &Range16Counts, table_column: Column) -> Proof {
-    let config = config();
-    let twiddles = SimdBackend::precompute_twiddles(
-        CanonicCoset::new(RANGE16_BITS + 1 + config.fri_config.log_blowup_factor)
-            .circle_domain()
-            .half_coset,
-    );
-    let channel = &mut Blake2sChannel::default();
-    config.mix_into(channel);
-    let mut scheme =
-        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
-
-    let mut tree = scheme.tree_builder();
+    let twiddles = Prover::twiddles(config(), RANGE16_BITS);
+    let mut prover = Prover::new(config(), &twiddles);
     let table_values = table_column.values.clone();
-    tree.extend_evals(vec![table_column]);
-    tree.commit(channel);
+    prover.commit(vec![table_column]);
+    prover.channel().mix_u64(u64::from(LOG_ROWS));
+    prover.commit(vec![range_check::main_trace(counts), consumer_column(xs)]);
 
-    channel.mix_u64(u64::from(LOG_ROWS));
-    let mut tree = scheme.tree_builder();
-    tree.extend_evals(vec![range_check::main_trace(counts), consumer_column(xs)]);
-    tree.commit(channel);
-
-    let lookup = Range16::draw(channel);
+    let lookup = Range16::draw(prover.channel());
     let (table_interaction, table_sum) = table_interaction_over(&table_values, counts, &lookup);
     let (consumer_interaction, consumer_sum) = consumer_interaction(xs, &lookup);
-    channel.mix_felts(&[table_sum, consumer_sum]);
-    let mut tree = scheme.tree_builder();
-    tree.extend_evals(
+    prover.channel().mix_felts(&[table_sum, consumer_sum]);
+    prover.commit(
         table_interaction
             .into_iter()
             .chain(consumer_interaction)
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    tree.commit(channel);
 
     let (table, consumer) = components(&lookup, [table_sum, consumer_sum]);
-    let stark = prove::<SimdBackend, Blake2sMerkleChannel>(&[&table, &consumer], channel, scheme)
+    let stark = prover
+        .prove(&[&table, &consumer])
         .expect("proving succeeds even for unbalanced sums: the verifier must catch those");
     Proof {
         stark,
@@ -194,22 +176,17 @@ struct Checks {
 }
 
 fn verify_with(proof: Proof, checks: Checks) -> Result<(), String> {
-    let pin_root = checks.pin_root;
     if checks.balance && !logup_balanced(&proof.claimed_sums) {
         return Err("the LogUp sums do not cancel".into());
     }
-    let config = config();
-    let channel = &mut Blake2sChannel::default();
-    config.mix_into(channel);
-    let mut scheme = CommitmentSchemeVerifier::<Blake2sMerkleChannel>::new(config);
-    let commitments = proof.stark.0.commitments.clone();
-    if pin_root && commitments[0].0 != pinned_preprocessed_root(SecurityLevel::Bits96) {
+    let roots = proof.stark.0.commitments.clone();
+    if checks.pin_root && roots[0].0 != pinned_preprocessed_root(SecurityLevel::Bits96) {
         return Err("the preprocessed tree is not the range table".into());
     }
-    scheme.commit(commitments[0], &[RANGE16_BITS], channel);
-    channel.mix_u64(u64::from(LOG_ROWS));
-    let lookup_for_sizes = Range16::dummy();
-    let (table, consumer) = components(&lookup_for_sizes, proof.claimed_sums);
+    let mut verifier = Verifier::new(config());
+    verifier.commit(roots[0], &[RANGE16_BITS]);
+    verifier.channel().mix_u64(u64::from(LOG_ROWS));
+    let (table, consumer) = components(&Range16::dummy(), proof.claimed_sums);
     let sizes = [
         table.trace_log_degree_bounds(),
         consumer.trace_log_degree_bounds(),
@@ -220,12 +197,14 @@ fn verify_with(proof: Proof, checks: Checks) -> Result<(), String> {
             .flat_map(|s| s[i].clone())
             .collect::<Vec<u32>>()
     };
-    scheme.commit(commitments[1], &tree(1), channel);
-    let lookup = Range16::draw(channel);
-    channel.mix_felts(&proof.claimed_sums);
-    scheme.commit(commitments[2], &tree(2), channel);
+    verifier.commit(roots[1], &tree(1));
+    let lookup = Range16::draw(verifier.channel());
+    verifier.channel().mix_felts(&proof.claimed_sums);
+    verifier.commit(roots[2], &tree(2));
     let (table, consumer) = components(&lookup, proof.claimed_sums);
-    verify(&[&table, &consumer], channel, &mut scheme, proof.stark).map_err(|e| e.to_string())
+    verifier
+        .verify(&[&table, &consumer], proof.stark)
+        .map_err(|e| e.to_string())
 }
 
 fn honest(xs: &[u32]) -> Range16Counts {

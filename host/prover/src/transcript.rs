@@ -1,0 +1,64 @@
+//! The prover's side of the Fiat–Shamir transcript (mirrors `obelysk_air::verifier::Verifier`).
+//!
+//! ```text
+//! Prover::new(config, &twiddles)   mixes the PCS config
+//! commit(columns)                  once per tree: preprocessed, main, interaction
+//! channel()                        to mix claims and draw relation elements between commits
+//! prove(components)                stwo's prover
+//! ```
+
+use obelysk_air::verifier::Proof;
+use stwo::core::channel::Blake2sChannel;
+use stwo::core::pcs::PcsConfig;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::poly::circle::PolyOps;
+use stwo::prover::poly::twiddles::TwiddleTree;
+use stwo::prover::{CommitmentSchemeProver, ComponentProver, ProvingError, prove};
+
+use crate::range_check::Column;
+
+/// The prover's transcript.
+pub struct Prover<'t> {
+    channel: Blake2sChannel,
+    scheme: CommitmentSchemeProver<'t, SimdBackend, Blake2sMerkleChannel>,
+}
+
+impl<'t> Prover<'t> {
+    /// Twiddles for components of up to `max_log_size` rows with constraints of degree ≤ 2.
+    pub fn twiddles(config: PcsConfig, max_log_size: u32) -> TwiddleTree<SimdBackend> {
+        let log_domain = max_log_size + 1 + config.fri_config.log_blowup_factor;
+        SimdBackend::precompute_twiddles(CanonicCoset::new(log_domain).circle_domain().half_coset)
+    }
+
+    /// Starts a transcript for `config` (mixed into the channel first).
+    pub fn new(config: PcsConfig, twiddles: &'t TwiddleTree<SimdBackend>) -> Self {
+        let mut channel = Blake2sChannel::default();
+        config.mix_into(&mut channel);
+        Prover {
+            channel,
+            scheme: CommitmentSchemeProver::new(config, twiddles),
+        }
+    }
+
+    /// Commits the next tree.
+    pub fn commit(&mut self, columns: Vec<Column>) {
+        let mut tree = self.scheme.tree_builder();
+        tree.extend_evals(columns);
+        tree.commit(&mut self.channel);
+    }
+
+    /// The channel, for mixing claims and drawing relation elements between commitments.
+    pub fn channel(&mut self) -> &mut Blake2sChannel {
+        &mut self.channel
+    }
+
+    /// Proves `components` over the committed trees.
+    pub fn prove(
+        mut self,
+        components: &[&dyn ComponentProver<SimdBackend>],
+    ) -> Result<Proof, ProvingError> {
+        prove::<SimdBackend, Blake2sMerkleChannel>(components, &mut self.channel, self.scheme)
+    }
+}
