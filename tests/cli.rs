@@ -69,6 +69,40 @@ fn run_locally() {
     );
 }
 
+#[test]
+fn inspect_explains_what_the_vm_supports() {
+    let dir = temp_dir();
+    let stage1 = dir.path().join("sum_input.wasm");
+    std::fs::write(&stage1, fixture("sum_input")).unwrap();
+    let out = obelysk(&["inspect", stage1.to_str().unwrap(), "--ir"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("supported:") && text.contains("halt"),
+        "{text}"
+    );
+
+    plugin("fibonacci");
+    let fib = plugins_dir().join("fibonacci.wasm");
+    let out = obelysk(&["inspect", fib.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["vm"]["supported"], false);
+    assert!(
+        json["vm"]["unsupported"]["i32.and"].as_u64().unwrap() > 0,
+        "{json}"
+    );
+    assert_eq!(json["id"].as_str().unwrap().len(), 64);
+
+    let wasi = dir.path().join("wasi.wasm");
+    std::fs::write(&wasi, fixture("wasi_import")).unwrap();
+    let out = obelysk(&["inspect", wasi.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsupported_import"),
+        "{out:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn submit_wait_and_status_against_a_node() {
     let tmp = temp_dir();

@@ -2,6 +2,7 @@
 
 mod build;
 mod client;
+mod inspect;
 mod run;
 
 pub use build::{build_guest, guest_toolchain};
@@ -29,6 +30,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Run a module locally in the sandbox, without a node.
     Run(RunArgs),
+    /// Show a module's ABI facts and whether the Obelysk VM can lower (and later prove) it.
+    Inspect(InspectArgs),
     /// Upload a module (or name a stored plugin) and submit a job to a node.
     Submit(SubmitArgs),
     /// Show a job of a node.
@@ -114,6 +117,18 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The module to inspect.
+    pub module: PathBuf,
+    /// Also print the lowered Obelysk IR.
+    #[arg(long)]
+    pub ir: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long, conflicts_with = "ir")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Node URL.
     #[arg(long, env = "OBELYSK_NODE", default_value = "http://127.0.0.1:8080")]
@@ -178,6 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Run(args) => run::run(args).await,
+        Command::Inspect(args) => inspect::inspect(args),
         Command::Submit(args) => client::submit(args).await,
         Command::Status(args) => client::status(args).await,
     }
