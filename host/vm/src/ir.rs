@@ -21,7 +21,7 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 2;
+pub const IR_VERSION: u32 = 3;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.

@@ -283,20 +283,10 @@ impl<'a> ModuleParts<'a> {
                 Payload::StartSection { .. } => {
                     *unsupported.entry("start function".into()).or_default() += 1
                 }
-                Payload::GlobalSection(reader) => {
-                    *unsupported.entry("global".into()).or_default() += reader.count() as usize
-                }
-                Payload::TableSection(reader) => {
-                    *unsupported.entry("table".into()).or_default() += reader.count() as usize
-                }
-                Payload::ElementSection(reader) => {
-                    *unsupported.entry("element segment".into()).or_default() +=
-                        reader.count() as usize
-                }
-                Payload::DataSection(reader) => {
-                    *unsupported.entry("data segment".into()).or_default() +=
-                        reader.count() as usize
-                }
+                // Globals, tables, element and data segments are not refused here: only
+                // instructions can observe them (global.get/set, call_indirect, loads), and
+                // those are refused as unsupported instructions. A stage that supports them
+                // must bind their initial contents into the program id.
                 Payload::CodeSectionEntry(body) => parts.bodies.push(body),
                 _ => {}
             }
