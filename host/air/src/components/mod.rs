@@ -2,3 +2,4 @@
 
 pub mod program;
 pub mod range_check;
+pub mod state;
