@@ -3,15 +3,17 @@
 //!
 //! ```text
 //! Verifier::new(config)        mixes the PCS config
-//! commit(root, log sizes)      once per tree: preprocessed, main, interaction
+//! commit(root, log sizes)      preprocessed and main trees
 //! channel()                    to mix claims and draw relation elements between commits
+//! commit_interaction(..)       mixes the claimed LogUp sums, then takes the interaction tree
 //! verify(components, proof)    stwo's verifier
 //! ```
 //! The checks stwo leaves to us (pinned preprocessed root, LogUp balance, minimum security)
 //! are the caller's, between these steps.
 
 use stwo::core::air::Component;
-use stwo::core::channel::Blake2sChannel;
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
 use stwo::core::proof::StarkProof;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
@@ -43,6 +45,18 @@ impl Verifier {
         self.scheme.commit(root, log_sizes, &mut self.channel);
     }
 
+    /// Mixes the claimed LogUp sums, then takes the interaction tree's root: the sums are fixed
+    /// in the transcript before anything depends on the interaction commitment.
+    pub fn commit_interaction(
+        &mut self,
+        claimed_sums: &[SecureField],
+        root: Blake2sHash,
+        log_sizes: &[u32],
+    ) {
+        self.channel.mix_felts(claimed_sums);
+        self.commit(root, log_sizes);
+    }
+
     /// The channel, for mixing claims and drawing relation elements between commitments.
     pub fn channel(&mut self) -> &mut Blake2sChannel {
         &mut self.channel
@@ -56,4 +70,13 @@ impl Verifier {
     ) -> Result<(), VerificationError> {
         verify(components, &mut self.channel, &mut self.scheme, proof)
     }
+}
+
+/// The log sizes of the columns `components` put in commitment tree `tree`, in component order:
+/// what [`Verifier::commit`] needs for that tree.
+pub fn tree_log_sizes(components: &[&dyn Component], tree: usize) -> Vec<u32> {
+    components
+        .iter()
+        .flat_map(|c| c.trace_log_degree_bounds()[tree].clone())
+        .collect()
 }

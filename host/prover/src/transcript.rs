@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! Prover::new(config, &twiddles)   mixes the PCS config
-//! commit(columns)                  once per tree: preprocessed, main, interaction
+//! commit(columns)                  preprocessed and main trees
 //! channel()                        to mix claims and draw relation elements between commits
+//! commit_interaction(..)           mixes the claimed LogUp sums, then commits the interaction tree
 //! prove(components)                stwo's prover
 //! ```
 
 use obelysk_air::verifier::Proof;
-use stwo::core::channel::Blake2sChannel;
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
@@ -47,6 +49,13 @@ impl<'t> Prover<'t> {
         let mut tree = self.scheme.tree_builder();
         tree.extend_evals(columns);
         tree.commit(&mut self.channel);
+    }
+
+    /// Mixes the claimed LogUp sums, then commits the interaction tree (the verifier replays
+    /// the same order).
+    pub fn commit_interaction(&mut self, claimed_sums: &[SecureField], columns: Vec<Column>) {
+        self.channel.mix_felts(claimed_sums);
+        self.commit(columns);
     }
 
     /// The channel, for mixing claims and drawing relation elements between commitments.

@@ -6,12 +6,12 @@ use num_traits::One;
 use obelysk_air::components::program::{
     BindRelation, EncodedInstr, ProgramEval, ProgramRelation, public_bind_sum,
 };
+use obelysk_air::components::range_check::logup_balanced;
 use obelysk_air::security::SecurityLevel;
-use obelysk_air::verifier::Verifier;
+use obelysk_air::verifier::{Verifier, tree_log_sizes};
 use obelysk_prover::Prover;
 use obelysk_prover::program::{self, ProgramRow};
 use obelysk_prover::range_check::Column;
-use stwo::core::air::Component;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
@@ -126,8 +126,8 @@ fn prove_table(rows: &[ProgramRow], steps: &[EncodedInstr]) -> Result<Proof, Str
     let (table_interaction, table_sum) =
         program::interaction_trace(&table, &relations.0, &relations.1);
     let (steps_interaction, steps_sum) = steps_interaction(&steps_main, &relations.0);
-    prover.channel().mix_felts(&[table_sum, steps_sum]);
-    prover.commit(
+    prover.commit_interaction(
+        &[table_sum, steps_sum],
         table_interaction
             .into_iter()
             .chain(steps_interaction)
@@ -154,7 +154,10 @@ fn sums_balance(rows: &[ProgramRow], steps: &[EncodedInstr]) -> bool {
     let (_, table_sum) =
         program::interaction_trace(&program::main_trace(rows), &relations.0, &relations.1);
     let (_, steps_sum) = steps_interaction(&steps_trace(steps), &relations.0);
-    table_sum + steps_sum + public_bind_sum(&relations.1, &the_program()) == SecureField::from(0u32)
+    logup_balanced(
+        &[table_sum, steps_sum],
+        public_bind_sum(&relations.1, &the_program()),
+    )
 }
 
 /// stwo's prover refuses a trace that violates a constraint; a proof forced through anyway
@@ -193,8 +196,7 @@ fn components(
 
 /// Sums including the verifier's `Bind` consumption cancel.
 fn balanced(proof: &Proof, bind: &BindRelation) -> bool {
-    proof.claimed_sums[0] + proof.claimed_sums[1] + public_bind_sum(bind, &the_program())
-        == SecureField::from(0u32)
+    logup_balanced(&proof.claimed_sums, public_bind_sum(bind, &the_program()))
 }
 
 /// The verifier, from its own program; returns which check failed.
@@ -205,23 +207,13 @@ fn verify_table(proof: Proof) -> Result<(), String> {
     verifier.channel().mix_u64(u64::from(proof.log_program));
     let dummy = (ProgramRelation::dummy(), BindRelation::dummy());
     let (table, steps) = components(proof.log_program, &dummy, proof.claimed_sums);
-    let sizes = [
-        table.trace_log_degree_bounds(),
-        steps.trace_log_degree_bounds(),
-    ];
-    let tree = |i: usize| {
-        sizes
-            .iter()
-            .flat_map(|s| s[i].clone())
-            .collect::<Vec<u32>>()
-    };
+    let tree = |i: usize| tree_log_sizes(&[&table, &steps], i);
     verifier.commit(roots[1], &tree(1));
     let relations = (
         ProgramRelation::draw(verifier.channel()),
         BindRelation::draw(verifier.channel()),
     );
-    verifier.channel().mix_felts(&proof.claimed_sums);
-    verifier.commit(roots[2], &tree(2));
+    verifier.commit_interaction(&proof.claimed_sums, roots[2], &tree(2));
     if !balanced(&proof, &relations.1) {
         return Err("unbalanced: the table is not the verifier's program".into());
     }

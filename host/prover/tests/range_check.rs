@@ -7,10 +7,9 @@ use obelysk_air::components::range_check::{
     range16_column,
 };
 use obelysk_air::security::SecurityLevel;
-use obelysk_air::verifier::Verifier;
+use obelysk_air::verifier::{Verifier, tree_log_sizes};
 use obelysk_prover::Prover;
 use obelysk_prover::range_check::{self, Column, Range16Counts};
-use stwo::core::air::Component;
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
@@ -95,8 +94,8 @@ fn prove_with_table(xs: &[u32], counts: &Range16Counts, table_column: Column) ->
     let lookup = Range16::draw(prover.channel());
     let (table_interaction, table_sum) = table_interaction_over(&table_values, counts, &lookup);
     let (consumer_interaction, consumer_sum) = consumer_interaction(xs, &lookup);
-    prover.channel().mix_felts(&[table_sum, consumer_sum]);
-    prover.commit(
+    prover.commit_interaction(
+        &[table_sum, consumer_sum],
         table_interaction
             .into_iter()
             .chain(consumer_interaction)
@@ -176,7 +175,7 @@ struct Checks {
 }
 
 fn verify_with(proof: Proof, checks: Checks) -> Result<(), String> {
-    if checks.balance && !logup_balanced(&proof.claimed_sums) {
+    if checks.balance && !logup_balanced(&proof.claimed_sums, SecureField::from(0u32)) {
         return Err("the LogUp sums do not cancel".into());
     }
     let roots = proof.stark.0.commitments.clone();
@@ -187,20 +186,10 @@ fn verify_with(proof: Proof, checks: Checks) -> Result<(), String> {
     verifier.commit(roots[0], &[RANGE16_BITS]);
     verifier.channel().mix_u64(u64::from(LOG_ROWS));
     let (table, consumer) = components(&Range16::dummy(), proof.claimed_sums);
-    let sizes = [
-        table.trace_log_degree_bounds(),
-        consumer.trace_log_degree_bounds(),
-    ];
-    let tree = |i: usize| {
-        sizes
-            .iter()
-            .flat_map(|s| s[i].clone())
-            .collect::<Vec<u32>>()
-    };
+    let tree = |i: usize| tree_log_sizes(&[&table, &consumer], i);
     verifier.commit(roots[1], &tree(1));
     let lookup = Range16::draw(verifier.channel());
-    verifier.channel().mix_felts(&proof.claimed_sums);
-    verifier.commit(roots[2], &tree(2));
+    verifier.commit_interaction(&proof.claimed_sums, roots[2], &tree(2));
     let (table, consumer) = components(&lookup, proof.claimed_sums);
     verifier
         .verify(&[&table, &consumer], proof.stark)
@@ -270,7 +259,7 @@ fn claimed_sums_that_balance_but_lie_are_rejected() {
     let counts = honest(&xs[1..]);
     let mut proof = prove_lookups(&xs, &counts);
     proof.claimed_sums[1] = -proof.claimed_sums[0];
-    assert!(logup_balanced(&proof.claimed_sums));
+    assert!(logup_balanced(&proof.claimed_sums, SecureField::from(0u32)));
     assert!(verify_lookups(proof).is_err());
 }
 
@@ -299,7 +288,7 @@ fn a_forged_table_is_rejected() {
     let table = CircleEvaluation::new(CanonicCoset::new(RANGE16_BITS).circle_domain(), forged);
     let proof = prove_with_table(&xs, &counts, table);
     assert!(
-        logup_balanced(&proof.claimed_sums),
+        logup_balanced(&proof.claimed_sums, SecureField::from(0u32)),
         "the forgery balances the sums"
     );
     let err = verify_lookups(proof).unwrap_err();

@@ -5,14 +5,13 @@
 //! component; the VM's instruction components carry the same two lookups.
 
 use num_traits::One;
+use obelysk_air::components::range_check::logup_balanced;
 use obelysk_air::components::state::{HaltedRelation, StateRelation, public_state_sum};
 use obelysk_air::security::SecurityLevel;
-use obelysk_air::verifier::Verifier;
+use obelysk_air::verifier::{Verifier, tree_log_sizes};
 use obelysk_prover::Prover;
 use obelysk_prover::logup::fraction_column;
 use obelysk_prover::range_check::Column;
-use stwo::core::air::Component;
-use stwo::core::channel::Channel;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::poly::circle::CanonicCoset;
@@ -153,8 +152,8 @@ fn prove_run(steps: &[[u32; 3]], halt: [u32; 3]) -> Proof {
     let (steps_interaction, steps_sum) =
         interaction(&steps_main, &relations.0, &relations.1, false);
     let (halt_interaction, halt_sum) = interaction(&halt_main, &relations.0, &relations.1, true);
-    prover.channel().mix_felts(&[steps_sum, halt_sum]);
-    prover.commit(
+    prover.commit_interaction(
+        &[steps_sum, halt_sum],
         steps_interaction
             .into_iter()
             .chain(halt_interaction)
@@ -177,27 +176,15 @@ fn verify_run(proof: Proof, entry: u32, steps: u32) -> Result<(), String> {
     verifier.commit(roots[0], &[]);
     let dummy = (StateRelation::dummy(), HaltedRelation::dummy());
     let (step_c, halt_c) = components(&dummy, proof.claimed_sums);
-    let sizes = [
-        step_c.trace_log_degree_bounds(),
-        halt_c.trace_log_degree_bounds(),
-    ];
-    let tree = |i: usize| {
-        sizes
-            .iter()
-            .flat_map(|s| s[i].clone())
-            .collect::<Vec<u32>>()
-    };
+    let tree = |i: usize| tree_log_sizes(&[&step_c, &halt_c], i);
     verifier.commit(roots[1], &tree(1));
     let relations = (
         StateRelation::draw(verifier.channel()),
         HaltedRelation::draw(verifier.channel()),
     );
-    verifier.channel().mix_felts(&proof.claimed_sums);
-    verifier.commit(roots[2], &tree(2));
-    let total = proof.claimed_sums[0]
-        + proof.claimed_sums[1]
-        + public_state_sum(&relations.0, &relations.1, entry, steps);
-    if total != SecureField::from(0u32) {
+    verifier.commit_interaction(&proof.claimed_sums, roots[2], &tree(2));
+    let public = public_state_sum(&relations.0, &relations.1, entry, steps);
+    if !logup_balanced(&proof.claimed_sums, public) {
         return Err("unbalanced".into());
     }
     let (step_c, halt_c) = components(&relations, proof.claimed_sums);

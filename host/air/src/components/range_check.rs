@@ -56,9 +56,10 @@ impl FrameworkEval for Range16TableEval {
 /// The table as a stwo component, given its claimed LogUp sum.
 pub type Range16Table = FrameworkComponent<Range16TableEval>;
 
-/// The claimed sums of a proof's components must cancel (stwo does not check this).
-pub fn logup_balanced(claimed_sums: &[SecureField]) -> bool {
-    claimed_sums.iter().copied().sum::<SecureField>() == SecureField::from(0u32)
+/// The components' claimed sums plus the verifier's public part must cancel (stwo does not
+/// check this).
+pub fn logup_balanced(claimed_sums: &[SecureField], public_sum: SecureField) -> bool {
+    claimed_sums.iter().copied().sum::<SecureField>() + public_sum == SecureField::from(0u32)
 }
 
 /// The root of the preprocessed tree for each security preset. The tree does not depend on the
