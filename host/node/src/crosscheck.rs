@@ -27,14 +27,20 @@ impl Programs {
             return Ok(hit.clone());
         }
         let supported = store.plugin(plugin).await?.is_some_and(|p| p.vm.supported);
-        let program = match (supported, store.plugin_bytes(plugin).await?) {
-            (true, Some(bytes)) => {
+        // Only a module that lowers is worth reading back from the store.
+        let bytes = if supported {
+            store.plugin_bytes(plugin).await?
+        } else {
+            None
+        };
+        let program = match bytes {
+            Some(bytes) => {
                 tokio::task::spawn_blocking(move || obelysk_vm::lower::lower(&bytes).ok())
                     .await
                     .map_err(|e| StoreError::Corrupt(format!("lowering task: {e}")))?
                     .map(Arc::new)
             }
-            _ => None,
+            None => None,
         };
         self.cache
             .lock()
