@@ -1,10 +1,20 @@
-//! The verifier side of Obelysk: it builds without stwo's `prover` feature.
+//! The verifier side of Obelysk: the VM AIR and everything needed to check a proof. It builds
+//! without stwo's `prover` feature.
 //!
-//! Today: the proof security parameters ([`security`]) and the public statement with its
-//! 32-byte attestation ([`statement`]). The VM components and the verifier join it with the
-//! prover.
+//! - [`components`]: one stwo component per instruction family, plus ROM, memory boundary and
+//!   range-check tables; [`relations`]: the LogUp relations between them.
+//! - [`vm`]: the claim, the verifier's public data and [`vm::verify_air`].
+//! - [`proof`]: the versioned proof file; [`statement`]: what a proof proves and its 32-byte
+//!   attestation; [`security`]: the PCS presets and the minimum a verifier accepts.
+//! - [`api::verify`]: module + statement + proof bytes → verdict.
 
+pub mod api;
 pub mod components;
+pub mod proof;
+pub mod relations;
 pub mod security;
 pub mod statement;
 pub mod verifier;
+pub mod vm;
+
+pub use api::{VerifyError, verify};

@@ -1,12 +1,25 @@
-//! The Obelysk prover: turns traces into stwo columns and interaction (LogUp) traces.
+//! The Obelysk prover: a run of the VM to a stwo proof of the VM AIR (`obelysk-air`).
 //!
-//! Today: the `range16` lookup table every written limb of the VM AIR uses ([`range_check`])
-//! and the `program` table that binds a proof to the verifier's own lowering ([`program`]).
-//! The VM's other components join them (see `host/air/DESIGN.md`).
+//! - [`witness`]: trace → every component's main-trace rows;
+//! - [`interaction`]: LogUp interaction columns, derived from the AIR's own `evaluate`;
+//! - [`preprocessed`]: the program-independent tables;
+//! - [`transcript`]: the Fiat–Shamir transcript (mirrors `obelysk_air::verifier`);
+//! - [`vm`]: [`prove`] and the phases it reports.
 
-pub mod logup;
-pub mod program;
-pub mod range_check;
+pub mod check;
+pub mod interaction;
+pub mod preprocessed;
 pub mod transcript;
+pub mod vm;
+pub mod witness;
+
+use stwo::core::fields::m31::BaseField;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::poly::BitReversedOrder;
+use stwo::prover::poly::circle::CircleEvaluation;
 
 pub use transcript::Prover;
+pub use vm::{Phase, ProveError, prove, prove_program};
+
+/// A column of a trace, as stwo commits it.
+pub type Column = CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>;

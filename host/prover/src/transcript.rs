@@ -19,7 +19,7 @@ use stwo::prover::poly::circle::PolyOps;
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::{CommitmentSchemeProver, ComponentProver, ProvingError, prove};
 
-use crate::range_check::Column;
+use crate::Column;
 
 /// The prover's transcript.
 pub struct Prover<'t> {
@@ -56,6 +56,11 @@ impl<'t> Prover<'t> {
     pub fn commit_interaction(&mut self, claimed_sums: &[SecureField], columns: Vec<Column>) {
         self.channel.mix_felts(claimed_sums);
         self.commit(columns);
+    }
+
+    /// The roots committed so far.
+    pub fn roots(&self) -> Vec<[u8; 32]> {
+        self.scheme.roots().iter().map(|root| root.0).collect()
     }
 
     /// The channel, for mixing claims and drawing relation elements between commitments.

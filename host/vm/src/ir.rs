@@ -21,7 +21,7 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 3;
+pub const IR_VERSION: u32 = 4;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
@@ -138,14 +138,14 @@ impl Instr {
                 [16 + code, dst, lhs, rhs]
             }
             Instr::Eqz { dst, src } => [2, dst, src, 0],
-            Instr::Jump { target } => [3, target, 0, 0],
+            Instr::Jump { target } => [3, 0, target, 0],
             Instr::JumpIf { cond, target } => [4, cond, target, 0],
             Instr::JumpIfZero { cond, target } => [5, cond, target, 0],
             Instr::Call { frame, target } => [6, frame, target, 0],
             Instr::Return => [7, 0, 0, 0],
             Instr::InputLen { dst } => [8, dst, 0, 0],
             Instr::Read { dst, index } => [9, dst, index, 0],
-            Instr::Write { src } => [10, src, 0, 0],
+            Instr::Write { src } => [10, 0, src, 0],
             Instr::Trap => [11, 0, 0, 0],
             Instr::Halt => [12, 0, 0, 0],
         }

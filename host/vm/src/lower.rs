@@ -101,6 +101,43 @@ pub struct Library {
     pub unsupported: Vec<Option<BTreeMap<String, usize>>>,
 }
 
+impl Library {
+    /// A program that calls `function` with `args` and writes its result (if any), then halts:
+    /// how a single exported call (a spec-test `invoke`, say) is proven like a `main`.
+    pub fn entry_program(&self, function: usize, args: &[u32]) -> Program {
+        let callee = &self.functions[function];
+        let mut code = self.code.clone();
+        let entry = code.len() as Pc;
+        for (i, &value) in args.iter().enumerate() {
+            code.push(Instr::Const {
+                dst: 1 + i as Slot,
+                value,
+            });
+        }
+        code.push(Instr::Call {
+            frame: 1,
+            target: callee.entry,
+        });
+        if callee.results == 1 {
+            code.push(Instr::Write { src: 1 });
+        }
+        code.push(Instr::Halt);
+        let mut functions = self.functions.clone();
+        functions.push(Function {
+            index: u32::MAX,
+            entry,
+            params: 0,
+            results: 0,
+            frame_size: 1 + args.len() as u32,
+        });
+        Program {
+            code,
+            main: functions.len() - 1,
+            functions,
+        }
+    }
+}
+
 /// Validates `bytes` and lowers every function that can be lowered (see [`Library`]).
 pub fn lower_library(bytes: &[u8]) -> Result<Library, LowerError> {
     let module = ModuleParts::parse(bytes)?;

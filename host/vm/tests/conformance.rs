@@ -3,8 +3,8 @@
 //!
 //! Every command is classified: `pass`, `fail`, or `unsupported` (it needs an instruction, type
 //! or module feature the VM does not support yet, a named/registered module, or host imports).
-//! Prints one line per file and fails on any `fail`. Proving a sample per file joins this test
-//! with the prover.
+//! Prints one line per file and fails on any `fail`. A sample per file is also proven: the first passing `assert_return` of each file whose call fits in 2^16 steps
+//! is proven with stwo and verified.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,8 @@ struct Tally {
     pass: usize,
     fail: usize,
     unsupported: usize,
+    /// Sample commands also proven and verified (one per file that has a provable one).
+    proved: usize,
 }
 
 fn spec_dir() -> PathBuf {
@@ -51,17 +53,19 @@ fn spec_conformance() {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let tally = run_file(file, &mut failures);
         println!(
-            "{name:<22} pass {:>4}  fail {:>3}  unsupported {:>4}",
-            tally.pass, tally.fail, tally.unsupported
+            "{name:<22} pass {:>4}  fail {:>3}  unsupported {:>4}  proved {}",
+            tally.pass, tally.fail, tally.unsupported, tally.proved
         );
+        total.proved += tally.proved;
         total.pass += tally.pass;
         total.fail += tally.fail;
         total.unsupported += tally.unsupported;
     }
     println!(
-        "{:<22} pass {:>4}  fail {:>3}  unsupported {:>4}",
-        "TOTAL", total.pass, total.fail, total.unsupported
+        "{:<22} pass {:>4}  fail {:>3}  unsupported {:>4}  proved {}",
+        "TOTAL", total.pass, total.fail, total.unsupported, total.proved
     );
+    assert!(total.proved > 0, "no spec command was proven");
     assert!(
         total.pass > 0,
         "nothing passed: the harness is not exercising the VM"
@@ -145,7 +149,19 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                 };
                 match call(&current, &named, &invoke) {
                     Call::Unsupported => tally.unsupported += 1,
-                    Call::Ran(Ok(results)) if results == expected => tally.pass += 1,
+                    Call::Ran(Ok(results)) if results == expected => {
+                        tally.pass += 1;
+                        if tally.proved == 0 {
+                            match prove_sample(&current, &named, &invoke, &expected) {
+                                Ok(true) => tally.proved += 1,
+                                Ok(false) => {}
+                                Err(e) => {
+                                    tally.fail += 1;
+                                    fail(format!("{}: proving: {e}", invoke.name));
+                                }
+                            }
+                        }
+                    }
                     Call::Ran(outcome) => {
                         tally.fail += 1;
                         fail(format!(
@@ -241,6 +257,43 @@ fn call(
     }
     let f = &library.functions[function];
     Call::Ran(interp::invoke(&library.code, f, &args, &[], MAX_STEPS).map(|(results, _)| results))
+}
+
+/// Proves and verifies a call that ran correctly; `Ok(false)` when it is too long to sample.
+fn prove_sample(
+    current: &Option<Module>,
+    named: &BTreeMap<String, Module>,
+    invoke: &WastInvoke<'_>,
+    expected: &[u32],
+) -> Result<bool, String> {
+    let module = match invoke.module {
+        Some(id) => named.get(id.name()),
+        None => current.as_ref(),
+    };
+    let Some(Ok(library)) = module else {
+        return Ok(false);
+    };
+    let args: Vec<u32> = invoke.args.iter().map(|a| arg_i32(a).unwrap()).collect();
+    let function = library.exports[invoke.name];
+    let program = library.entry_program(function, &args);
+    let level = obelysk_air::security::SecurityLevel::Bits96;
+    let (output, file) =
+        match obelysk_prover::prove_program(&program, &[], level, 1 << 16, &mut |_| {}) {
+            Ok(proven) => proven,
+            Err(obelysk_prover::ProveError::Exec(ExecError::StepLimit { .. })) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        };
+    if output != expected {
+        return Err(format!("the proven output {output:?} is not {expected:?}"));
+    }
+    let bytes = file.to_bytes();
+    let file = obelysk_air::proof::ProofFile::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let statement =
+        obelysk_air::api::verify_program(&program, &file, 96).map_err(|e| e.to_string())?;
+    if statement.output != expected {
+        return Err("the verified statement has another output".into());
+    }
+    Ok(true)
 }
 
 fn arg_i32(arg: &WastArg<'_>) -> Option<u32> {

@@ -3,6 +3,7 @@
 mod build;
 mod client;
 mod inspect;
+mod prove;
 mod run;
 
 pub use build::{build_guest, guest_toolchain};
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Obelysk: run WebAssembly plugins in a sandbox and (soon) prove what they computed.
+/// Obelysk: run WebAssembly plugins in a sandbox and prove what they computed.
 #[derive(Debug, Parser)]
 #[command(name = "obelysk", version, about, propagate_version = true)]
 pub struct Cli {
@@ -36,6 +37,41 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show a job of a node.
     Status(StatusArgs),
+    /// Prove a module's run locally: writes a proof file.
+    Prove(ProveArgs),
+    /// Verify a proof file against a module; exit 0 only if it is valid.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The module to prove.
+    pub module: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the proof.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Security preset: 96 or 128 bits.
+    #[arg(long, default_value_t = 96)]
+    pub security: u32,
+    /// Step budget of the run.
+    #[arg(long, default_value_t = obelysk_prover::vm::DEFAULT_MAX_STEPS)]
+    pub max_steps: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The module the proof is about.
+    pub module: PathBuf,
+    /// The proof file.
+    pub proof: PathBuf,
+    /// Refuse proofs below this many bits of security.
+    #[arg(long, default_value_t = 96)]
+    pub min_security: u32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +232,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Submit(args) => client::submit(args).await,
         Command::Status(args) => client::status(args).await,
+        Command::Prove(args) => tokio::task::spawn_blocking(move || prove::prove(args)).await?,
+        Command::Verify(args) => tokio::task::spawn_blocking(move || prove::verify(args)).await?,
     }
 }
 

@@ -1,0 +1,148 @@
+//! The verifier's entry point: a module, a statement and a proof file in; a verdict out.
+
+use obelysk_vm::lower::{LowerError, lower};
+
+use crate::proof::{FormatError, ProofFile};
+use crate::security::{InsufficientSecurity, SecurityLevel, check_security};
+use crate::statement::Statement;
+use crate::vm::{AirError, verify_air};
+
+/// Why a proof is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("the module does not lower to a provable program: {0}")]
+    Module(#[from] LowerError),
+    #[error(
+        "the proof is for program {proof}, but the module lowers to {module} (IR version \
+         {ir_version} in the proof, {} here)",
+        obelysk_vm::ir::IR_VERSION
+    )]
+    ProgramMismatch {
+        proof: String,
+        module: String,
+        ir_version: u32,
+    },
+    #[error("the proof is about {what} {found:?}, not the expected {expected:?}")]
+    StatementMismatch {
+        what: &'static str,
+        found: Vec<u32>,
+        expected: Vec<u32>,
+    },
+    #[error(transparent)]
+    Security(#[from] InsufficientSecurity),
+    #[error("the proof's PCS configuration is not one of Obelysk's presets")]
+    UnknownConfig,
+    #[error("the attestation in the file does not match its contents")]
+    Attestation,
+    #[error(transparent)]
+    Air(#[from] AirError),
+}
+
+impl VerifyError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Format(FormatError::Version { .. }) => "proof_version",
+            VerifyError::Format(_) => "proof_format",
+            VerifyError::Module(_) => "module",
+            VerifyError::ProgramMismatch { .. } => "program_mismatch",
+            VerifyError::StatementMismatch { .. } => "statement_mismatch",
+            VerifyError::Security(_) => "insufficient_security",
+            VerifyError::UnknownConfig => "unknown_config",
+            VerifyError::Attestation => "attestation_mismatch",
+            VerifyError::Air(_) => "invalid_proof",
+        }
+    }
+}
+
+/// Verifies that `proof` (a proof file's bytes) proves `module` run on `input` wrote `output`,
+/// at `min_security_bits` or more. Returns the proven statement.
+pub fn verify(
+    module: &[u8],
+    input: &[u32],
+    output: &[u32],
+    proof: &[u8],
+    min_security_bits: u32,
+) -> Result<Statement, VerifyError> {
+    let file = ProofFile::from_bytes(proof)?;
+    let statement = verify_file(module, &file, min_security_bits)?;
+    for (what, found, expected) in [
+        ("input", &statement.input, input),
+        ("output", &statement.output, output),
+    ] {
+        if found != expected {
+            return Err(VerifyError::StatementMismatch {
+                what,
+                found: found.clone(),
+                expected: expected.to_vec(),
+            });
+        }
+    }
+    Ok(statement)
+}
+
+/// Verifies a parsed proof file against `module`, whatever its input and output: returns the
+/// statement it proves (what `obelysk verify` prints).
+pub fn verify_file(
+    module: &[u8],
+    file: &ProofFile,
+    min_security_bits: u32,
+) -> Result<Statement, VerifyError> {
+    verify_program(&lower(module)?, file, min_security_bits)
+}
+
+/// Like [`verify_file`], for a program the verifier lowered itself.
+pub fn verify_program(
+    program: &obelysk_vm::ir::Program,
+    file: &ProofFile,
+    min_security_bits: u32,
+) -> Result<Statement, VerifyError> {
+    let id = program.id();
+    if id.0 != file.statement.program_id || file.ir_version != obelysk_vm::ir::IR_VERSION {
+        return Err(VerifyError::ProgramMismatch {
+            proof: hex(&file.statement.program_id),
+            module: id.to_string(),
+            ir_version: file.ir_version,
+        });
+    }
+    let body = file.decode_body()?;
+    check_security(&body.config, min_security_bits)?;
+    let level = [SecurityLevel::Bits96, SecurityLevel::Bits128]
+        .into_iter()
+        .find(|level| level.pcs_config() == body.config)
+        .ok_or(VerifyError::UnknownConfig)?;
+    if file.security_bits != level.bits()
+        || crate::statement::attestation(&file.statement, &file.body, level.bits())
+            != file.attestation
+    {
+        return Err(VerifyError::Attestation);
+    }
+    // stwo's verifier is not written for hostile input everywhere; a malformed proof must be
+    // an error, never a crash.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        verify_air(
+            program,
+            &file.statement,
+            level,
+            &body.claim,
+            &body.claimed_sums,
+            body.stark,
+        )
+    }));
+    match outcome {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(AirError::Stark(
+                "malformed proof (the verifier rejected its shape)".into(),
+            )
+            .into());
+        }
+    }
+    Ok(file.statement.clone())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

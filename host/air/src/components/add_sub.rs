@@ -1,0 +1,87 @@
+//! `add_sub` (IR `Binary{Add, Sub}`, opcodes 16, 17, `[op, dst, lhs, rhs]`): `dst ← lhs ± rhs`
+//! modulo 2^32.
+//!
+//! Columns after the frame: `is_sub, x_lo, x_hi, y_lo, y_hi, r_lo, r_hi, carry0, carry1,
+//! old_lo, old_hi`, then reads of `lhs` (x), `rhs` (y) and the write of `dst` (r).
+//!
+//! Both are one addition `p + y = q` limb by limb with boolean carries: `(p, q) = (x, r)` for
+//! add, `(r, x)` for sub (`r = x − y ⇔ r + y = x`):
+//! - `p_lo + y_lo = q_lo + 2^16·carry0`, `p_hi + y_hi + carry0 = q_hi + 2^16·carry1`.
+//!
+//! With every limb below 2^16 (`r` is range-checked here; `x`, `y` when they were written)
+//! and boolean carries, both sides are below 2^18, so the equations hold over the integers:
+//! a wrong carry cannot be compensated by a wrapped result.
+
+use stwo_constraint_framework::EvalAtRow;
+
+use super::frame::{Frame, Space, access, boolean, constant, range16, step};
+use crate::relations::Relations;
+
+/// Opcode of `Binary{Add}`; `Sub` is the next one.
+pub const OPCODE_ADD: u32 = 16;
+
+pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
+    let frame = Frame::read(eval);
+    let [
+        is_sub,
+        x_lo,
+        x_hi,
+        y_lo,
+        y_hi,
+        r_lo,
+        r_hi,
+        carry0,
+        carry1,
+        old_lo,
+        old_hi,
+    ] = std::array::from_fn(|_| eval.next_trace_mask());
+    boolean(eval, &is_sub);
+    boolean(eval, &carry0);
+    boolean(eval, &carry1);
+    let pick = |add: &E::F, sub: &E::F| add.clone() + is_sub.clone() * (sub.clone() - add.clone());
+    let (p_lo, q_lo) = (pick(&x_lo, &r_lo), pick(&r_lo, &x_lo));
+    let (p_hi, q_hi) = (pick(&x_hi, &r_hi), pick(&r_hi, &x_hi));
+    let base = constant::<E::F>(1 << 16);
+    eval.add_constraint(p_lo + y_lo.clone() - q_lo - carry0.clone() * base.clone());
+    eval.add_constraint(p_hi + y_hi.clone() + carry0 - q_hi - carry1 * base);
+
+    let opcode = constant::<E::F>(OPCODE_ADD) + is_sub;
+    step(eval, rel, &frame, opcode, frame.fall_through());
+    let e = frame.enabler.clone();
+    let fp = frame.fp.clone();
+    range16(eval, rel, e.clone(), r_lo.clone());
+    range16(eval, rel, e.clone(), r_hi.clone());
+    let x = [x_lo, x_hi];
+    let y = [y_lo, y_hi];
+    let slot = |s: &E::F| fp.clone() + s.clone();
+    access(
+        eval,
+        rel,
+        e.clone(),
+        Space::Stack,
+        slot(&frame.b),
+        frame.ts(0),
+        x.clone(),
+        x,
+    );
+    access(
+        eval,
+        rel,
+        e.clone(),
+        Space::Stack,
+        slot(&frame.c),
+        frame.ts(1),
+        y.clone(),
+        y,
+    );
+    access(
+        eval,
+        rel,
+        e,
+        Space::Stack,
+        slot(&frame.a),
+        frame.ts(2),
+        [old_lo, old_hi],
+        [r_lo, r_hi],
+    );
+}

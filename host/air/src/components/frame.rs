@@ -1,0 +1,207 @@
+//! What every step component shares: the step frame (state chain + instruction fetch) and the
+//! memory access gadget.
+//!
+//! Step frame columns, in order: `enabler, pc, fp, clk, out, a, b, c`.
+//! - `enabler · (enabler − 1) = 0`; every lookup of the row is multiplied by `enabler` (or by
+//!   a flag that is zero when `enabler` is), so a padding row (all zero) contributes nothing.
+//! - consumes `State(pc, fp, clk, out)`, yields the next state with `clk + 1` (or, for `halt`,
+//!   yields `Halted(clk, out)`): the steps form one chain from the verifier's initial state to
+//!   its final one, one clock per step.
+//! - consumes `Rom(0, pc, opcode, a, b, c)`: the executed instruction is the program's
+//!   instruction at `pc`, with the component's opcode.
+//!
+//! Memory access `j` of the step at `clk` happens at `ts = 4·clk + 1 + j` (timestamp 0 is the
+//! boundary's initial value). Columns per access, in order: `prev_ts, d_hi`. It consumes
+//! `Mem(space, addr, prev_ts, old)` and yields `Mem(space, addr, ts, new)` (a read has
+//! `new = old`), and proves `prev_ts < ts` by range-checking `ts − prev_ts − 1 = d_lo + 2^16·d_hi`
+//! with `d_lo ∈ Range16`, `d_hi ∈ Range10`. Clocks stay below 2^24 (the verifier bounds the
+//! step count), so timestamps are below 2^26 and the sum cannot wrap modulo p: a step cannot
+//! read a value from its future, and every chain of a cell's tokens starts at the boundary.
+
+use num_traits::One;
+use stwo::core::fields::m31::BaseField;
+use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+
+use crate::relations::Relations;
+
+/// Memory spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Space {
+    /// Wasm values: address `fp + slot`, value `(lo, hi)` 16-bit limbs.
+    Stack = 0,
+    /// Call records: address = callee `fp`, value `(return pc, caller fp)`.
+    Frame = 1,
+}
+
+/// Accesses per step (timestamps `4·clk + 1 + j`, `j < ACCESSES_PER_STEP`).
+pub const ACCESSES_PER_STEP: u32 = 4;
+
+/// The step frame's columns.
+#[derive(Clone)]
+pub struct Frame<F> {
+    pub enabler: F,
+    pub pc: F,
+    pub fp: F,
+    pub clk: F,
+    pub out: F,
+    pub a: F,
+    pub b: F,
+    pub c: F,
+}
+
+/// Where a step goes next.
+pub enum Next<F> {
+    /// `(pc, fp, out)` of the next state.
+    Step { pc: F, fp: F, out: F },
+    /// The run ends here (`Halted(clk, out)`).
+    Halt,
+}
+
+impl<F: Clone + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F> + From<BaseField>>
+    Frame<F>
+{
+    /// Reads the frame's columns.
+    pub fn read<E: EvalAtRow<F = F>>(eval: &mut E) -> Self {
+        let [enabler, pc, fp, clk, out, a, b, c] = std::array::from_fn(|_| eval.next_trace_mask());
+        Frame {
+            enabler,
+            pc,
+            fp,
+            clk,
+            out,
+            a,
+            b,
+            c,
+        }
+    }
+
+    /// The timestamp of this step's access `j`.
+    pub fn ts(&self, j: u32) -> F {
+        self.clk.clone() * BaseField::from(ACCESSES_PER_STEP) + F::from(BaseField::from(1 + j))
+    }
+
+    /// The next state when execution falls through to `pc + 1` with `fp` and `out` unchanged.
+    pub fn fall_through(&self) -> Next<F> {
+        Next::Step {
+            pc: self.pc.clone() + F::from(BaseField::one()),
+            fp: self.fp.clone(),
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// The frame's constraint and lookups, for a component whose instruction has `opcode`.
+pub fn step<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    frame: &Frame<E::F>,
+    opcode: E::F,
+    next: Next<E::F>,
+) {
+    let e = frame.enabler.clone();
+    let one = E::F::one();
+    eval.add_constraint(e.clone() * (e.clone() - one.clone()));
+    eval.add_to_relation(RelationEntry::new(
+        &rel.state,
+        E::EF::from(e.clone()),
+        &[
+            frame.pc.clone(),
+            frame.fp.clone(),
+            frame.clk.clone(),
+            frame.out.clone(),
+        ],
+    ));
+    eval.add_to_relation(RelationEntry::new(
+        &rel.rom,
+        E::EF::from(e.clone()),
+        &[
+            E::F::from(BaseField::from(0)),
+            frame.pc.clone(),
+            opcode,
+            frame.a.clone(),
+            frame.b.clone(),
+            frame.c.clone(),
+        ],
+    ));
+    match next {
+        Next::Step { pc, fp, out } => eval.add_to_relation(RelationEntry::new(
+            &rel.state,
+            -E::EF::from(e),
+            &[pc, fp, frame.clk.clone() + one, out],
+        )),
+        Next::Halt => eval.add_to_relation(RelationEntry::new(
+            &rel.halted,
+            -E::EF::from(e),
+            &[frame.clk.clone(), frame.out.clone()],
+        )),
+    }
+}
+
+/// One memory access (reads its two columns `prev_ts, d_hi`). `multiplicity` is the row's
+/// enabler, or a flag that implies it.
+#[allow(clippy::too_many_arguments)]
+pub fn access<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    multiplicity: E::F,
+    space: Space,
+    addr: E::F,
+    ts: E::F,
+    old: [E::F; 2],
+    new: [E::F; 2],
+) {
+    let prev_ts = eval.next_trace_mask();
+    let d_hi = eval.next_trace_mask();
+    let space = E::F::from(BaseField::from(space as u32));
+    let [old0, old1] = old;
+    let [new0, new1] = new;
+    eval.add_to_relation(RelationEntry::new(
+        &rel.mem,
+        E::EF::from(multiplicity.clone()),
+        &[space.clone(), addr.clone(), prev_ts.clone(), old0, old1],
+    ));
+    eval.add_to_relation(RelationEntry::new(
+        &rel.mem,
+        -E::EF::from(multiplicity.clone()),
+        &[space, addr, ts.clone(), new0, new1],
+    ));
+    let d_lo = ts - prev_ts - E::F::one() - d_hi.clone() * BaseField::from(1 << 16);
+    eval.add_to_relation(RelationEntry::new(
+        &rel.range16,
+        E::EF::from(multiplicity.clone()),
+        &[d_lo],
+    ));
+    eval.add_to_relation(RelationEntry::new(
+        &rel.range10,
+        E::EF::from(multiplicity),
+        &[d_hi],
+    ));
+}
+
+/// Consumes `Range16(x)`: `x ∈ [0, 2^16)`, for a limb the step writes.
+pub fn range16<E: EvalAtRow>(eval: &mut E, rel: &Relations, multiplicity: E::F, x: E::F) {
+    eval.add_to_relation(RelationEntry::new(
+        &rel.range16,
+        E::EF::from(multiplicity),
+        &[x],
+    ));
+}
+
+/// `x · (x − 1) = 0`.
+pub fn boolean<E: EvalAtRow>(eval: &mut E, x: &E::F) {
+    eval.add_constraint(x.clone() * (x.clone() - E::F::one()));
+}
+
+/// The is-non-zero gadget for `s` (a sum of limbs below 2^17, so `s = 0` exactly when every
+/// limb is zero): columns `inv, nz` with `s · inv = nz` and `s · (1 − nz) = 0`, so `nz ∈ {0, 1}`
+/// is 1 exactly when `s ≠ 0`. An all-zero padding row satisfies both.
+pub fn non_zero<E: EvalAtRow>(eval: &mut E, s: E::F, inv: E::F, nz: E::F) {
+    eval.add_constraint(s.clone() * inv - nz.clone());
+    eval.add_constraint(s * (E::F::one() - nz));
+}
+
+/// `E::F` constant.
+pub fn constant<F: From<BaseField>>(value: u32) -> F {
+    F::from(BaseField::from(value))
+}

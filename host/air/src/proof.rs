@@ -1,0 +1,143 @@
+//! The proof file: self-describing, versioned, postcard-encoded.
+//!
+//! ```text
+//! b"OBELYSK\0" ‖ format version (u32 LE) ‖ producer version (u16 LE length ‖ UTF-8)
+//!             ‖ postcard(ProofFile)
+//! ```
+//! The fixed header is read before anything else, so a verifier explains a version mismatch
+//! ("format 2, this verifier reads 1, made by obelysk 0.3.0") instead of failing to parse.
+//! The body (PCS config, claim, claimed sums, STARK) is kept as the exact bytes the prover
+//! wrote: its Blake2s is the `proof_hash` the attestation binds.
+
+use blake2::{Blake2s256, Digest};
+use serde::{Deserialize, Serialize};
+use stwo::core::fields::qm31::SecureField;
+use stwo::core::pcs::PcsConfig;
+
+use crate::components::N_COMPONENTS;
+use crate::statement::{Statement, attestation};
+use crate::verifier::Proof;
+use crate::vm::Claim;
+
+/// Magic bytes at the start of every proof file.
+pub const MAGIC: &[u8; 8] = b"OBELYSK\0";
+/// The proof format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// This build's version (written into proofs as the producer).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a proof file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofFile {
+    /// IR version of the lowering that produced `statement.program_id`.
+    pub ir_version: u32,
+    pub statement: Statement,
+    /// `pow_bits + log_blowup · n_queries` of `body`'s PCS config.
+    pub security_bits: u32,
+    /// postcard([`ProofBody`]); hashed as-is into the attestation.
+    pub body: Vec<u8>,
+    /// The 32-byte attestation (recomputed by every verifier; stored for convenience).
+    pub attestation: [u8; 32],
+}
+
+/// The cryptographic part of a proof.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofBody {
+    /// The producer's version, as in the file header (which is not hashed; this copy is).
+    pub producer: String,
+    pub config: PcsConfig,
+    pub claim: Claim,
+    pub claimed_sums: [SecureField; N_COMPONENTS],
+    pub stark: Proof,
+}
+
+/// A proof file that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("not an Obelysk proof file (bad magic bytes)")]
+    NotAProof,
+    #[error(
+        "proof format version {found} (written by obelysk {producer}); this verifier \
+         (obelysk {VERSION}) reads format {FORMAT_VERSION}: verify it with obelysk {producer}"
+    )]
+    Version { found: u32, producer: String },
+    #[error("corrupt proof file: {0}")]
+    Corrupt(String),
+}
+
+impl ProofFile {
+    /// Packs a proven statement: serializes the body and computes the attestation.
+    pub fn new(statement: Statement, body: &ProofBody) -> Self {
+        let security_bits = body.config.security_bits();
+        let body = postcard::to_allocvec(body).expect("proof bodies serialize");
+        let attestation = attestation(&statement, &body, security_bits);
+        ProofFile {
+            ir_version: obelysk_vm::ir::IR_VERSION,
+            statement,
+            security_bits,
+            body,
+            attestation,
+        }
+    }
+
+    /// `Blake2s(body)`: the proof hash the attestation binds.
+    pub fn proof_hash(&self) -> [u8; 32] {
+        Blake2s256::digest(&self.body).into()
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(FORMAT_VERSION.to_le_bytes());
+        bytes.extend((VERSION.len() as u16).to_le_bytes());
+        bytes.extend(VERSION.as_bytes());
+        bytes.extend(postcard::to_allocvec(self).expect("proof files serialize"));
+        bytes
+    }
+
+    /// Parses a file, checking the header first.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        let rest = bytes.strip_prefix(MAGIC).ok_or(FormatError::NotAProof)?;
+        let corrupt = || FormatError::Corrupt("truncated header".into());
+        let (version, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let (len, rest) = rest.split_first_chunk::<2>().ok_or_else(corrupt)?;
+        let len = u16::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(corrupt());
+        }
+        let (producer, rest) = rest.split_at(len);
+        let found = u32::from_le_bytes(*version);
+        if found != FORMAT_VERSION {
+            return Err(FormatError::Version {
+                found,
+                producer: String::from_utf8_lossy(producer).into_owned(),
+            });
+        }
+        let (file, trailing) = postcard::take_from_bytes::<ProofFile>(rest)
+            .map_err(|e| FormatError::Corrupt(e.to_string()))?;
+        if !trailing.is_empty() {
+            return Err(FormatError::Corrupt(format!(
+                "{} trailing bytes",
+                trailing.len()
+            )));
+        }
+        if file.decode_body()?.producer.as_bytes() != producer {
+            return Err(FormatError::Corrupt(
+                "the header's producer differs from the proof body's".into(),
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Decodes the body.
+    pub fn decode_body(&self) -> Result<ProofBody, FormatError> {
+        let (body, trailing) = postcard::take_from_bytes::<ProofBody>(&self.body)
+            .map_err(|e| FormatError::Corrupt(format!("proof body: {e}")))?;
+        if !trailing.is_empty() {
+            return Err(FormatError::Corrupt(
+                "trailing bytes in the proof body".into(),
+            ));
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,68 @@
+//! The LogUp relations of the VM AIR and who yields / consumes each (see `DESIGN.md`).
+//!
+//! Sign convention: a provider *yields* a token with a negative numerator, a user *consumes*
+//! it with a positive one, so a balanced trace sums to zero together with the verifier's public
+//! part ([`crate::vm::public_sum`]).
+
+use stwo::core::channel::Channel;
+use stwo_constraint_framework::relation;
+
+relation!(StateRelation, 4);
+relation!(HaltedRelation, 2);
+relation!(RomRelation, 6);
+relation!(BindRelation, 6);
+relation!(MemRelation, 5);
+relation!(Range16, 1);
+relation!(Range10, 1);
+relation!(OutputRelation, 3);
+
+/// Every relation's random elements, drawn once after the main trace is committed.
+#[derive(Clone, Debug)]
+pub struct Relations {
+    /// `State(pc, fp, clk, out)`: the machine state before a step (`out` = words written so far).
+    pub state: StateRelation,
+    /// `Halted(clk, out)`: the `halt` step's final state, consumed by the verifier.
+    pub halted: HaltedRelation,
+    /// `Rom(tag, w0..w4)`: read-only public data (program, input, input length).
+    pub rom: RomRelation,
+    /// `Bind(tag, w0..w4)`: each real ROM row once, consumed by the verifier per row it built.
+    pub bind: BindRelation,
+    /// `Mem(space, addr, ts, v0, v1)`: a memory cell's value since timestamp `ts`.
+    pub mem: MemRelation,
+    /// `Range16(x)`: `x ∈ [0, 2^16)`.
+    pub range16: Range16,
+    /// `Range10(x)`: `x ∈ [0, 2^10)`.
+    pub range10: Range10,
+    /// `Output(k, lo, hi)`: output word `k`, consumed by the verifier.
+    pub output: OutputRelation,
+}
+
+impl Relations {
+    /// Draws every relation's elements from `channel`, in a fixed order.
+    pub fn draw(channel: &mut impl Channel) -> Self {
+        Relations {
+            state: StateRelation::draw(channel),
+            halted: HaltedRelation::draw(channel),
+            rom: RomRelation::draw(channel),
+            bind: BindRelation::draw(channel),
+            mem: MemRelation::draw(channel),
+            range16: Range16::draw(channel),
+            range10: Range10::draw(channel),
+            output: OutputRelation::draw(channel),
+        }
+    }
+
+    /// Placeholder elements, for building components only to read their column sizes.
+    pub fn dummy() -> Self {
+        Relations {
+            state: StateRelation::dummy(),
+            halted: HaltedRelation::dummy(),
+            rom: RomRelation::dummy(),
+            bind: BindRelation::dummy(),
+            mem: MemRelation::dummy(),
+            range16: Range16::dummy(),
+            range10: Range10::dummy(),
+            output: OutputRelation::dummy(),
+        }
+    }
+}

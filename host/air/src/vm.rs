@@ -1,0 +1,223 @@
+//! The VM AIR assembled: the claim (component sizes), the verifier's own public data (ROM
+//! rows, the public LogUp sum) and the verification of a [`crate::proof::ProofBody`].
+//!
+//! Channel order, prover and verifier alike:
+//! `config` → preprocessed root → statement → claim (log sizes) → main root → relation
+//! elements → claimed sums → interaction root → stwo's proof.
+
+use num_traits::Zero;
+use obelysk_vm::ir::Program;
+use serde::{Deserialize, Serialize};
+use stwo::core::air::Component;
+use stwo::core::channel::Channel;
+use stwo::core::fields::FieldExpOps;
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::SecureField;
+use stwo_constraint_framework::{FrameworkComponent, Relation, TraceLocationAllocator};
+
+use crate::components::boundary::{MAX_LOG_ADDRESSES, MIN_LOG_ADDRESSES};
+use crate::components::io::{TAG_INPUT, TAG_INPUT_LEN};
+use crate::components::rom::RomRow;
+use crate::components::{Kind, N_COMPONENTS, VmComponent, VmEval, preprocessed_columns};
+use crate::relations::Relations;
+use crate::security::SecurityLevel;
+use crate::statement::Statement;
+use crate::verifier::{Verifier, tree_log_sizes};
+
+/// The most steps a proof may claim: clocks stay below 2^24, timestamps below 2^26.
+pub const MAX_STEPS: u64 = 1 << 24;
+/// The largest instruction-family component (2^22 rows).
+pub const MAX_LOG_ROWS: u32 = 22;
+/// The smallest component (one SIMD vector of rows).
+pub const MIN_LOG_ROWS: u32 = 4;
+
+/// The prover's claim: each component's log size, in [`Kind::ALL`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub log_sizes: [u32; N_COMPONENTS],
+}
+
+impl Claim {
+    /// The log size of `kind`.
+    pub fn log_size(&self, kind: Kind) -> u32 {
+        self.log_sizes[kind.index()]
+    }
+
+    /// Mixes the claim into the channel (before the main trace is committed).
+    pub fn mix_into(&self, channel: &mut impl Channel) {
+        for size in self.log_sizes {
+            channel.mix_u64(u64::from(size));
+        }
+    }
+
+    /// Checks the sizes against what the verifier knows: the tables' fixed sizes, the ROM's
+    /// size from its own data, and bounds on the rest (so relation multiplicities stay far
+    /// below p and the boundary's `seq` column exists).
+    pub fn check(&self, rom_rows: usize) -> Result<(), String> {
+        for kind in Kind::ALL {
+            let size = self.log_size(kind);
+            let ok = match kind {
+                Kind::Range16 => size == 16,
+                Kind::Range10 => size == 10,
+                Kind::Rom => size == rows_log_size(rom_rows),
+                Kind::Boundary => (MIN_LOG_ADDRESSES..=MAX_LOG_ADDRESSES).contains(&size),
+                _ => (MIN_LOG_ROWS..=MAX_LOG_ROWS).contains(&size),
+            };
+            if !ok {
+                return Err(format!("component {} has log size {size}", kind.name()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The log size of a component holding `rows` rows.
+pub fn rows_log_size(rows: usize) -> u32 {
+    rows.next_power_of_two().trailing_zeros().max(MIN_LOG_ROWS)
+}
+
+/// The ROM: the program (tag 0), every input word (tag 1) and the input length (tag 2).
+pub fn rom_rows(program: &Program, input: &[u32]) -> Vec<RomRow> {
+    let mut rows = Vec::with_capacity(program.code.len() + input.len() + 1);
+    for (pc, instr) in program.code.iter().enumerate() {
+        let [op, a, b, c] = instr.encode();
+        rows.push([0, pc as u32, op, a, b, c]);
+    }
+    for (i, &word) in input.iter().enumerate() {
+        let i = i as u32;
+        rows.push([TAG_INPUT, i & 0xffff, i >> 16, word & 0xffff, word >> 16, 0]);
+    }
+    let len = input.len() as u32;
+    rows.push([TAG_INPUT_LEN, 0, 0, len & 0xffff, len >> 16, 0]);
+    rows
+}
+
+/// The verifier's part of the LogUp sum: it yields the initial state `(entry, 0, 0, 0)`,
+/// consumes `Halted(steps − 1, len(output))`, each ROM row's `Bind` and each output word.
+pub fn public_sum(
+    rel: &Relations,
+    entry_pc: u32,
+    rom: &[RomRow],
+    statement: &Statement,
+) -> SecureField {
+    let m31 = BaseField::from_u32_unchecked;
+    let inverse = |x: SecureField| x.inverse();
+    let mut sum = -inverse(rel.state.combine(&[m31(entry_pc), m31(0), m31(0), m31(0)]));
+    let last_clk = statement.steps.saturating_sub(1) as u32;
+    sum += inverse(
+        rel.halted
+            .combine(&[m31(last_clk), m31(statement.output.len() as u32)]),
+    );
+    for row in rom {
+        sum -= inverse(rel.bind.combine(&row.map(m31)));
+    }
+    for (k, &word) in statement.output.iter().enumerate() {
+        sum += inverse(
+            rel.output
+                .combine(&[m31(k as u32), m31(word & 0xffff), m31(word >> 16)]),
+        );
+    }
+    sum
+}
+
+/// The components for `claim`, with relation elements `rel` and the claimed sums.
+pub fn components(
+    claim: &Claim,
+    rel: &Relations,
+    claimed_sums: &[SecureField; N_COMPONENTS],
+) -> Vec<VmComponent> {
+    let allocator =
+        &mut TraceLocationAllocator::new_with_preprocessed_columns(&preprocessed_columns());
+    Kind::ALL
+        .iter()
+        .map(|&kind| {
+            let eval = VmEval {
+                kind,
+                log_size: claim.log_size(kind),
+                rel: rel.clone(),
+            };
+            FrameworkComponent::new(allocator, eval, claimed_sums[kind.index()])
+        })
+        .collect()
+}
+
+/// `components` as trait objects.
+pub fn as_dyn(components: &[VmComponent]) -> Vec<&dyn Component> {
+    components.iter().map(|c| c as &dyn Component).collect()
+}
+
+/// What the verifier checks beyond stwo's own verification, and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AirError {
+    #[error("the proof's claim is invalid: {0}")]
+    Claim(String),
+    #[error("the proof commits to a different preprocessed tree than the pinned tables")]
+    PreprocessedRoot,
+    #[error("the proof has {0} commitments, expected 4")]
+    Commitments(usize),
+    #[error("the LogUp sums do not cancel: the trace is not a valid execution of this statement")]
+    Unbalanced,
+    #[error("the statement claims {0} steps (must be 1..={MAX_STEPS})")]
+    Steps(u64),
+    #[error("the STARK does not verify: {0}")]
+    Stark(String),
+}
+
+/// Verifies a proof body of `statement` about `program` (which the verifier lowered itself)
+/// at the preset `level`.
+pub fn verify_air(
+    program: &Program,
+    statement: &Statement,
+    level: SecurityLevel,
+    claim: &Claim,
+    claimed_sums: &[SecureField; N_COMPONENTS],
+    stark: crate::verifier::Proof,
+) -> Result<(), AirError> {
+    if statement.steps == 0 || statement.steps > MAX_STEPS {
+        return Err(AirError::Steps(statement.steps));
+    }
+    let rom = rom_rows(program, &statement.input);
+    claim.check(rom.len()).map_err(AirError::Claim)?;
+    let roots = stark.0.commitments.clone();
+    if roots.len() != 4 {
+        return Err(AirError::Commitments(roots.len()));
+    }
+    if roots[0].0 != pinned_preprocessed_root(level) {
+        return Err(AirError::PreprocessedRoot);
+    }
+    let mut verifier = Verifier::new(level.pcs_config());
+    verifier.commit(roots[0], &crate::components::preprocessed_log_sizes());
+    statement.mix_into(verifier.channel());
+    claim.mix_into(verifier.channel());
+    let sized = components(claim, &Relations::dummy(), claimed_sums);
+    verifier.commit(roots[1], &tree_log_sizes(&as_dyn(&sized), 1));
+    let rel = Relations::draw(verifier.channel());
+    verifier.commit_interaction(claimed_sums, roots[2], &tree_log_sizes(&as_dyn(&sized), 2));
+    let entry = program.functions[program.main].entry;
+    let total: SecureField = claimed_sums.iter().copied().sum::<SecureField>()
+        + public_sum(&rel, entry, &rom, statement);
+    if !total.is_zero() {
+        return Err(AirError::Unbalanced);
+    }
+    let components = components(claim, &rel, claimed_sums);
+    verifier
+        .verify(&as_dyn(&components), stark)
+        .map_err(|e| AirError::Stark(e.to_string()))
+}
+
+/// The root of the preprocessed tree for each preset. The tree does not depend on the program,
+/// so the verifier compares the proof's root with this constant: a prover cannot commit other
+/// "tables" (say, a range table that contains 2^16). `obelysk-prover`'s tests recompute it.
+pub fn pinned_preprocessed_root(level: SecurityLevel) -> [u8; 32] {
+    let hex = match level {
+        SecurityLevel::Bits96 => "8b837b9d3621d69645e5f877ad3c46e7806d7ecc51e04c6e04f92626c9cd2a73",
+        SecurityLevel::Bits128 => {
+            "0c59f3eb84e4dc5c2429a85cbdb54da27cfaa30d57aa7c8b754afe2df055d183"
+        }
+    };
+    let mut root = [0u8; 32];
+    for (i, byte) in root.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("a hex constant");
+    }
+    root
+}

@@ -1,0 +1,150 @@
+//! `obelysk prove` and `obelysk verify`: local proofs, no node.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use obelysk_air::api::verify_file;
+use obelysk_air::proof::ProofFile;
+use obelysk_air::security::SecurityLevel;
+use obelysk_prover::Phase;
+use obelysk_vm::{Limits, Sandbox};
+use serde_json::json;
+
+use super::{ProveArgs, VerifyArgs};
+
+/// The preset for `bits`.
+pub fn security_level(bits: u32) -> anyhow::Result<SecurityLevel> {
+    match bits {
+        96 => Ok(SecurityLevel::Bits96),
+        128 => Ok(SecurityLevel::Bits128),
+        _ => anyhow::bail!("--security must be 96 or 128 (got {bits})"),
+    }
+}
+
+/// Reads a module: binary `.wasm`, or WebAssembly text.
+fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(wat::parse_bytes(&bytes)
+        .with_context(|| {
+            format!(
+                "{} is neither a Wasm module nor WebAssembly text",
+                path.display()
+            )
+        })?
+        .into_owned())
+}
+
+pub fn prove(args: ProveArgs) -> anyhow::Result<i32> {
+    let module = read_module(&args.module)?;
+    let input = args.input.words()?;
+    let level = security_level(args.security)?;
+    let program = obelysk_vm::lower::lower(&module)
+        .with_context(|| format!("{} cannot be proven", args.module.display()))?;
+
+    let bar = ProgressBar::new(Phase::ALL.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}").expect("a valid template"),
+    );
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut timings: Vec<(Phase, f64)> = Vec::new();
+    let mut current: Option<Phase> = None;
+    let mut on_phase = |phase: Phase| {
+        if let Some(done) = current.replace(phase) {
+            timings.push((done, last.elapsed().as_secs_f64()));
+            bar.inc(1);
+        }
+        last = Instant::now();
+        bar.set_message(phase.name());
+    };
+    let (output, file) =
+        obelysk_prover::prove_program(&program, &input, level, args.max_steps, &mut on_phase)?;
+    if let Some(done) = current {
+        timings.push((done, last.elapsed().as_secs_f64()));
+    }
+    bar.finish_and_clear();
+
+    // The sandbox must agree with the VM on every proven run.
+    let sandbox = Sandbox::new(Limits::default())?;
+    let native = sandbox.run(&sandbox.load(&module)?, &input)?;
+    if native.output != output {
+        anyhow::bail!(
+            "divergence: wasmtime wrote {:?}, the Obelysk VM {:?}; no proof written",
+            native.output,
+            output
+        );
+    }
+
+    let bytes = file.to_bytes();
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    println!("output       {output:?}");
+    println!("steps        {}", file.statement.steps);
+    println!("security     {} bits", file.security_bits);
+    println!(
+        "proof        {} ({} bytes)",
+        args.output.display(),
+        bytes.len()
+    );
+    println!("attestation  0x{}", hex::encode(file.attestation));
+    let phases: Vec<String> = timings
+        .iter()
+        .map(|(phase, s)| format!("{} {:.0} ms", phase.name(), s * 1e3))
+        .collect();
+    println!(
+        "time         {:.0} ms ({})",
+        started.elapsed().as_secs_f64() * 1e3,
+        phases.join(", ")
+    );
+    Ok(0)
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let module = read_module(&args.module)?;
+    let bytes =
+        std::fs::read(&args.proof).with_context(|| format!("reading {}", args.proof.display()))?;
+    let verdict = ProofFile::from_bytes(&bytes)
+        .map_err(obelysk_air::VerifyError::from)
+        .and_then(|file| verify_file(&module, &file, args.min_security).map(|s| (s, file)));
+    match verdict {
+        Ok((statement, file)) => {
+            let attestation = format!("0x{}", hex::encode(file.attestation));
+            if args.json {
+                println!(
+                    "{}",
+                    json!({
+                        "valid": true,
+                        "program_id": hex::encode(statement.program_id),
+                        "input": statement.input,
+                        "output": statement.output,
+                        "steps": statement.steps,
+                        "security_bits": file.security_bits,
+                        "proof_hash": hex::encode(file.proof_hash()),
+                        "attestation": attestation,
+                    })
+                );
+            } else {
+                println!("valid        yes");
+                println!("program      {}", hex::encode(statement.program_id));
+                println!("input        {:?}", statement.input);
+                println!("output       {:?}", statement.output);
+                println!("steps        {}", statement.steps);
+                println!("security     {} bits", file.security_bits);
+                println!("attestation  {attestation}");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"valid": false, "error": {"code": e.code(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("invalid proof [{}]: {e}", e.code());
+            }
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Proving a run of the Obelysk VM: execute, build the witness, commit, prove.
+
+use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent, VmEval};
+use obelysk_air::proof::{ProofBody, ProofFile};
+use obelysk_air::relations::Relations;
+use obelysk_air::security::SecurityLevel;
+use obelysk_air::statement::Statement;
+use obelysk_air::vm::{Claim, components};
+use obelysk_vm::interp::{self, ExecError, Trace};
+use obelysk_vm::ir::Program;
+use obelysk_vm::lower::{LowerError, lower};
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::SecureField;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::prover::ComponentProver;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::poly::circle::CircleEvaluation;
+
+use crate::witness::{Table, Witness, WitnessError};
+use crate::{Column, Prover, interaction, preprocessed};
+
+/// The default step budget of a proof (the AIR allows up to `obelysk_air::vm::MAX_STEPS`).
+pub const DEFAULT_MAX_STEPS: u64 = 1 << 22;
+
+/// The phases of a proof, reported as they start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Run the program in the tracing interpreter.
+    Execute,
+    /// Build every component's columns.
+    Trace,
+    /// Commit the preprocessed, main and interaction trees.
+    Commit,
+    /// stwo's proof: composition, FRI, queries.
+    Prove,
+}
+
+impl Phase {
+    /// All phases, in order.
+    pub const ALL: [Phase; 4] = [Phase::Execute, Phase::Trace, Phase::Commit, Phase::Prove];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Execute => "execute",
+            Phase::Trace => "trace",
+            Phase::Commit => "commit",
+            Phase::Prove => "prove",
+        }
+    }
+}
+
+/// Why no proof was produced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProveError {
+    #[error(transparent)]
+    Lower(#[from] LowerError),
+    #[error("execution: {0}")]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    #[error("stwo: {0}")]
+    Stwo(String),
+}
+
+/// Proves `module` run on `input` at `level`: returns the output and the proof file.
+pub fn prove(
+    module: &[u8],
+    input: &[u32],
+    level: SecurityLevel,
+) -> Result<(Vec<u32>, ProofFile), ProveError> {
+    let program = lower(module)?;
+    prove_program(&program, input, level, DEFAULT_MAX_STEPS, &mut |_| {})
+}
+
+/// Proves a lowered program, reporting each phase to `progress` as it starts.
+pub fn prove_program(
+    program: &Program,
+    input: &[u32],
+    level: SecurityLevel,
+    max_steps: u64,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<(Vec<u32>, ProofFile), ProveError> {
+    progress(Phase::Execute);
+    let trace = interp::run(program, input, max_steps)?;
+    progress(Phase::Trace);
+    let witness = Witness::build(program, input, &trace)?;
+    let statement = statement(program, input, &trace);
+    let file = prove_witness(&statement, &witness, level, progress)?;
+    Ok((trace.output, file))
+}
+
+/// The statement a trace proves.
+pub fn statement(program: &Program, input: &[u32], trace: &Trace) -> Statement {
+    Statement {
+        program_id: program.id().0,
+        input: input.to_vec(),
+        output: trace.output.clone(),
+        steps: trace.steps.len() as u64,
+    }
+}
+
+/// A table's columns, zero-padded to `2^log_size` rows.
+pub fn table_columns(table: &Table, log_size: u32) -> Vec<Column> {
+    table
+        .columns
+        .iter()
+        .map(|values| {
+            let padded: BaseColumn = values
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(BaseField::from(0)))
+                .take(1 << log_size)
+                .collect();
+            CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), padded)
+        })
+        .collect()
+}
+
+/// Commits and proves `witness` (honest or, in tests, forged) for `statement`.
+pub fn prove_witness(
+    statement: &Statement,
+    witness: &Witness,
+    level: SecurityLevel,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<ProofFile, ProveError> {
+    let claim = witness.claim;
+    let main: Vec<Vec<Column>> = Kind::ALL
+        .iter()
+        .map(|&kind| table_columns(witness.table(kind), claim.log_size(kind)))
+        .collect();
+    let body = prove_columns(statement, &claim, main, level, progress)?;
+    Ok(ProofFile::new(statement.clone(), &body))
+}
+
+/// Commits and proves given main-trace columns (per component, in `Kind::ALL` order).
+pub fn prove_columns(
+    statement: &Statement,
+    claim: &Claim,
+    main: Vec<Vec<Column>>,
+    level: SecurityLevel,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<ProofBody, ProveError> {
+    progress(Phase::Commit);
+    let config = level.pcs_config();
+    let max_log_size = claim.log_sizes.iter().copied().max().unwrap_or(0).max(20);
+    let twiddles = Prover::twiddles(config, max_log_size);
+    let mut prover = Prover::new(config, &twiddles);
+    let preprocessed = preprocessed::columns();
+    prover.commit(preprocessed.clone());
+    statement.mix_into(prover.channel());
+    claim.mix_into(prover.channel());
+    prover.commit(main.iter().flatten().cloned().collect());
+
+    let rel = Relations::draw(prover.channel());
+    let by_id = preprocessed::by_id(&preprocessed);
+    let mut claimed_sums = [SecureField::from(0u32); N_COMPONENTS];
+    let mut interaction_columns = Vec::new();
+    for (i, &kind) in Kind::ALL.iter().enumerate() {
+        let eval = VmEval {
+            kind,
+            log_size: claim.log_size(kind),
+            rel: rel.clone(),
+        };
+        let (columns, sum) = interaction::interaction_trace(&eval, &main[i], &by_id);
+        claimed_sums[i] = sum;
+        interaction_columns.extend(columns);
+    }
+    prover.commit_interaction(&claimed_sums, interaction_columns);
+
+    progress(Phase::Prove);
+    let components: Vec<VmComponent> = components(claim, &rel, &claimed_sums);
+    let provers: Vec<&dyn ComponentProver<SimdBackend>> = components
+        .iter()
+        .map(|c| c as &dyn ComponentProver<SimdBackend>)
+        .collect();
+    let stark = prover
+        .prove(&provers)
+        .map_err(|e| ProveError::Stwo(e.to_string()))?;
+    Ok(ProofBody {
+        producer: obelysk_air::proof::VERSION.to_string(),
+        config,
+        claim: *claim,
+        claimed_sums,
+        stark,
+    })
+}

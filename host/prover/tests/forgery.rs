@@ -1,0 +1,387 @@
+//! Forged witnesses: each attack of `../shared/design/vm-air.md` against the VM AIR. A forgery
+//! must fail a constraint or unbalance the LogUp sum ([`check_witness`]), so no proof of it
+//! verifies; the attacks marked "end to end" also run the real prover and verifier.
+
+mod common;
+
+use common::*;
+use obelysk_air::components::Kind;
+use obelysk_air::statement::Statement;
+use obelysk_prover::check::{CheckError, check_witness};
+use obelysk_prover::vm::{prove_witness, statement};
+use obelysk_prover::witness::Witness;
+use obelysk_vm::interp;
+use obelysk_vm::ir::{Instr, Program};
+use obelysk_vm::lower::lower;
+use stwo::core::fields::m31::M31;
+
+struct Run {
+    program: Program,
+    statement: Statement,
+    witness: Witness,
+}
+
+fn honest(wasm: &[u8], input: &[u32]) -> Run {
+    let program = lower(wasm).unwrap();
+    let trace = interp::run(&program, input, 1 << 20).unwrap();
+    let witness = Witness::build(&program, input, &trace).unwrap();
+    let statement = statement(&program, input, &trace);
+    Run {
+        program,
+        statement,
+        witness,
+    }
+}
+
+impl Run {
+    fn check(&self) -> Result<(), CheckError> {
+        check_witness(&self.program, &self.statement, &self.witness)
+    }
+
+    /// Asserts the forgery is caught; returns how.
+    fn rejected(&self) -> CheckError {
+        self.check()
+            .expect_err("a forged witness passed every check")
+    }
+
+    /// End to end: the real prover either refuses or makes a proof the verifier rejects.
+    fn rejected_end_to_end(&self, wasm: &[u8]) {
+        let Ok(file) = prove_witness(&self.statement, &self.witness, LEVEL, &mut |_| {}) else {
+            return;
+        };
+        let verdict = obelysk_air::api::verify_file(wasm, &file, 96);
+        assert!(verdict.is_err(), "a forged proof verified");
+    }
+
+    fn get(&self, kind: Kind, column: usize, row: usize) -> u32 {
+        self.witness.table(kind).columns[column][row].0
+    }
+
+    fn set(&mut self, kind: Kind, column: usize, row: usize, value: u32) {
+        self.witness.table_mut(kind).columns[column][row] = M31::from_u32_unchecked(value);
+    }
+
+    /// The first row of `kind` whose instruction satisfies `pick`.
+    fn row(&self, kind: Kind, pick: impl Fn(&Instr) -> bool) -> usize {
+        let pcs = &self.witness.table(kind).columns[PC];
+        pcs.iter()
+            .position(|pc| pick(&self.program.code[pc.0 as usize]))
+            .expect("the program executes such a step")
+    }
+}
+
+// Step frame columns.
+const E: usize = 0;
+const PC: usize = 1;
+const CLK: usize = 3;
+const B: usize = 6;
+
+#[test]
+fn honest_witnesses_pass() {
+    honest(&coverage(), &[5, 9, 2, 7]).check().unwrap();
+    for a in EDGES {
+        for b in [0, 1, a, u32::MAX - a, 1 << 16, a ^ 0x8000_8000] {
+            honest(&all_ops(), &[a, b]).check().unwrap();
+        }
+    }
+}
+
+/// Every column of every component is constrained: changing it on some real row is caught.
+/// (A column free on every row could hold anything: the bug class this stops.)
+#[test]
+fn every_column_is_load_bearing() {
+    let run = honest(&coverage(), &[5, 9, 2, 7]);
+    for kind in Kind::ALL {
+        let table = run.witness.table(kind);
+        for column in 0..table.columns.len() {
+            let caught = (0..table.rows()).any(|row| {
+                let mut forged = Run {
+                    program: run.program.clone(),
+                    statement: run.statement.clone(),
+                    witness: run.witness.clone(),
+                };
+                let value = forged.get(kind, column, row);
+                forged.set(kind, column, row, value + 1);
+                forged.check().is_err()
+            });
+            assert!(
+                caught,
+                "column {column} of `{}` is unconstrained",
+                kind.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_carry_with_compensating_result() {
+    // 0xffff + 1 = 0x1_0000: honest carry0 = 1, r = (0, 1). Forge carry0 = 0 with the result
+    // (lo, hi) = (0x1_0000, 0): the same field value `lo + 2^16·hi`, and both limb equations
+    // hold. Only the range check of the written limb stops it.
+    let mut run = honest(&all_ops(), &[0xffff, 1]);
+    let row = run.row(Kind::AddSub, |i| matches!(i, Instr::Binary { .. }));
+    assert_eq!(
+        (
+            run.get(Kind::AddSub, 13, row),
+            run.get(Kind::AddSub, 15, row)
+        ),
+        (0, 1)
+    );
+    run.set(Kind::AddSub, 13, row, 0x10000);
+    run.set(Kind::AddSub, 14, row, 0);
+    run.set(Kind::AddSub, 15, row, 0);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn flag_of_two() {
+    let mut run = honest(&all_ops(), &[3, 4]);
+    let row = run.row(Kind::Cmp, |_| true);
+    let flags: Vec<u32> = (8..15).map(|c| run.get(Kind::Cmp, c, row)).collect();
+    let set = 8 + flags.iter().position(|&f| f == 1).unwrap();
+    run.set(Kind::Cmp, set, row, 2);
+    assert!(matches!(
+        run.rejected(),
+        CheckError::Constraint {
+            component: "cmp",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn wrong_comparison_result() {
+    // 3 < 4: claim the borrow away and the result false.
+    let mut run = honest(&all_ops(), &[3, 4]);
+    let row = run.row(Kind::Cmp, |i| {
+        matches!(
+            i,
+            Instr::Binary {
+                op: obelysk_vm::ir::BinOp::LtU,
+                ..
+            }
+        )
+    });
+    assert_eq!(run.get(Kind::Cmp, 26, row), 1);
+    run.set(Kind::Cmp, 26, row, 0);
+    run.rejected();
+    // Same, with a consistent-looking borrow: the difference limb leaves the range.
+    let mut run = honest(&all_ops(), &[3, 4]);
+    run.set(Kind::Cmp, 22, row, 0);
+    run.set(Kind::Cmp, 20, row, 0u32.wrapping_sub(1) & 0x7fff_ffff);
+    run.rejected();
+}
+
+#[test]
+fn changed_input_or_output() {
+    let run = honest(&coverage(), &[5, 9, 2, 7]);
+    let mut forged = Run {
+        statement: run.statement.clone(),
+        ..honest(&coverage(), &[5, 9, 2, 7])
+    };
+    forged.statement.input[1] = 10;
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+    forged.statement = run.statement.clone();
+    forged.statement.output[0] += 1;
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+    // Missing and duplicated output words.
+    forged.statement.output = run.statement.output[1..].to_vec();
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+    forged.statement.output = run.statement.output.clone();
+    forged
+        .statement
+        .output
+        .push(*run.statement.output.last().unwrap());
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+    // Fewer steps.
+    forged.statement = run.statement.clone();
+    forged.statement.steps -= 1;
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn changed_immediate_in_program_and_step() {
+    // Rewrite `i32.const 7` as 8 in both the ROM row and the step that executes it.
+    let mut run = honest(&coverage(), &[5, 9, 2, 7]);
+    let row = run.row(Kind::Const, |i| matches!(i, Instr::Const { value: 7, .. }));
+    let pc = run.get(Kind::Const, PC, row) as usize;
+    for step in 0..run.witness.table(Kind::Const).rows() {
+        if run.get(Kind::Const, PC, step) == pc as u32 {
+            run.set(Kind::Const, B, step, 8);
+        }
+    }
+    run.set(Kind::Rom, 5, pc, 8);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+    run.rejected_end_to_end(&coverage());
+}
+
+#[test]
+fn changed_opcode() {
+    // Execute the `sub` as an `add` (is_sub flipped, result adjusted): the ROM says sub.
+    let mut run = honest(&all_ops(), &[10, 3]);
+    let row = run.row(Kind::AddSub, |i| {
+        matches!(
+            i,
+            Instr::Binary {
+                op: obelysk_vm::ir::BinOp::Sub,
+                ..
+            }
+        )
+    });
+    run.set(Kind::AddSub, 8, row, 0);
+    run.set(Kind::AddSub, 13, row, 13);
+    run.set(Kind::AddSub, 15, row, 0);
+    run.set(Kind::AddSub, 16, row, 0);
+    run.rejected();
+}
+
+#[test]
+fn extra_program_row_and_padding_with_multiplicity() {
+    let run = honest(&coverage(), &[5, 9]);
+    let rows = run.witness.table(Kind::Rom).rows();
+    let padding = rows; // the first padding row
+    assert!(padding < 1 << run.witness.claim.log_size(Kind::Rom));
+    // An extra enabled row: its Bind is not in the verifier's ROM.
+    let mut forged = Run {
+        witness: run.witness.clone(),
+        ..honest(&coverage(), &[5, 9])
+    };
+    for (column, value) in [(0, 1), (1, 0), (2, 9999), (3, 0)] {
+        forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(value));
+    }
+    for column in 4..8 {
+        forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(0));
+    }
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+    // A padding row that serves lookups.
+    let mut forged = Run {
+        witness: run.witness.clone(),
+        ..honest(&coverage(), &[5, 9])
+    };
+    for column in 0..8 {
+        let value = if column == 7 { 1 } else { 0 };
+        forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(value));
+    }
+    assert!(matches!(
+        forged.rejected(),
+        CheckError::Constraint {
+            component: "rom",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn skipped_or_reordered_steps() {
+    let run = honest(&coverage(), &[5, 9]);
+    // Skip: drop a copy step (its successor's state is never yielded).
+    let mut forged = Run {
+        witness: run.witness.clone(),
+        ..honest(&coverage(), &[5, 9])
+    };
+    let last = forged.witness.table(Kind::Copy).rows() - 1;
+    forged.set(Kind::Copy, E, last, 0);
+    forged.rejected();
+    // Reorder: swap the clocks of two copy steps.
+    let mut forged = Run {
+        witness: run.witness.clone(),
+        ..honest(&coverage(), &[5, 9])
+    };
+    let (c0, c1) = (
+        forged.get(Kind::Copy, CLK, 0),
+        forged.get(Kind::Copy, CLK, 1),
+    );
+    forged.set(Kind::Copy, CLK, 0, c1);
+    forged.set(Kind::Copy, CLK, 1, c0);
+    assert_eq!(forged.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn jump_to_nowhere() {
+    let mut run = honest(&coverage(), &[5, 9]);
+    let row = run.row(Kind::Jump, |i| matches!(i, Instr::Jump { .. }));
+    run.set(Kind::Jump, 15, row, 1 << 19);
+    assert!(matches!(
+        run.rejected(),
+        CheckError::Constraint {
+            component: "jump",
+            ..
+        }
+    ));
+    // Also moving the target itself: the ROM pins it.
+    let mut run = honest(&coverage(), &[5, 9]);
+    run.set(Kind::Jump, B, row, 1 << 19);
+    run.set(Kind::Jump, 15, row, 1 << 19);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn return_to_wrong_pc_or_fp() {
+    for column in [8, 9] {
+        let mut run = honest(&coverage(), &[5, 9]);
+        let value = run.get(Kind::Ret, column, 0);
+        run.set(Kind::Ret, column, 0, value + 1);
+        assert_eq!(run.rejected(), CheckError::Unbalanced);
+    }
+}
+
+#[test]
+fn stale_read_and_read_from_the_future() {
+    let run = honest(&sum_input(), &[1, 2, 3]);
+    // The add that accumulates reads `sum` (x, access 0 at columns 19, 20). A stale read: an
+    // older token of the same cell (its initial value at ts 0) instead of the latest.
+    let row = 3;
+    let mut stale = Run {
+        witness: run.witness.clone(),
+        ..honest(&sum_input(), &[1, 2, 3])
+    };
+    stale.set(Kind::AddSub, 19, row, 0);
+    stale.set(Kind::AddSub, 9, row, 0);
+    stale.set(Kind::AddSub, 10, row, 0);
+    stale.rejected();
+    // From the future: a prev_ts past this step's own timestamp fails the range check.
+    let mut future = Run {
+        witness: run.witness.clone(),
+        ..honest(&sum_input(), &[1, 2, 3])
+    };
+    let clk = future.get(Kind::AddSub, CLK, row);
+    future.set(Kind::AddSub, 19, row, 4 * clk + 9);
+    future.set(Kind::AddSub, 20, row, 0);
+    future.rejected();
+}
+
+#[test]
+fn out_of_bounds_address() {
+    // A boundary smaller than the memory the run touched: the cells past it have no initial
+    // token.
+    let mut run = honest(&fib_recursive(), &[18]);
+    let log = run.witness.claim.log_size(Kind::Boundary);
+    assert!(log > 4, "the recursion uses more than 16 cells");
+    run.witness.claim.log_sizes[Kind::Boundary.index()] = log - 1;
+    for column in &mut run.witness.table_mut(Kind::Boundary).columns {
+        column.truncate(1 << (log - 1));
+    }
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn double_initialisation() {
+    // Use a cell's initial token twice: the second read of a never-written slot claims ts 0.
+    let mut run = honest(&coverage(), &[5, 9]);
+    // Boundary rows cannot repeat an address (the preprocessed `seq` column); a forged final
+    // value for an untouched cell leaves its initial token unconsumed.
+    let untouched = run.witness.table(Kind::Boundary).rows() - 1;
+    run.set(Kind::Boundary, 1, untouched, 5);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
+
+#[test]
+fn forged_io() {
+    // A read of input word 1 claiming another word.
+    let mut run = honest(&coverage(), &[5, 9]);
+    let row = run.row(Kind::Io, |i| matches!(i, Instr::Read { .. }));
+    let w = run.get(Kind::Io, 13, row);
+    run.set(Kind::Io, 13, row, w + 1);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+    run.rejected_end_to_end(&coverage());
+}

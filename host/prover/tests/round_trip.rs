@@ -1,0 +1,37 @@
+//! Honest runs prove and verify; the verifier returns the proven statement.
+
+mod common;
+
+use common::*;
+use obelysk_air::verify;
+use obelysk_prover::prove;
+
+fn round_trip(wasm: &[u8], input: &[u32]) -> Vec<u32> {
+    let (output, file) = prove(wasm, input, LEVEL).unwrap_or_else(|e| panic!("prove: {e}"));
+    let statement = verify(wasm, input, &output, &file.to_bytes(), 96)
+        .unwrap_or_else(|e| panic!("verify: {e}"));
+    assert_eq!(statement.output, output);
+    output
+}
+
+#[test]
+fn sum_loop() {
+    assert_eq!(round_trip(&sum_input(), &[1, 2, 3, 4]), vec![10]);
+}
+
+#[test]
+fn recursion() {
+    assert_eq!(round_trip(&fib_recursive(), &[10]), vec![55]);
+}
+
+#[test]
+fn every_operation_on_edge_values() {
+    for a in EDGES {
+        for b in [0, 1, a, u32::MAX - a, 1 << 16] {
+            let out = round_trip(&all_ops(), &[a, b]);
+            assert_eq!(out[0], a.wrapping_add(b));
+            assert_eq!(out[1], a.wrapping_sub(b));
+            assert_eq!(out[4], u32::from(a < b));
+        }
+    }
+}
