@@ -137,3 +137,63 @@ async fn submit_wait_and_status_against_a_node() {
         "{out:?}"
     );
 }
+
+#[test]
+fn prove_and_verify_locally() {
+    let dir = temp_dir();
+    let module = fixture_path("sum_input.wat");
+    let proof = dir.path().join("job.proof");
+    let (module, proof_path) = (module.to_str().unwrap(), proof.to_str().unwrap());
+    let out = obelysk(&["prove", module, "--input", "48,18,7", "-o", proof_path]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("output       [73]"), "{out:?}");
+
+    let out = obelysk(&["verify", module, proof_path, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(words(&json["output"]), vec![73]);
+    assert_eq!(json["security_bits"], 96);
+    assert!(json["steps"].as_u64().unwrap() > 10);
+    let attestation = json["attestation"].as_str().unwrap();
+    assert!(
+        attestation.starts_with("0x") && attestation.len() == 66,
+        "{attestation}"
+    );
+    let text = stdout(&obelysk(&["verify", module, proof_path]));
+    assert!(text.contains(attestation), "{text}");
+
+    // Refusals exit non-zero with a reason: a stronger minimum, another module, a changed byte.
+    let out = obelysk(&["verify", module, proof_path, "--min-security", "128"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("insufficient_security"),
+        "{out:?}"
+    );
+    let other = fixture_path("deep_recursion.wat");
+    let out = obelysk(&["verify", other.to_str().unwrap(), proof_path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["error"]["code"], "program_mismatch");
+    let mut bytes = std::fs::read(&proof).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&proof, bytes).unwrap();
+    let out = obelysk(&["verify", module, proof_path]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid proof"),
+        "{out:?}"
+    );
+
+    // A module outside the provable subset is refused with the instructions it lacks.
+    plugin("sha256");
+    let sha = plugins_dir().join("sha256.wasm");
+    let out = obelysk(&["prove", sha.to_str().unwrap(), "-o", proof_path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsupported"),
+        "{out:?}"
+    );
+}

@@ -204,11 +204,16 @@ pub fn plugins_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().join("plugins")
 }
 
+/// The path of a file in `tests/fixtures`.
+pub fn fixture_path(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(file)
+}
+
 /// A `.wat` fixture from `tests/fixtures`, assembled.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(format!("{name}.wat"));
+    let path = fixture_path(&format!("{name}.wat"));
     wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

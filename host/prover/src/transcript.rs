@@ -10,32 +10,33 @@
 
 use obelysk_air::verifier::Proof;
 use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
+use stwo::prover::backend::BackendForChannel;
 use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::poly::circle::PolyOps;
+use stwo::prover::poly::BitReversedOrder;
+use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::{CommitmentSchemeProver, ComponentProver, ProvingError, prove};
 
-use crate::Column;
-
-/// The prover's transcript.
-pub struct Prover<'t> {
+/// The prover's transcript, on any stwo backend `B` (SIMD by default).
+pub struct Prover<'t, B: BackendForChannel<Blake2sMerkleChannel> = SimdBackend> {
     channel: Blake2sChannel,
-    scheme: CommitmentSchemeProver<'t, SimdBackend, Blake2sMerkleChannel>,
+    scheme: CommitmentSchemeProver<'t, B, Blake2sMerkleChannel>,
 }
 
-impl<'t> Prover<'t> {
+impl<'t, B: BackendForChannel<Blake2sMerkleChannel>> Prover<'t, B> {
     /// Twiddles for components of up to `max_log_size` rows with constraints of degree ≤ 2.
-    pub fn twiddles(config: PcsConfig, max_log_size: u32) -> TwiddleTree<SimdBackend> {
+    pub fn twiddles(config: PcsConfig, max_log_size: u32) -> TwiddleTree<B> {
         let log_domain = max_log_size + 1 + config.fri_config.log_blowup_factor;
-        SimdBackend::precompute_twiddles(CanonicCoset::new(log_domain).circle_domain().half_coset)
+        B::precompute_twiddles(CanonicCoset::new(log_domain).circle_domain().half_coset)
     }
 
     /// Starts a transcript for `config` (mixed into the channel first).
-    pub fn new(config: PcsConfig, twiddles: &'t TwiddleTree<SimdBackend>) -> Self {
+    pub fn new(config: PcsConfig, twiddles: &'t TwiddleTree<B>) -> Self {
         let mut channel = Blake2sChannel::default();
         config.mix_into(&mut channel);
         Prover {
@@ -45,7 +46,7 @@ impl<'t> Prover<'t> {
     }
 
     /// Commits the next tree.
-    pub fn commit(&mut self, columns: Vec<Column>) {
+    pub fn commit(&mut self, columns: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>>) {
         let mut tree = self.scheme.tree_builder();
         tree.extend_evals(columns);
         tree.commit(&mut self.channel);
@@ -53,7 +54,11 @@ impl<'t> Prover<'t> {
 
     /// Mixes the claimed LogUp sums, then commits the interaction tree (the verifier replays
     /// the same order).
-    pub fn commit_interaction(&mut self, claimed_sums: &[SecureField], columns: Vec<Column>) {
+    pub fn commit_interaction(
+        &mut self,
+        claimed_sums: &[SecureField],
+        columns: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>>,
+    ) {
         self.channel.mix_felts(claimed_sums);
         self.commit(columns);
     }
@@ -69,10 +74,7 @@ impl<'t> Prover<'t> {
     }
 
     /// Proves `components` over the committed trees.
-    pub fn prove(
-        mut self,
-        components: &[&dyn ComponentProver<SimdBackend>],
-    ) -> Result<Proof, ProvingError> {
-        prove::<SimdBackend, Blake2sMerkleChannel>(components, &mut self.channel, self.scheme)
+    pub fn prove(mut self, components: &[&dyn ComponentProver<B>]) -> Result<Proof, ProvingError> {
+        prove::<B, Blake2sMerkleChannel>(components, &mut self.channel, self.scheme)
     }
 }

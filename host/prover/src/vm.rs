@@ -12,9 +12,13 @@ use obelysk_vm::lower::{LowerError, lower};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
 use stwo::prover::ComponentProver;
+use stwo::prover::backend::BackendForChannel;
+use stwo::prover::backend::cpu::CpuBackend;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
 
 use crate::witness::{Table, Witness, WitnessError};
@@ -117,40 +121,78 @@ pub fn table_columns(table: &Table, log_size: u32) -> Vec<Column> {
         .collect()
 }
 
-/// Commits and proves `witness` (honest or, in tests, forged) for `statement`.
+/// A stwo backend the VM prover can run on: trace generation happens on the CPU (SIMD), so
+/// the backend says how to take over such a column.
+pub trait ProverBackend: BackendForChannel<Blake2sMerkleChannel>
+where
+    VmComponent: ComponentProver<Self>,
+{
+    fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder>;
+}
+
+impl ProverBackend for SimdBackend {
+    fn from_simd(column: Column) -> Column {
+        column
+    }
+}
+
+impl ProverBackend for CpuBackend {
+    fn from_simd(column: Column) -> CircleEvaluation<CpuBackend, BaseField, BitReversedOrder> {
+        use stwo::prover::backend::Column as _;
+        CircleEvaluation::new(column.domain, column.values.to_cpu())
+    }
+}
+
+/// Commits and proves `witness` (honest or, in tests, forged) for `statement` on `SimdBackend`.
 pub fn prove_witness(
     statement: &Statement,
     witness: &Witness,
     level: SecurityLevel,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<ProofFile, ProveError> {
+    prove_witness_on::<SimdBackend>(statement, witness, level, progress)
+}
+
+/// [`prove_witness`] on backend `B`: the same proof, byte for byte, on every backend.
+pub fn prove_witness_on<B: ProverBackend>(
+    statement: &Statement,
+    witness: &Witness,
+    level: SecurityLevel,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<ProofFile, ProveError>
+where
+    VmComponent: ComponentProver<B>,
+{
     let claim = witness.claim;
     let main: Vec<Vec<Column>> = Kind::ALL
         .iter()
         .map(|&kind| table_columns(witness.table(kind), claim.log_size(kind)))
         .collect();
-    let body = prove_columns(statement, &claim, main, level, progress)?;
+    let body = prove_columns::<B>(statement, &claim, main, level, progress)?;
     Ok(ProofFile::new(statement.clone(), &body))
 }
 
 /// Commits and proves given main-trace columns (per component, in `Kind::ALL` order).
-pub fn prove_columns(
+pub fn prove_columns<B: ProverBackend>(
     statement: &Statement,
     claim: &Claim,
     main: Vec<Vec<Column>>,
     level: SecurityLevel,
     progress: &mut dyn FnMut(Phase),
-) -> Result<ProofBody, ProveError> {
+) -> Result<ProofBody, ProveError>
+where
+    VmComponent: ComponentProver<B>,
+{
     progress(Phase::Commit);
     let config = level.pcs_config();
     let max_log_size = claim.log_sizes.iter().copied().max().unwrap_or(0).max(20);
-    let twiddles = Prover::twiddles(config, max_log_size);
-    let mut prover = Prover::new(config, &twiddles);
+    let twiddles = Prover::<B>::twiddles(config, max_log_size);
+    let mut prover = Prover::<B>::new(config, &twiddles);
     let preprocessed = preprocessed::columns();
-    prover.commit(preprocessed.clone());
+    prover.commit(preprocessed.iter().cloned().map(B::from_simd).collect());
     statement.mix_into(prover.channel());
     claim.mix_into(prover.channel());
-    prover.commit(main.iter().flatten().cloned().collect());
+    prover.commit(main.iter().flatten().cloned().map(B::from_simd).collect());
 
     let rel = Relations::draw(prover.channel());
     let by_id = preprocessed::by_id(&preprocessed);
@@ -166,13 +208,16 @@ pub fn prove_columns(
         claimed_sums[i] = sum;
         interaction_columns.extend(columns);
     }
-    prover.commit_interaction(&claimed_sums, interaction_columns);
+    prover.commit_interaction(
+        &claimed_sums,
+        interaction_columns.into_iter().map(B::from_simd).collect(),
+    );
 
     progress(Phase::Prove);
     let components: Vec<VmComponent> = components(claim, &rel, &claimed_sums);
-    let provers: Vec<&dyn ComponentProver<SimdBackend>> = components
+    let provers: Vec<&dyn ComponentProver<B>> = components
         .iter()
-        .map(|c| c as &dyn ComponentProver<SimdBackend>)
+        .map(|c| c as &dyn ComponentProver<B>)
         .collect();
     let stark = prover
         .prove(&provers)

@@ -1,0 +1,195 @@
+//! The VM prover against stwo's wide Fibonacci, in one run, on `SimdBackend`, same PCS config
+//! (the 96-bit preset).
+//!
+//! - `vm/prove+verify/2^k`: the `mixed.wat` program (loop + calls + branches + recursion +
+//!   I/O) run to ~2^k steps, proven and verified. Throughput is in VM steps.
+//! - `wide_fib/prove/2^k`: stwo's wide-Fibonacci AIR (100 columns, `c[i+2] = c[i]² + c[i+1]²`)
+//!   at 2^k rows. Throughput is in main-trace cells.
+//!
+//! After each size it prints the main-trace cells, the proof size, the verify time and the
+//! process's peak RSS so far (sizes run in increasing order), so cells/s can be compared:
+//! `cargo bench -p obelysk-benches --bench vm_prove`.
+
+use std::time::Instant;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use obelysk_air::security::SecurityLevel;
+use obelysk_prover::Prover;
+use obelysk_prover::vm::{prove_witness, statement};
+use obelysk_prover::witness::Witness;
+use stwo::core::fields::m31::BaseField;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::poly::circle::CircleEvaluation;
+use stwo_constraint_framework::{
+    EvalAtRow, FrameworkComponent, FrameworkEval, TraceLocationAllocator,
+};
+
+const LEVEL: SecurityLevel = SecurityLevel::Bits96;
+
+fn mixed() -> Vec<u8> {
+    wat::parse_str(include_str!("../../tests/fixtures/mixed.wat")).unwrap()
+}
+
+/// The input that runs `mixed.wat` close to `2^log_steps` steps.
+fn input_for(program: &obelysk_vm::ir::Program, log_steps: u32) -> Vec<u32> {
+    let steps = |n: u32| {
+        obelysk_vm::interp::run(program, &[n, 6], u64::MAX)
+            .unwrap()
+            .steps
+            .len() as u64
+    };
+    let (base, per_iteration) = (steps(0), steps(1) - steps(0));
+    vec![(((1u64 << log_steps) - base) / per_iteration) as u32, 6]
+}
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
+fn vm(c: &mut Criterion) {
+    let wasm = mixed();
+    let program = obelysk_vm::lower::lower(&wasm).unwrap();
+    let mut group = c.benchmark_group("vm/prove+verify");
+    group.sample_size(10);
+    for log_steps in [14u32, 16, 18, 20] {
+        let input = input_for(&program, log_steps);
+        let trace = obelysk_vm::interp::run(&program, &input, u64::MAX).unwrap();
+        let witness = Witness::build(&program, &input, &trace).unwrap();
+        let cells: usize = witness
+            .tables
+            .iter()
+            .zip(witness.claim.log_sizes)
+            .map(|(t, log)| t.columns.len() << log)
+            .sum();
+        let proven = statement(&program, &input, &trace);
+        let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
+        let started = Instant::now();
+        obelysk_air::api::verify_program(&program, &file, 96).unwrap();
+        println!(
+            "vm 2^{log_steps}: {} steps, {cells} main-trace cells, proof {} bytes, verify {:.1} ms, peak RSS {} MiB",
+            trace.steps.len(),
+            file.to_bytes().len(),
+            started.elapsed().as_secs_f64() * 1e3,
+            peak_rss_mib()
+        );
+        group.throughput(Throughput::Elements(trace.steps.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("2^{log_steps}")),
+            &input,
+            |b, input| {
+                b.iter(|| {
+                    let (_, file) = obelysk_prover::prove_program(
+                        &program,
+                        input,
+                        LEVEL,
+                        u64::MAX,
+                        &mut |_| {},
+                    )
+                    .unwrap();
+                    obelysk_air::api::verify_program(&program, &file, 96).unwrap()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+/// stwo's wide-Fibonacci AIR: each row is a Fibonacci-like sequence of squares.
+#[derive(Clone)]
+struct WideFib {
+    log_size: u32,
+}
+
+const WIDE_FIB_COLUMNS: usize = 100;
+
+impl FrameworkEval for WideFib {
+    fn log_size(&self) -> u32 {
+        self.log_size
+    }
+    fn max_constraint_log_degree_bound(&self) -> u32 {
+        self.log_size + 1
+    }
+    fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
+        let mut a = eval.next_trace_mask();
+        let mut b = eval.next_trace_mask();
+        for _ in 2..WIDE_FIB_COLUMNS {
+            let c = eval.next_trace_mask();
+            eval.add_constraint(c.clone() - (a.clone() * a + b.clone() * b.clone()));
+            a = b;
+            b = c;
+        }
+        eval
+    }
+}
+
+fn wide_fib_trace(
+    log_size: u32,
+) -> Vec<CircleEvaluation<SimdBackend, BaseField, stwo::prover::poly::BitReversedOrder>> {
+    let rows = 1usize << log_size;
+    let mut columns: Vec<Vec<BaseField>> = (0..WIDE_FIB_COLUMNS)
+        .map(|_| Vec::with_capacity(rows))
+        .collect();
+    for row in 0..rows {
+        let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
+        columns[0].push(a);
+        columns[1].push(b);
+        for column in columns.iter_mut().skip(2) {
+            let c = a * a + b * b;
+            column.push(c);
+            (a, b) = (b, c);
+        }
+    }
+    columns
+        .into_iter()
+        .map(|values| {
+            let values: BaseColumn = values.into_iter().collect();
+            CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), values)
+        })
+        .collect()
+}
+
+fn prove_wide_fib(log_size: u32) -> obelysk_air::verifier::Proof {
+    let config = LEVEL.pcs_config();
+    let twiddles = Prover::twiddles(config, log_size);
+    let mut prover = Prover::new(config, &twiddles);
+    prover.commit(Vec::new());
+    prover.commit(wide_fib_trace(log_size));
+    let component = FrameworkComponent::new(
+        &mut TraceLocationAllocator::default(),
+        WideFib { log_size },
+        Default::default(),
+    );
+    prover.prove(&[&component]).unwrap()
+}
+
+fn wide_fib(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wide_fib/prove");
+    group.sample_size(10);
+    for log_size in [14u32, 16, 18] {
+        let cells = (WIDE_FIB_COLUMNS << log_size) as u64;
+        prove_wide_fib(log_size);
+        println!(
+            "wide_fib 2^{log_size}: {cells} main-trace cells, peak RSS {} MiB",
+            peak_rss_mib()
+        );
+        group.throughput(Throughput::Elements(cells));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("2^{log_size}")),
+            &log_size,
+            |b, &log_size| b.iter(|| prove_wide_fib(log_size)),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, wide_fib, vm);
+criterion_main!(benches);
