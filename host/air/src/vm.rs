@@ -131,14 +131,22 @@ pub fn components(
     Kind::ALL
         .iter()
         .map(|&kind| {
-            let eval = VmEval {
-                kind,
-                log_size: claim.log_size(kind),
-                rel: rel.clone(),
-            };
-            FrameworkComponent::new(allocator, eval, claimed_sums[kind.index()])
+            FrameworkComponent::new(
+                allocator,
+                eval(claim, kind, rel),
+                claimed_sums[kind.index()],
+            )
         })
         .collect()
+}
+
+/// The constraints of component `kind` at the size `claim` gives it.
+pub fn eval(claim: &Claim, kind: Kind, rel: &Relations) -> VmEval {
+    VmEval {
+        kind,
+        log_size: claim.log_size(kind),
+        rel: rel.clone(),
+    }
 }
 
 /// `components` as trait objects.

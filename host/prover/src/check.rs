@@ -6,10 +6,10 @@
 use std::ops::Mul;
 
 use num_traits::Zero;
-use obelysk_air::components::{Kind, VmEval};
+use obelysk_air::components::Kind;
 use obelysk_air::relations::Relations;
 use obelysk_air::statement::Statement;
-use obelysk_air::vm::{public_sum, rom_rows};
+use obelysk_air::vm::{eval, public_sum, rom_rows};
 use obelysk_vm::ir::Program;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
@@ -97,11 +97,7 @@ pub fn check_witness(
     });
     for kind in Kind::ALL {
         let log_size = claim.log_size(kind);
-        let eval = VmEval {
-            kind,
-            log_size,
-            rel: rel.clone(),
-        };
+        let eval = eval(&claim, kind, &rel);
         let columns = &witness.table(kind).columns;
         for row in 0..1usize << log_size {
             let evaluator = RowEvaluator {
@@ -130,11 +126,7 @@ pub fn check_witness(
     );
     for kind in Kind::ALL {
         let log_size = claim.log_size(kind);
-        let eval = VmEval {
-            kind,
-            log_size,
-            rel: rel.clone(),
-        };
+        let eval = eval(&claim, kind, &rel);
         let main = table_columns(witness.table(kind), log_size);
         total += interaction::interaction_trace(&eval, &main, &by_id).1;
     }

@@ -1,6 +1,6 @@
 //! Proving a run of the Obelysk VM: execute, build the witness, commit, prove.
 
-use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent, VmEval};
+use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent};
 use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::relations::Relations;
 use obelysk_air::security::SecurityLevel;
@@ -199,11 +199,7 @@ where
     let mut claimed_sums = [SecureField::from(0u32); N_COMPONENTS];
     let mut interaction_columns = Vec::new();
     for (i, &kind) in Kind::ALL.iter().enumerate() {
-        let eval = VmEval {
-            kind,
-            log_size: claim.log_size(kind),
-            rel: rel.clone(),
-        };
+        let eval = obelysk_air::vm::eval(claim, kind, &rel);
         let (columns, sum) = interaction::interaction_trace(&eval, &main[i], &by_id);
         claimed_sums[i] = sum;
         interaction_columns.extend(columns);

@@ -14,17 +14,9 @@ pub fn module(body: &str) -> Vec<u8> {
     wat::parse_str(format!("(module {IO} {body})")).unwrap()
 }
 
-/// Sums the input words (a loop with I/O).
+/// `tests/fixtures/sum_input.wat`: sums the input words (a loop with I/O).
 pub fn sum_input() -> Vec<u8> {
-    module(
-        r#"(func (export "main") (local $i i32) (local $sum i32)
-            (block $done (loop $next
-                (br_if $done (i32.ge_u (local.get $i) (call $len)))
-                (local.set $sum (i32.add (local.get $sum) (call $read (local.get $i))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $next)))
-            (call $write (local.get $sum)))"#,
-    )
+    wat::parse_str(include_str!("../../../../tests/fixtures/sum_input.wat")).unwrap()
 }
 
 /// Fibonacci by recursion of `input[0]`.
