@@ -23,10 +23,12 @@ demo: plugins
 	@$(MAKE) --no-print-directory demo-only
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
+# Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
 test: toolchain
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
-	$(CARGO) test -j$(CARGO_JOBS) --workspace
+	$(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
+	$(CARGO) test -j$(CARGO_JOBS) -p obelysk-node --test e2e timing_
 	@$(MAKE) --no-print-directory plugins-only demo-only
 
 plugins-only:

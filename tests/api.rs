@@ -322,18 +322,19 @@ async fn idempotency_keys_survive_restarts_and_catch_conflicts() {
     let (fib, first) = {
         let node = Node::start(dir.path(), DEFAULT_CONFIG);
         let fib = node.plugin_id(&plugin("fibonacci")).await;
-        let body = serde_json::json!({"plugin": fib, "input": [20]});
+        let body = serde_json::json!({"plugin": fib, "input": [20], "prove": false});
         let (status, first) = post(node.url("/jobs"), "order-17", body.clone()).await;
         assert_eq!(status, 202, "{first}");
         // Same key, same request (the plugin id's case does not matter): the same job, 200.
-        let upper = serde_json::json!({"plugin": fib.to_uppercase(), "input": [20]});
+        let upper =
+            serde_json::json!({"plugin": fib.to_uppercase(), "input": [20], "prove": false});
         let (status, again) = post(node.url("/jobs"), "order-17", upper).await;
         assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
         // Same key, another request: 409, and no job is created.
         let (status, conflict) = post(
             node.url("/jobs"),
             "order-17",
-            serde_json::json!({"plugin": fib, "input": [21]}),
+            serde_json::json!({"plugin": fib, "input": [21], "prove": false}),
         )
         .await;
         assert_eq!(
@@ -356,7 +357,7 @@ async fn idempotency_keys_survive_restarts_and_catch_conflicts() {
     let (status, replay) = post(
         node.url("/jobs"),
         "order-17",
-        serde_json::json!({"plugin": fib, "input": [20]}),
+        serde_json::json!({"plugin": fib, "input": [20], "prove": false}),
     )
     .await;
     assert_eq!((status, &replay["id"]), (200, &first["id"]), "{replay}");

@@ -84,7 +84,7 @@ async fn a_full_queue_answers_429_and_recovers() {
     let b = node.job_id(&fib, &[6]).await;
     let response = client()
         .post(node.url("/jobs"))
-        .json(&serde_json::json!({"plugin": fib, "input": [7]}))
+        .json(&serde_json::json!({"plugin": fib, "input": [7], "prove": false}))
         .send()
         .await
         .unwrap();

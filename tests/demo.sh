@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: an embedded node on a free port (SQLite in a temp dir), two plugins uploaded,
-# jobs run, results printed, node stopped. Needs $OBELYSK and $PLUGINS_DIR (set by make).
+# `make demo`: an embedded node on a free port (SQLite in a temp dir); a module uploaded,
+# executed, proven, verified and attested; the proof downloaded and verified again by a separate
+# `obelysk verify`; two first-party plugins run. Needs $OBELYSK and $PLUGINS_DIR (set by make).
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
 data_dir=$(mktemp -d -t obelysk-demo-XXXXXX)
 log="$data_dir/node.log"
 node_pid=""
@@ -28,11 +30,17 @@ if [ -z "$url" ]; then
 fi
 echo "== node listening on $url (data in $data_dir)"
 
-echo "== fibonacci(48): upload, submit, wait"
-"$OBELYSK" submit "$PLUGINS_DIR/fibonacci.wasm" --input 48 --node "$url" --wait
+fib="$root/tests/fixtures/fib.wat"
+proof="$data_dir/fib.proof"
+echo "== fib(10000): upload, execute, prove, verify, attest (tests/fixtures/fib.wat)"
+"$OBELYSK" submit "$fib" --input 10000 --node "$url" --wait -o "$proof"
 
-echo "== sha256(\"hello obelysk\")"
-"$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait
+echo "== obelysk verify: the downloaded proof, checked by a separate process without the node"
+"$OBELYSK" verify "$fib" "$proof"
+
+echo "== first-party plugins, run only (--no-prove: they need instructions the VM does not prove yet)"
+"$OBELYSK" submit "$PLUGINS_DIR/fibonacci.wasm" --input 48 --node "$url" --wait --no-prove
+"$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait --no-prove
 
 if command -v curl >/dev/null; then
     echo "== GET /health"

@@ -7,6 +7,7 @@
 //! - `bombs`   — fuel, memory, stack and wall-clock limits; a full queue answers 429
 //! - `crash`   — SIGKILL with 50 jobs in flight, restart, every job completes exactly once
 //! - `cli`     — `obelysk run`, `submit --wait`, `status`, exit codes
+//! - `proving` — proven jobs end to end: SSE, proof download, pool load, crash, tamper, estimate
 
 mod support;
 
@@ -15,3 +16,4 @@ mod bombs;
 mod cli;
 mod crash;
 mod errors;
+mod proving;

@@ -21,6 +21,11 @@ pub struct Node {
 impl Node {
     /// Starts a node on a free port with its data in `dir` and `config` as its TOML file.
     pub fn start(dir: &Path, config: &str) -> Node {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables.
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Node {
         std::fs::create_dir_all(dir).unwrap();
         let config_path = dir.join("node.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -36,6 +41,7 @@ impl Node {
             .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(dir)
             .env("OBELYSK_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -95,8 +101,17 @@ impl Node {
             .await
     }
 
-    /// Submits a raw job request, returning (status, body).
-    pub async fn submit_json(&self, request: Value) -> (u16, Value) {
+    /// The node process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Submits a raw job request, returning (status, body). A request without `"prove"` is
+    /// sent with `"prove": false`: most tests are about running; `proving.rs` says `true`.
+    pub async fn submit_json(&self, mut request: Value) -> (u16, Value) {
+        if let Some(fields) = request.as_object_mut() {
+            fields.entry("prove").or_insert(Value::Bool(false));
+        }
         let response = client()
             .post(self.url("/jobs"))
             .json(&request)
@@ -123,7 +138,7 @@ impl Node {
 
     /// Waits until job `id` is completed or failed and returns it.
     pub async fn wait(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             let (status, job) = self.get(&format!("/jobs/{id}")).await;
             assert_eq!(status, 200, "{job}");

@@ -25,6 +25,13 @@
 //! max_output_words = 1048576
 //! queue_capacity = 1024
 //! workers = 0               # 0: one per CPU core
+//!
+//! [prover]
+//! workers = 0               # proofs at a time; 0: from cores and memory
+//! backend = "simd"          # stwo backend: simd (CPU); cuda once the CUDA backend lands
+//! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
+//! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
+//! security_bits = 96        # 96 or 128
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +47,35 @@ pub struct Config {
     pub store: StoreConfig,
     pub gpu: GpuConfig,
     pub limits: LimitsConfig,
+    pub prover: ProverConfig,
+}
+
+/// `[prover]`: the prover pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProverConfig {
+    /// Proofs in flight; 0 picks from the cores and the memory budget.
+    pub workers: usize,
+    /// `simd` (stwo's CPU backend).
+    pub backend: String,
+    /// Runs of more VM steps fail with `step_limit`.
+    pub max_steps: u64,
+    /// Memory for proofs in flight, in MiB; 0 means 3/4 of the available memory.
+    pub memory_mb: u64,
+    /// 96 or 128.
+    pub security_bits: u32,
+}
+
+impl Default for ProverConfig {
+    fn default() -> Self {
+        ProverConfig {
+            workers: 0,
+            backend: "simd".into(),
+            max_steps: obelysk_prover::vm::DEFAULT_MAX_STEPS,
+            memory_mb: 0,
+            security_bits: 96,
+        }
+    }
 }
 
 /// `[server]`: where the HTTP API listens.
@@ -205,7 +241,7 @@ impl Config {
                 continue;
             };
             let section = section.to_ascii_lowercase();
-            if !["server", "store", "gpu", "limits"].contains(&section.as_str()) {
+            if !["server", "store", "gpu", "limits", "prover"].contains(&section.as_str()) {
                 continue;
             }
             let entry = table

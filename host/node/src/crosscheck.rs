@@ -67,10 +67,18 @@ pub fn run_and_compare(
     compare(output, interp::run(program, input, step_budget(fuel)))
 }
 
-/// Compares a VM run with the sandbox's output.
+/// Compares a VM run with the sandbox's output; the VM step count when they agree.
 pub fn compare(sandbox_output: &[u32], vm: Result<Trace, ExecError>) -> Result<u64, JobError> {
+    compare_trace(sandbox_output, vm).map(|trace| trace.steps.len() as u64)
+}
+
+/// Compares a VM run with the sandbox's output; the trace when they agree.
+pub fn compare_trace(
+    sandbox_output: &[u32],
+    vm: Result<Trace, ExecError>,
+) -> Result<Trace, JobError> {
     match vm {
-        Ok(trace) if trace.output == sandbox_output => Ok(trace.steps.len() as u64),
+        Ok(trace) if trace.output == sandbox_output => Ok(trace),
         Ok(trace) => Err(divergence(format!(
             "the Obelysk VM wrote {:?}, the sandbox {sandbox_output:?}",
             trace.output

@@ -45,6 +45,36 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
         "a stored module no longer compiles",
     ),
     (
+        "divergence",
+        false,
+        "the Obelysk VM's re-execution disagreed with the sandbox (both outputs are logged); the job is not proven",
+    ),
+    (
+        "not_provable",
+        false,
+        "the module uses instructions the Obelysk VM cannot prove yet (`details.unsupported` lists them); submit with `\"prove\": false` to only run it",
+    ),
+    (
+        "step_limit",
+        false,
+        "the run took more VM steps than this node proves (`[prover] max_steps`)",
+    ),
+    (
+        "too_large",
+        false,
+        "the proof's predicted memory exceeds this node's prover memory budget",
+    ),
+    (
+        "prove_failed",
+        true,
+        "the prover failed on this run (logged)",
+    ),
+    (
+        "proof_rejected",
+        true,
+        "the node's own verifier rejected the proof it made, so it was not published (logged)",
+    ),
+    (
         "internal",
         true,
         "the node failed for a reason that is not the job's (logged)",
@@ -101,6 +131,16 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
     ),
     ("plugin_not_found", false, "no plugin with that id"),
     ("job_not_found", false, "no job with that id"),
+    (
+        "proof_not_ready",
+        true,
+        "the job is not completed yet; retry later or follow /jobs/{id}/events",
+    ),
+    (
+        "proof_not_found",
+        false,
+        "the job has no proof: it failed, or was submitted with `\"prove\": false`",
+    ),
     ("not_found", false, "no such route"),
     (
         "method_not_allowed",
@@ -187,6 +227,19 @@ mod tests {
                 && !retryable("trap")
                 && !retryable("nonsense")
         );
+        // What the prover pool and the proof routes emit.
+        for code in [
+            "divergence",
+            "not_provable",
+            "step_limit",
+            "too_large",
+            "prove_failed",
+            "proof_rejected",
+            "proof_not_ready",
+            "proof_not_found",
+        ] {
+            assert!(CATALOGUE.iter().any(|(c, ..)| *c == code), "{code}");
+        }
         let codes: std::collections::HashSet<_> = CATALOGUE.iter().map(|(c, ..)| c).collect();
         assert_eq!(codes.len(), CATALOGUE.len(), "duplicate codes");
     }

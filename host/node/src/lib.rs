@@ -6,6 +6,7 @@ pub mod config;
 pub mod crosscheck;
 pub mod failures;
 pub mod metrics;
+pub mod prover;
 pub mod server;
 pub mod store;
 pub mod worker;

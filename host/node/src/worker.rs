@@ -15,7 +15,8 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::{
-    Idempotency, Inserted, JobError, JobRecord, JobStatus, NewJob, Outcome, Store, StoreError,
+    Idempotency, Inserted, JobError, JobRecord, JobStatus, NewJob, Outcome, RunResult, Store,
+    StoreError,
 };
 
 /// How often idle workers look at the queue even without a wake-up.
@@ -37,6 +38,8 @@ pub struct JobQueue {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     wake: Notify,
+    /// Wakes an idle prover when a job starts waiting for one.
+    prove_wake: Notify,
     waiting: AtomicUsize,
     capacity: usize,
     /// The id of every job whose record changed (claimed, finished).
@@ -56,6 +59,7 @@ impl JobQueue {
             store,
             metrics,
             wake: Notify::new(),
+            prove_wake: Notify::new(),
             waiting: AtomicUsize::new(waiting),
             capacity,
             changes: broadcast::channel(1024).0,
@@ -68,9 +72,15 @@ impl JobQueue {
         self.changes.subscribe()
     }
 
-    fn changed(&self, id: uuid::Uuid) {
+    /// Announces that job `id` changed.
+    pub fn changed(&self, id: uuid::Uuid) {
         // No receiver is fine: nobody is watching.
         let _ = self.changes.send(id);
+    }
+
+    /// Resolves when a job may be waiting for a prover.
+    pub async fn provers_woken(&self) {
+        self.prove_wake.notified().await
     }
 
     /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting. With an
@@ -135,7 +145,9 @@ impl JobQueue {
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
     /// Lowered programs, for re-executing runs in the Obelysk VM.
-    pub programs: crate::crosscheck::Programs,
+    pub programs: Arc<crate::crosscheck::Programs>,
+    /// What the prover pool accepts (runs above its step limit fail here, before waiting).
+    pub provers: crate::prover::PoolSettings,
     pub sandbox: Arc<Sandbox>,
     pub queue: Arc<JobQueue>,
     pub metrics: Arc<Metrics>,
@@ -188,10 +200,21 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
     let outcome = match execute(ctx, &job).await {
         Ok((run, vm_steps)) => {
             ctx.metrics.fuel_used.inc_by(run.fuel_used);
-            Outcome::Completed {
+            let result = RunResult {
                 output: run.output,
                 fuel_used: run.fuel_used,
                 vm_steps,
+            };
+            match (job.prove, vm_steps) {
+                (false, _) => Outcome::Completed(result),
+                (true, None) => Outcome::Failed(JobError::new(
+                    "not_provable",
+                    "the module no longer lowers to the Obelysk VM",
+                )),
+                (true, Some(steps)) => match ctx.provers.check(steps).1 {
+                    Ok(()) => Outcome::ToProve(result),
+                    Err(e) => Outcome::Failed(e),
+                },
             }
         }
         Err(e) => {
@@ -203,13 +226,16 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
         .job_run_seconds
         .observe(started.elapsed().as_secs_f64());
     let label = match &outcome {
-        Outcome::Completed { .. } => JobStatus::Completed.as_str().to_string(),
-        Outcome::Failed(e) => e.code.clone(),
+        Outcome::Completed(_) => Some(JobStatus::Completed.as_str().to_string()),
+        Outcome::ToProve(_) => None,
+        Outcome::Failed(e) => Some(e.code.clone()),
     };
-    ctx.metrics
-        .jobs_finished
-        .get_or_create(&OutcomeLabel { outcome: label })
-        .inc();
+    if let Some(label) = label {
+        ctx.metrics
+            .jobs_finished
+            .get_or_create(&OutcomeLabel { outcome: label })
+            .inc();
+    }
     ctx.metrics.jobs_running.dec();
     // The outcome must reach the database; if it cannot, the job stays `running` and is
     // re-run after a restart rather than lost.
@@ -217,7 +243,10 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
         match ctx.store.finish(job.id, &outcome).await {
             Ok(()) => {
                 ctx.queue.changed(job.id);
-                info!(ms = started.elapsed().as_millis() as u64, "finished");
+                if matches!(outcome, Outcome::ToProve(_)) {
+                    ctx.queue.prove_wake.notify_one();
+                }
+                info!(ms = started.elapsed().as_millis() as u64, "run finished");
                 return;
             }
             Err(e) => {
@@ -235,7 +264,9 @@ async fn execute(
     job: &JobRecord,
 ) -> Result<(obelysk_vm::Execution, Option<u64>), JobError> {
     let failed = |e: VmError| JobError::new(e.code(), e.to_string());
-    let module = load_module(ctx, &job.plugin).await.map_err(failed)?;
+    let module = load_module(ctx.store.as_ref(), &ctx.sandbox, &job.plugin)
+        .await
+        .map_err(failed)?;
     let program = ctx
         .programs
         .get(ctx.store.as_ref(), &job.plugin)
@@ -266,23 +297,23 @@ async fn execute(
 }
 
 /// The compiled module for `plugin`, from the sandbox cache or compiled from the store.
-async fn load_module(
-    ctx: &WorkerContext,
+pub async fn load_module(
+    store: &dyn Store,
+    sandbox: &Arc<Sandbox>,
     plugin: &str,
 ) -> Result<obelysk_vm::LoadedModule, VmError> {
     let id: ModuleId = plugin
         .parse()
         .map_err(|_| VmError::Internal(format!("stored plugin id {plugin} is not a hash")))?;
-    if let Some(module) = ctx.sandbox.cached(&id) {
+    if let Some(module) = sandbox.cached(&id) {
         return Ok(module);
     }
-    let bytes = ctx
-        .store
+    let bytes = store
         .plugin_bytes(plugin)
         .await
         .map_err(|e| VmError::Internal(e.to_string()))?
         .ok_or_else(|| VmError::Internal(format!("plugin {plugin} is missing from the store")))?;
-    let sandbox = ctx.sandbox.clone();
+    let sandbox = sandbox.clone();
     tokio::task::spawn_blocking(move || sandbox.load(&bytes))
         .await
         .map_err(|e| VmError::Internal(format!("compile task: {e}")))?

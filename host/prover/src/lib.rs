@@ -4,9 +4,11 @@
 //! - [`interaction`]: LogUp interaction columns, derived from the AIR's own `evaluate`;
 //! - [`preprocessed`]: the program-independent tables;
 //! - [`transcript`]: the Fiat–Shamir transcript (mirrors `obelysk_air::verifier`);
-//! - [`vm`]: [`prove`] and the phases it reports.
+//! - [`vm`]: [`prove`] and the phases it reports;
+//! - [`estimate`]: the predicted time and memory of a proof.
 
 pub mod check;
+pub mod estimate;
 pub mod interaction;
 pub mod preprocessed;
 pub mod transcript;

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
-use super::{StatusArgs, SubmitArgs};
+use super::{ProofArgs, StatusArgs, SubmitArgs};
 
 /// How long `--wait` waits for a job before giving up.
 const WAIT_LIMIT: Duration = Duration::from_secs(3600);
@@ -18,8 +18,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
     let plugin = match (&args.plugin, &args.module) {
         (Some(id), _) => id.clone(),
         (None, Some(path)) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = super::prove::read_module(path)?;
             let response = client
                 .post(format!("{node}/plugins"))
                 .header("content-type", "application/wasm")
@@ -37,7 +36,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
     };
     let response = client
         .post(format!("{node}/jobs"))
-        .json(&serde_json::json!({"plugin": plugin, "input": input}))
+        .json(&serde_json::json!({"plugin": plugin, "input": input, "prove": !args.no_prove}))
         .send()
         .await
         .with_context(|| format!("cannot reach the node at {node}"))?;
@@ -63,8 +62,81 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
             anyhow::anyhow!("job {id} did not finish within {} s", WAIT_LIMIT.as_secs())
         })??;
     spinner.finish_and_clear();
-    print_job(&job, args.json);
-    Ok(if job["status"] == "completed" { 0 } else { 1 })
+    if job["status"] != "completed" || args.no_prove {
+        print_job(&job, args.json);
+        return Ok(if job["status"] == "completed" { 0 } else { 1 });
+    }
+    let path = args
+        .proof_out
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("{id}.proof")));
+    let record = download_proof(&client, node, &id, &path).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"job": job, "proof": record, "proof_file": path})
+        );
+    } else {
+        print_job(&job, false);
+        print_proof(&record, &path);
+    }
+    Ok(0)
+}
+
+pub async fn proof(args: ProofArgs) -> anyhow::Result<i32> {
+    let client = Client::new();
+    let node = args.node.node.trim_end_matches('/');
+    let record = download_proof(&client, node, &args.job, &args.output).await?;
+    if args.json {
+        println!("{record}");
+    } else {
+        print_proof(&record, &args.output);
+    }
+    Ok(0)
+}
+
+/// Fetches a job's proof record and file; writes the file to `path`.
+async fn download_proof(
+    client: &Client,
+    node: &str,
+    id: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<Value> {
+    let unreachable = || format!("cannot reach the node at {node}");
+    let record = expect_json(
+        client
+            .get(format!("{node}/jobs/{id}/proof"))
+            .send()
+            .await
+            .with_context(unreachable)?,
+    )
+    .await?;
+    let response = client
+        .get(format!("{node}/jobs/{id}/proof.bin"))
+        .send()
+        .await
+        .with_context(unreachable)?;
+    if !response.status().is_success() {
+        expect_json(response).await?;
+        bail!("the node did not send the proof file");
+    }
+    let bytes = response.bytes().await.context("downloading the proof")?;
+    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(record)
+}
+
+fn print_proof(record: &Value, path: &std::path::Path) {
+    let text = |key: &str| record[key].as_str().unwrap_or("?").to_string();
+    println!("attestation {}", text("attestation"));
+    println!("program    {}", text("program_id"));
+    println!(
+        "proof      {} ({} bytes, {} steps, {} bits, proven in {} ms, verified in {} ms)",
+        path.display(),
+        record["size"],
+        record["steps"],
+        record["security_bits"],
+        record["prove_ms"],
+        record["verify_ms"]
+    );
 }
 
 /// Waits for a job to finish: follows its event stream, and polls if the stream ends early.
@@ -74,11 +146,26 @@ async fn wait_for_job(
     id: &str,
     spinner: &indicatif::ProgressBar,
 ) -> anyhow::Result<Value> {
+    // Each change of status or phase is a line (on stderr) with the time since submission.
+    let started = std::time::Instant::now();
+    let last = std::cell::RefCell::new(String::new());
     let show = |job: &Value| {
-        spinner.set_message(format!(
-            "job {id}: {}",
-            job["status"].as_str().unwrap_or("?")
-        ))
+        let status = job["status"].as_str().unwrap_or("?");
+        let stage = match job["phase"].as_str() {
+            Some(phase) => format!("{status} ({phase})"),
+            None => status.to_string(),
+        };
+        let progress = job["progress"].as_u64().unwrap_or(0);
+        if *last.borrow() != stage {
+            let line = format!("[{:7.2} s] {stage}", started.elapsed().as_secs_f64());
+            if spinner.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                spinner.println(line);
+            }
+            *last.borrow_mut() = stage.clone();
+        }
+        spinner.set_message(format!("job {id}: {stage} {progress}%"));
     };
     if let Ok(Some(job)) = follow_events(client, node, id, &show).await {
         return Ok(job);
@@ -184,6 +271,12 @@ fn print_job(job: &Value, json: bool) {
     }
     if let Some(fuel) = job["fuel_used"].as_u64() {
         println!("fuel used  {fuel}");
+    }
+    if let Some(steps) = job["vm_steps"].as_u64() {
+        println!("vm steps   {steps}");
+    }
+    if let Some(phase) = job["phase"].as_str() {
+        println!("phase      {phase} ({}%)", job["progress"]);
     }
     if job["error"].is_object() {
         println!(

@@ -37,6 +37,8 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show a job of a node.
     Status(StatusArgs),
+    /// Download the proof of a completed job.
+    Proof(ProofArgs),
     /// Prove a module's run locally: writes a proof file.
     Prove(ProveArgs),
     /// Verify a proof file against a module; exit 0 only if it is valid.
@@ -183,10 +185,30 @@ pub struct SubmitArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub node: NodeArgs,
-    /// Wait for the job to finish and print its result.
+    /// Only run the job: no proof (any module; the default proves, verifies and attests).
+    #[arg(long)]
+    pub no_prove: bool,
+    /// Wait for the job to finish and print its result (and attestation).
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: where to save the proof (default: <job id>.proof).
+    #[arg(long, short = 'o')]
+    pub proof_out: Option<PathBuf>,
     /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// The job id.
+    pub job: String,
+    /// Where to write the proof file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Print the proof record as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -232,6 +254,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Submit(args) => client::submit(args).await,
         Command::Status(args) => client::status(args).await,
+        Command::Proof(args) => client::proof(args).await,
         Command::Prove(args) => tokio::task::spawn_blocking(move || prove::prove(args)).await?,
         Command::Verify(args) => tokio::task::spawn_blocking(move || prove::verify(args)).await?,
     }

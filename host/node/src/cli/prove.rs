@@ -24,7 +24,7 @@ pub fn security_level(bits: u32) -> anyhow::Result<SecurityLevel> {
 }
 
 /// Reads a module: binary `.wasm`, or WebAssembly text.
-fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(super) fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(wat::parse_bytes(&bytes)
         .with_context(|| {

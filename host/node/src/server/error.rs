@@ -16,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Machine-readable specifics (e.g. the unsupported instructions of a module).
+    pub details: Option<serde_json::Value>,
 }
 
 /// The JSON body of every error.
@@ -31,6 +33,10 @@ pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     pub retryable: bool,
+    /// Specifics of some errors, e.g. `{"unsupported": {"i32.mul": 2}}` for `not_provable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -39,6 +45,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
+        }
+    }
+
+    /// The same error with machine-readable `details`.
+    pub fn with_details(self, details: serde_json::Value) -> Self {
+        ApiError {
+            details: Some(details),
+            ..self
         }
     }
 
@@ -58,6 +73,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 retryable: crate::failures::retryable(self.code),
+                details: self.details,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

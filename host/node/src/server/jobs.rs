@@ -27,6 +27,14 @@ pub struct SubmitJob {
     pub fuel: Option<u64>,
     /// Wall-clock budget in ms; at most the node's `limits.timeout_ms` (the default).
     pub timeout_ms: Option<u64>,
+    /// Prove, verify and attest the run (the default). With `false` the job only runs, and
+    /// any module is accepted; with `true` a module outside the provable subset is refused.
+    #[serde(default = "default_prove")]
+    pub prove: bool,
+}
+
+fn default_prove() -> bool {
+    true
 }
 
 /// The answer to an accepted job.
@@ -44,7 +52,7 @@ pub struct Accepted {
         (status = 409, description = "this Idempotency-Key was used with a different request", body = ErrorBody),
         (status = 400, description = "malformed JSON, input too large, or a budget above the node's limits", body = ErrorBody),
         (status = 404, description = "unknown plugin", body = ErrorBody),
-        (status = 422, description = "well-formed JSON of the wrong shape", body = ErrorBody),
+        (status = 422, description = "well-formed JSON of the wrong shape, or `not_provable`: a module outside the provable subset with `prove: true` (`details.unsupported` lists what it needs)", body = ErrorBody),
         (status = 429, description = "the queue is full; retry after the Retry-After header", body = ErrorBody),
     ))]
 pub async fn submit(
@@ -54,51 +62,7 @@ pub async fn submit(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let Json(request) = body?;
     let key = idempotency_key(&headers)?;
-    let limit = state.sandbox.limits().max_input_words;
-    if request.input.len() > limit {
-        return Err(ApiError::bad_request(
-            "input_limit",
-            format!(
-                "the input has {} words, the limit is {limit}",
-                request.input.len()
-            ),
-        ));
-    }
-    let node = &state.config.limits;
-    if let Some(fuel) = request.fuel.filter(|&f| f == 0 || f > node.fuel) {
-        return Err(ApiError::bad_request(
-            "limit_exceeded",
-            format!(
-                "fuel {fuel} is outside 1..={} (this node's limit)",
-                node.fuel
-            ),
-        ));
-    }
-    if let Some(ms) = request
-        .timeout_ms
-        .filter(|&t| t == 0 || t > node.timeout_ms)
-    {
-        return Err(ApiError::bad_request(
-            "limit_exceeded",
-            format!(
-                "timeout_ms {ms} is outside 1..={} (this node's limit)",
-                node.timeout_ms
-            ),
-        ));
-    }
-    let plugin = request.plugin.to_ascii_lowercase();
-    if state.store.plugin(&plugin).await?.is_none() {
-        return Err(ApiError::not_found(
-            "plugin_not_found",
-            format!("no plugin with id {}", request.plugin),
-        ));
-    }
-    let new_job = NewJob {
-        plugin,
-        input: request.input,
-        fuel_limit: request.fuel,
-        timeout_ms: request.timeout_ms,
-    };
+    let new_job = validate(&state, request).await?;
     let idempotency = key.map(|key| Idempotency {
         key,
         request_hash: request_hash(&new_job),
@@ -137,6 +101,87 @@ pub async fn submit(
     ))
 }
 
+/// Checks a job request against the node's limits and the plugin; the job to store.
+pub(super) async fn validate(state: &AppState, request: SubmitJob) -> Result<NewJob, ApiError> {
+    let limit = state.sandbox.limits().max_input_words;
+    if request.input.len() > limit {
+        return Err(ApiError::bad_request(
+            "input_limit",
+            format!(
+                "the input has {} words, the limit is {limit}",
+                request.input.len()
+            ),
+        ));
+    }
+    let node = &state.config.limits;
+    if let Some(fuel) = request.fuel.filter(|&f| f == 0 || f > node.fuel) {
+        return Err(ApiError::bad_request(
+            "limit_exceeded",
+            format!(
+                "fuel {fuel} is outside 1..={} (this node's limit)",
+                node.fuel
+            ),
+        ));
+    }
+    if let Some(ms) = request
+        .timeout_ms
+        .filter(|&t| t == 0 || t > node.timeout_ms)
+    {
+        return Err(ApiError::bad_request(
+            "limit_exceeded",
+            format!(
+                "timeout_ms {ms} is outside 1..={} (this node's limit)",
+                node.timeout_ms
+            ),
+        ));
+    }
+    let plugin = request.plugin.to_ascii_lowercase();
+    let Some(record) = state.store.plugin(&plugin).await? else {
+        return Err(ApiError::not_found(
+            "plugin_not_found",
+            format!("no plugin with id {}", request.plugin),
+        ));
+    };
+    if request.prove && !record.vm.supported {
+        let needs: Vec<String> = record
+            .vm
+            .unsupported
+            .iter()
+            .map(|(name, n)| format!("{name} (x{n})"))
+            .collect();
+        let why = match (&record.vm.reason, needs.is_empty()) {
+            (Some(reason), _) => reason.clone(),
+            (None, false) => format!("it uses {}", needs.join(", ")),
+            (None, true) => "it does not lower to the Obelysk VM".into(),
+        };
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_provable",
+            format!(
+                "plugin {plugin} cannot be proven yet: {why}; submit with \"prove\": false to only run it"
+            ),
+        )
+        .with_details(serde_json::json!({
+            "unsupported": record.vm.unsupported,
+            "reason": record.vm.reason,
+        })));
+    }
+    Ok(NewJob {
+        plugin,
+        input: request.input,
+        fuel_limit: request.fuel,
+        timeout_ms: request.timeout_ms,
+        prove: request.prove,
+    })
+}
+
+/// A job id from a path.
+pub(super) fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("`{id}` is not a job id (a UUID)"))
+    })
+}
+
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
@@ -158,8 +203,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// What makes two requests "the same" for idempotency: the normalized job.
 fn request_hash(job: &NewJob) -> String {
     use blake2::Digest;
-    let canonical =
-        serde_json::json!([job.plugin, job.input, job.fuel_limit, job.timeout_ms]).to_string();
+    let canonical = serde_json::json!([
+        job.plugin,
+        job.input,
+        job.fuel_limit,
+        job.timeout_ms,
+        job.prove
+    ])
+    .to_string();
     hex::encode(blake2::Blake2s256::digest(canonical.as_bytes()))
 }
 
@@ -171,9 +222,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<JobRecord>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request("invalid_id", format!("`{id}` is not a job id (a UUID)"))
-    })?;
+    let id = parse_id(&id)?;
     state
         .store
         .job(id)
@@ -226,7 +275,8 @@ pub async fn list(
 }
 
 /// Live status of one job as Server-Sent Events: an `event: status` whose `data` is the job
-/// (as `GET /jobs/{id}`) now and at every change; the stream ends after `completed` / `failed`.
+/// (as `GET /jobs/{id}`) now and at every change of status, phase or progress; the stream ends
+/// after `completed` / `failed`.
 #[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs",
     params(("id" = Uuid, Path, description = "job id")),
     responses(
@@ -238,9 +288,7 @@ pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request("invalid_id", format!("`{id}` is not a job id (a UUID)"))
-    })?;
+    let id = parse_id(&id)?;
     // Subscribe first, then read: a change between the two is seen as an event.
     let changes = state.queue.changes();
     let job = state
@@ -273,8 +321,8 @@ struct Watch {
     id: Uuid,
     /// A job read but not sent yet.
     pending: Option<JobRecord>,
-    /// The status last sent.
-    last: Option<JobStatus>,
+    /// What was last sent: status, phase, progress.
+    last: Option<(JobStatus, Option<String>, u8)>,
 }
 
 impl Watch {
@@ -282,14 +330,19 @@ impl Watch {
     async fn next(&mut self) -> Option<JobRecord> {
         use tokio::sync::broadcast::error::RecvError;
         loop {
-            if matches!(self.last, Some(JobStatus::Completed | JobStatus::Failed)) {
+            if self
+                .last
+                .as_ref()
+                .is_some_and(|(status, ..)| status.is_final())
+            {
                 return None;
             }
-            if let Some(job) = self.pending.take()
-                && Some(job.status) != self.last
-            {
-                self.last = Some(job.status);
-                return Some(job);
+            if let Some(job) = self.pending.take() {
+                let now = (job.status, job.phase.clone(), job.progress);
+                if Some(&now) != self.last.as_ref() {
+                    self.last = Some(now);
+                    return Some(job);
+                }
             }
             match self.changes.recv().await {
                 Ok(id) if id != self.id => continue,

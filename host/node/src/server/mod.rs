@@ -4,6 +4,7 @@
 mod error;
 mod jobs;
 mod plugins;
+mod proofs;
 mod system;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -25,8 +26,10 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::config::Config;
+use crate::crosscheck::Programs;
 use crate::metrics::Metrics;
-use crate::store::{JobStatus, SqliteStore, Store};
+use crate::prover::{PoolSettings, ProverPool};
+use crate::store::{JobStatus, ProofFiles, SqliteStore, Store};
 use crate::worker::{JobQueue, WorkerContext, spawn_workers};
 
 /// Shared state of every handler.
@@ -37,6 +40,9 @@ pub struct AppState {
     pub queue: Arc<JobQueue>,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
+    pub programs: Arc<Programs>,
+    pub provers: Arc<ProverPool>,
+    pub proofs: ProofFiles,
     pub gpu: obelysk_cuda::GpuStatus,
     pub started: Instant,
     pub workers: usize,
@@ -57,6 +63,9 @@ pub struct AppState {
         jobs::list,
         jobs::get,
         jobs::events,
+        proofs::estimate,
+        proofs::proof,
+        proofs::proof_bin,
     )
 )]
 pub struct ApiDoc;
@@ -100,8 +109,14 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(json_limit))
                 .get(jobs::list),
         )
+        .route(
+            "/jobs/estimate",
+            post(proofs::estimate).layer(DefaultBodyLimit::max(json_limit)),
+        )
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/proof", get(proofs::proof))
+        .route("/jobs/{id}/proof.bin", get(proofs::proof_bin))
         .fallback(|| async {
             ApiError::not_found("not_found", "no such route; see GET /openapi.json")
         })
@@ -137,12 +152,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.store.data_dir.display()
         )
     })?;
+    let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.database_url()).await?);
     let requeued = store.requeue_running().await?;
     if requeued > 0 {
         tracing::warn!(
             requeued,
-            "re-queued jobs that were running when the node stopped"
+            "re-queued jobs that were running or proving when the node stopped"
+        );
+    }
+    let proof_dir = config.store.data_dir.join("proofs");
+    let proofs = ProofFiles::open(&proof_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", proof_dir.display()))?;
+    let indexed = store.proof_files().await?.into_iter().collect();
+    let orphans = proofs.sweep(&indexed)?;
+    if orphans > 0 {
+        tracing::warn!(
+            orphans,
+            "removed proof files no job points at (a crash before indexing)"
         );
     }
     let refreshed = crate::store::refresh_vm_support(store.as_ref()).await?;
@@ -165,14 +192,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = config.limits.worker_count();
 
     let (stop_workers, shutdown) = tokio::sync::watch::channel(false);
+    let programs = Arc::new(Programs::default());
     let context = Arc::new(WorkerContext {
         store: store.clone(),
-        programs: Default::default(),
+        programs: programs.clone(),
+        provers: provers.clone(),
         sandbox: sandbox.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),
     });
-    let handles = spawn_workers(context, workers, shutdown);
+    let mut handles = spawn_workers(context, workers, shutdown.clone());
+    tracing::info!(
+        executors = provers.executors,
+        backend = provers.backend,
+        memory_mib = provers.memory_bytes >> 20,
+        max_steps = provers.max_steps,
+        security_bits = provers.level.bits(),
+        "prover pool"
+    );
+    let pool = Arc::new(ProverPool::new(
+        provers,
+        store.clone(),
+        queue.clone(),
+        programs.clone(),
+        proofs.clone(),
+    ));
+    handles.extend(pool.spawn(shutdown));
 
     let state = AppState {
         store,
@@ -180,6 +225,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         queue,
         metrics,
         config: config.clone(),
+        programs,
+        provers: pool,
+        proofs,
         gpu,
         started: Instant::now(),
         workers,

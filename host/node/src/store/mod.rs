@@ -1,11 +1,13 @@
-//! Durable state of a node: uploaded modules and jobs.
+//! Durable state of a node: uploaded modules, jobs and the index of their proofs.
 //!
-//! [`Store`] is what the HTTP API and the workers use; [`SqliteStore`] is the embedded
-//! implementation (WAL, `synchronous=FULL`). A PostgreSQL implementation sharing one queue
-//! between nodes will implement the same trait.
+//! [`Store`] is what the HTTP API, the workers and the provers use; [`SqliteStore`] is the
+//! embedded implementation (WAL, `synchronous=FULL`). A PostgreSQL implementation sharing one
+//! queue between nodes will implement the same trait. Proof bytes live in [`ProofFiles`].
 
+mod proof_files;
 mod sqlite;
 
+pub use proof_files::ProofFiles;
 pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
@@ -90,22 +92,37 @@ pub async fn refresh_vm_support(store: &dyn Store) -> Result<usize, StoreError> 
     Ok(refreshed)
 }
 
-/// Where a job is in its life.
+/// Where a job is in its life: `queued → running → proving → verifying → completed`, or
+/// `failed` from any of the middle three. A job submitted with `"prove": false` goes from
+/// `running` straight to `completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
     Running,
+    Proving,
+    Verifying,
     Completed,
     Failed,
 }
 
 impl JobStatus {
+    const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Proving,
+        JobStatus::Verifying,
+        JobStatus::Completed,
+        JobStatus::Failed,
+    ];
+
     /// The name stored in the database and shown by the API.
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
+            JobStatus::Proving => "proving",
+            JobStatus::Verifying => "verifying",
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
         }
@@ -113,14 +130,26 @@ impl JobStatus {
 
     /// Parses a stored or query-string status.
     pub fn parse(s: &str) -> Option<JobStatus> {
-        [
-            JobStatus::Queued,
-            JobStatus::Running,
-            JobStatus::Completed,
-            JobStatus::Failed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// True for `completed` and `failed`: nothing changes after.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Failed)
+    }
+}
+
+/// Progress (0 to 100) of a job when it enters `phase`: the sandbox run is the first tenth,
+/// the proof most of the rest (shares measured by the `vm_prove` bench).
+pub fn phase_progress(phase: &str) -> u8 {
+    match phase {
+        "waiting" => 10,
+        "execute" => 12,
+        "trace" => 15,
+        "commit" => 25,
+        "prove" => 55,
+        "verify" => 95,
+        _ => 0,
     }
 }
 
@@ -154,6 +183,13 @@ pub struct JobRecord {
     #[serde(skip)]
     pub input: Vec<u32>,
     pub status: JobStatus,
+    /// Whether the job is proven (the default) or only run.
+    pub prove: bool,
+    /// What the job is doing now: `execute`, `trace`, `commit`, `prove` while `proving`
+    /// (`waiting` until a prover takes it), `verify` while `verifying`.
+    pub phase: Option<String>,
+    /// Rough progress through the whole job, 0 to 100.
+    pub progress: u8,
     pub output: Option<Vec<u32>>,
     pub fuel_used: Option<u64>,
     /// Steps of the Obelysk VM's re-execution, when the module lowers (what proving will cost).
@@ -163,6 +199,8 @@ pub struct JobRecord {
     /// The wall-clock budget the job asked for, in ms (`None`: the node's limit).
     pub timeout_ms: Option<u64>,
     pub error: Option<JobError>,
+    /// The 32-byte attestation (`0x` + 64 hex) of a completed, proven job.
+    pub attestation: Option<String>,
     /// How many times a worker started this job (more than one after a crash).
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -183,6 +221,33 @@ pub struct NewJob {
     pub input: Vec<u32>,
     pub fuel_limit: Option<u64>,
     pub timeout_ms: Option<u64>,
+    pub prove: bool,
+}
+
+/// The index entry of a job's proof: its statement's parts, the file, timings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProofRecord {
+    /// `0x` + 64 hex: what the chain stores (see `obelysk_air::statement::attestation`).
+    pub attestation: String,
+    /// Hex hash of the lowered program.
+    pub program_id: String,
+    /// Hex `H(input)` and `H(output)` as in the attestation.
+    pub input_hash: String,
+    pub output_hash: String,
+    /// Hex Blake2s of the proof body.
+    pub proof_hash: String,
+    pub security_bits: u32,
+    /// Bytes of the proof file.
+    pub size: u64,
+    /// Executed VM steps.
+    pub steps: u64,
+    /// Wall time of execute, trace, commit and prove.
+    pub prove_ms: u64,
+    /// Wall time of the node's own verification.
+    pub verify_ms: u64,
+    /// Name of the content-addressed file in the proof store.
+    #[serde(skip)]
+    pub file: String,
 }
 
 /// An `Idempotency-Key` and a hash of the request it came with.
@@ -201,14 +266,21 @@ pub enum Inserted {
     Replayed { job: JobRecord, same_request: bool },
 }
 
-/// How a finished run ended.
+/// What a sandbox run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    pub output: Vec<u32>,
+    pub fuel_used: u64,
+    pub vm_steps: Option<u64>,
+}
+
+/// How a job's sandbox run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Completed {
-        output: Vec<u32>,
-        fuel_used: u64,
-        vm_steps: Option<u64>,
-    },
+    /// Done: the job asked for no proof.
+    Completed(RunResult),
+    /// On to the provers (`proving`, phase `waiting`).
+    ToProve(RunResult),
     Failed(JobError),
 }
 
@@ -269,9 +341,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Atomically moves the oldest queued job to `running` and returns it.
     async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError>;
-    /// Records the end of a running job.
+    /// Records the end of a job's sandbox run (or, with `Failed`, of any unfinished job).
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError>;
-    /// Puts jobs left `running` by a crashed node back in the queue; returns how many.
+    /// Atomically gives the oldest job waiting for a prover to the caller (phase `execute`).
+    async fn claim_proving(&self) -> Result<Option<JobRecord>, StoreError>;
+    /// Records where an unfinished job is: `proving` or `verifying`, phase and progress.
+    async fn set_phase(
+        &self,
+        id: Uuid,
+        status: JobStatus,
+        phase: &str,
+        progress: u8,
+    ) -> Result<(), StoreError>;
+    /// In one transaction: indexes the proof and marks the job completed.
+    async fn complete_proven(&self, id: Uuid, proof: &ProofRecord) -> Result<(), StoreError>;
+    /// The proof index entry of a job.
+    async fn proof(&self, id: Uuid) -> Result<Option<ProofRecord>, StoreError>;
+    /// The file names of every indexed proof.
+    async fn proof_files(&self) -> Result<Vec<String>, StoreError>;
+    /// After a crash: jobs left `running` go back to the queue, jobs left `proving` or
+    /// `verifying` back to waiting for a prover; returns how many.
     async fn requeue_running(&self) -> Result<u64, StoreError>;
     async fn count(&self, status: JobStatus) -> Result<u64, StoreError>;
     /// Cheap liveness check of the database.

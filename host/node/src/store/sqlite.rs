@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord,
-    Store, StoreError, VmSupport,
+    ProofRecord, Store, StoreError, VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -64,10 +64,65 @@ CREATE TABLE idempotency (
     r#"
 ALTER TABLE jobs ADD COLUMN vm_steps INTEGER;
 "#,
+    // Proving: two more statuses (a CHECK cannot be altered in SQLite, so the table is rebuilt;
+    // `migrate` turns foreign keys off around it), the phase, and the proof index.
+    r#"
+CREATE TABLE jobs_v5 (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    plugin        TEXT NOT NULL REFERENCES plugins(id),
+    input         TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'proving', 'verifying', 'completed', 'failed')),
+    prove         INTEGER NOT NULL DEFAULT 0,
+    phase         TEXT,
+    progress      INTEGER NOT NULL DEFAULT 0,
+    output        TEXT,
+    fuel_used     INTEGER,
+    vm_steps      INTEGER,
+    fuel_limit    INTEGER,
+    timeout_ms    INTEGER,
+    error_code    TEXT,
+    error_message TEXT,
+    attestation   TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER
+);
+INSERT INTO jobs_v5 (seq, id, plugin, input, status, output, fuel_used, vm_steps, fuel_limit,
+                     timeout_ms, error_code, error_message, attempts, created_at, started_at,
+                     finished_at, progress)
+SELECT seq, id, plugin, input, status, output, fuel_used, vm_steps, fuel_limit, timeout_ms,
+       error_code, error_message, attempts, created_at, started_at, finished_at,
+       CASE WHEN status IN ('completed', 'failed') THEN 100 ELSE 0 END
+FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v5 RENAME TO jobs;
+CREATE INDEX jobs_by_status ON jobs (status, seq);
+CREATE TABLE proofs (
+    job_id        TEXT PRIMARY KEY REFERENCES jobs(id),
+    file          TEXT NOT NULL,
+    attestation   TEXT NOT NULL,
+    program_id    TEXT NOT NULL,
+    input_hash    TEXT NOT NULL,
+    output_hash   TEXT NOT NULL,
+    proof_hash    TEXT NOT NULL,
+    security_bits INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    steps         INTEGER NOT NULL,
+    prove_ms      INTEGER NOT NULL,
+    verify_ms     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+"#,
 ];
 
-const JOB_COLUMNS: &str = "seq, id, plugin, input, status, output, fuel_used, vm_steps, fuel_limit, timeout_ms, \
-                           error_code, error_message, attempts, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str = "seq, id, plugin, input, status, prove, phase, progress, output, fuel_used, vm_steps, \
+                           fuel_limit, timeout_ms, error_code, error_message, attestation, attempts, \
+                           created_at, started_at, finished_at";
+
+const PROOF_COLUMNS: &str = "file, attestation, program_id, input_hash, output_hash, proof_hash, \
+                             security_bits, size, steps, prove_ms, verify_ms";
 
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -113,7 +168,32 @@ impl SqliteStore {
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    // Rebuilding a referenced table needs foreign keys off (outside any transaction), and a
+    // check that everything still points somewhere before they are on again.
+    let mut conn = pool.acquire().await?;
+    sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = migrate_on(&mut conn).await;
+    let dangling = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    sqlx::raw_sql("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    migrated?;
+    if !dangling.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "{} rows reference missing rows",
+            dangling.len()
+        )));
+    }
+    Ok(())
+}
+
+async fn migrate_on(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
     let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
         .await?;
@@ -167,12 +247,16 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let output: Option<String> = row.try_get("output")?;
     let error_code: Option<String> = row.try_get("error_code")?;
+    let progress: i64 = row.try_get("progress")?;
     Ok(JobRecord {
         id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))?,
         plugin: row.try_get("plugin")?,
         input: json(row.try_get("input")?, "job input")?,
         status: JobStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("job status {status}")))?,
+        prove: row.try_get("prove")?,
+        phase: row.try_get("phase")?,
+        progress: progress.clamp(0, 100) as u8,
         output: output.map(|o| json(&o, "job output")).transpose()?,
         fuel_used: row
             .try_get::<Option<i64>, _>("fuel_used")?
@@ -191,6 +275,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
             )),
             None => None,
         },
+        attestation: row.try_get("attestation")?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         created_at: from_ms(row.try_get("created_at")?)?,
         started_at: row
@@ -210,12 +295,13 @@ async fn insert_job_row(
     job: &NewJob,
 ) -> Result<JobRecord, StoreError> {
     let row = sqlx::query(&format!(
-        "INSERT INTO jobs (id, plugin, input, status, fuel_limit, timeout_ms, created_at) \
-         VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING {JOB_COLUMNS}"
+        "INSERT INTO jobs (id, plugin, input, status, prove, fuel_limit, timeout_ms, created_at) \
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
     ))
     .bind(Uuid::now_v7().to_string())
     .bind(&job.plugin)
     .bind(serde_json::to_string(&job.input).expect("words serialize"))
+    .bind(job.prove)
     .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
     .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
     .bind(now_ms())
@@ -388,44 +474,165 @@ impl Store for SqliteStore {
     }
 
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError> {
-        let (status, output, fuel, steps, error) = match outcome {
-            Outcome::Completed {
-                output,
-                fuel_used,
-                vm_steps,
-            } => (
-                JobStatus::Completed,
-                Some(serde_json::to_string(output).expect("words serialize")),
-                Some(*fuel_used as i64),
-                vm_steps.map(|s| s as i64),
-                None,
-            ),
-            Outcome::Failed(error) => (JobStatus::Failed, None, None, None, Some(error)),
+        let (status, run, error) = match outcome {
+            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
+            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
+            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
         };
-        sqlx::query(
-            "UPDATE jobs SET status = ?, output = ?, fuel_used = ?, vm_steps = ?, error_code = ?, \
-             error_message = ?, finished_at = ? WHERE id = ? AND status = 'running'",
-        )
+        let (phase, progress, finished) = match status {
+            JobStatus::Proving => (Some("waiting"), super::phase_progress("waiting"), None),
+            _ => (None, 100, Some(now_ms())),
+        };
+        // A failure may end a job in any unfinished state; a run result only a running one.
+        let from = match outcome {
+            Outcome::Failed(_) => "('running', 'proving', 'verifying')",
+            _ => "('running')",
+        };
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = ?, phase = ?, progress = ?, \
+             output = COALESCE(?, output), fuel_used = COALESCE(?, fuel_used), \
+             vm_steps = COALESCE(?, vm_steps), error_code = ?, error_message = ?, finished_at = ? \
+             WHERE id = ? AND status IN {from}"
+        ))
         .bind(status.as_str())
-        .bind(output)
-        .bind(fuel)
-        .bind(steps)
+        .bind(phase)
+        .bind(i64::from(progress))
+        .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
+        .bind(run.map(|r| r.fuel_used as i64))
+        .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
         .bind(error.map(|e| e.code.as_str()))
         .bind(error.map(|e| e.message.as_str()))
-        .bind(now_ms())
+        .bind(finished)
         .bind(id.to_string())
         .execute(&self.writer)
         .await?;
         Ok(())
     }
 
-    async fn requeue_running(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE jobs SET status = 'queued', started_at = NULL WHERE status = 'running'",
-        )
-        .execute(&self.writer)
+    async fn claim_proving(&self) -> Result<Option<JobRecord>, StoreError> {
+        sqlx::query(&format!(
+            "UPDATE jobs SET phase = 'execute', progress = ? \
+             WHERE seq = (SELECT seq FROM jobs WHERE status = 'proving' AND phase = 'waiting' \
+                          ORDER BY seq LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(i64::from(super::phase_progress("execute")))
+        .fetch_optional(&self.writer)
         .await?
-        .rows_affected())
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+    }
+
+    async fn set_phase(
+        &self,
+        id: Uuid,
+        status: JobStatus,
+        phase: &str,
+        progress: u8,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET status = ?, phase = ?, progress = ? \
+             WHERE id = ? AND status IN ('proving', 'verifying')",
+        )
+        .bind(status.as_str())
+        .bind(phase)
+        .bind(i64::from(progress))
+        .bind(id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn complete_proven(&self, id: Uuid, proof: &ProofRecord) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET status = 'completed', phase = NULL, progress = 100, attestation = ?, \
+             finished_at = ? WHERE id = ? AND status IN ('proving', 'verifying')",
+        )
+        .bind(&proof.attestation)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            // Finished already (e.g. failed meanwhile): leave both tables as they are.
+            tx.rollback().await?;
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "INSERT INTO proofs (job_id, {PROOF_COLUMNS}, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(id.to_string())
+        .bind(&proof.file)
+        .bind(&proof.attestation)
+        .bind(&proof.program_id)
+        .bind(&proof.input_hash)
+        .bind(&proof.output_hash)
+        .bind(&proof.proof_hash)
+        .bind(i64::from(proof.security_bits))
+        .bind(proof.size as i64)
+        .bind(proof.steps as i64)
+        .bind(proof.prove_ms as i64)
+        .bind(proof.verify_ms as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn proof(&self, id: Uuid) -> Result<Option<ProofRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROOF_COLUMNS} FROM proofs WHERE job_id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let int =
+            |name: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(name)? as u64) };
+        Ok(Some(ProofRecord {
+            file: row.try_get("file")?,
+            attestation: row.try_get("attestation")?,
+            program_id: row.try_get("program_id")?,
+            input_hash: row.try_get("input_hash")?,
+            output_hash: row.try_get("output_hash")?,
+            proof_hash: row.try_get("proof_hash")?,
+            security_bits: int("security_bits")? as u32,
+            size: int("size")?,
+            steps: int("steps")?,
+            prove_ms: int("prove_ms")?,
+            verify_ms: int("verify_ms")?,
+        }))
+    }
+
+    async fn proof_files(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT file FROM proofs")
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn requeue_running(&self) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let queued = sqlx::query(
+            "UPDATE jobs SET status = 'queued', started_at = NULL, phase = NULL, progress = 0 \
+             WHERE status = 'running'",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let proving = sqlx::query(
+            "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ? \
+             WHERE status IN ('proving', 'verifying') AND phase IS NOT 'waiting'",
+        )
+        .bind(i64::from(super::phase_progress("waiting")))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(queued + proving)
     }
 
     async fn count(&self, status: JobStatus) -> Result<u64, StoreError> {
@@ -445,6 +652,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RunResult;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -543,11 +751,11 @@ mod tests {
         store
             .finish(
                 first.id,
-                &Outcome::Completed {
+                &Outcome::Completed(RunResult {
                     output: vec![9],
                     fuel_used: 5,
                     vm_steps: Some(3),
-                },
+                }),
             )
             .await
             .unwrap();
@@ -582,6 +790,142 @@ mod tests {
         assert_eq!(
             store.job(first.id).await.unwrap().unwrap().status,
             JobStatus::Completed
+        );
+    }
+
+    fn proof_record(file: &str) -> ProofRecord {
+        ProofRecord {
+            attestation: format!("0x{}", "ab".repeat(32)),
+            program_id: "01".repeat(32),
+            input_hash: "02".repeat(32),
+            output_hash: "03".repeat(32),
+            proof_hash: "04".repeat(32),
+            security_bits: 96,
+            size: 1000,
+            steps: 64,
+            prove_ms: 10,
+            verify_ms: 1,
+            file: file.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn proven_jobs_pass_through_the_prover_states() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let job = store
+            .insert_job(&NewJob {
+                prove: true,
+                ..job("aa", &[4])
+            })
+            .await
+            .unwrap();
+        assert!(job.prove);
+        assert_eq!(
+            store.claim_proving().await.unwrap(),
+            None,
+            "nothing ran yet"
+        );
+        store.claim_next().await.unwrap().unwrap();
+        let run = RunResult {
+            output: vec![5],
+            fuel_used: 9,
+            vm_steps: Some(64),
+        };
+        store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+        let waiting = store.job(job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (waiting.status, waiting.phase.as_deref(), waiting.output),
+            (JobStatus::Proving, Some("waiting"), Some(vec![5]))
+        );
+        assert_eq!(store.proof(job.id).await.unwrap(), None);
+
+        let claimed = store.claim_proving().await.unwrap().unwrap();
+        assert_eq!(
+            (claimed.id, claimed.phase.as_deref()),
+            (job.id, Some("execute"))
+        );
+        assert_eq!(store.claim_proving().await.unwrap(), None, "claimed once");
+        store
+            .set_phase(job.id, JobStatus::Verifying, "verify", 95)
+            .await
+            .unwrap();
+        // A crash here: the job waits for a prover again, with its output kept.
+        assert_eq!(store.requeue_running().await.unwrap(), 1);
+        let again = store.claim_proving().await.unwrap().unwrap();
+        assert_eq!(
+            (again.status, again.output),
+            (JobStatus::Proving, Some(vec![5]))
+        );
+
+        store
+            .complete_proven(job.id, &proof_record("f1.proof"))
+            .await
+            .unwrap();
+        let done = store.job(job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.progress, done.attestation),
+            (
+                JobStatus::Completed,
+                100,
+                Some(proof_record("").attestation)
+            )
+        );
+        assert_eq!(
+            store.proof(job.id).await.unwrap(),
+            Some(proof_record("f1.proof"))
+        );
+        // Completing twice changes nothing and adds no row.
+        store
+            .complete_proven(job.id, &proof_record("f2.proof"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.proof_files().await.unwrap(),
+            vec!["f1.proof".to_string()]
+        );
+        assert_eq!(store.requeue_running().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failure_ends_a_job_in_any_unfinished_state() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let job = store.insert_job(&job("aa", &[4])).await.unwrap();
+        store.claim_next().await.unwrap().unwrap();
+        let run = RunResult {
+            output: vec![5],
+            fuel_used: 9,
+            vm_steps: Some(64),
+        };
+        store
+            .finish(job.id, &Outcome::ToProve(run.clone()))
+            .await
+            .unwrap();
+        store.claim_proving().await.unwrap().unwrap();
+        let failure = JobError::new("proof_rejected", "bad");
+        store
+            .finish(job.id, &Outcome::Failed(failure.clone()))
+            .await
+            .unwrap();
+        let failed = store.job(job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (failed.status, failed.error),
+            (JobStatus::Failed, Some(failure))
+        );
+        // A late completion does not resurrect it.
+        store
+            .complete_proven(job.id, &proof_record("f.proof"))
+            .await
+            .unwrap();
+        assert_eq!(store.proof(job.id).await.unwrap(), None);
+        store
+            .finish(job.id, &Outcome::Completed(run))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.job(job.id).await.unwrap().unwrap().status,
+            JobStatus::Failed
         );
     }
 
@@ -688,10 +1032,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("obelysk.db");
         {
-            // A database as the first schema version wrote it.
+            // A database as the first schema version wrote it, then the next three (the
+            // fifth rebuilds `jobs`, which `idempotency` references).
             let options = SqliteConnectOptions::new()
                 .filename(&path)
-                .create_if_missing(true);
+                .create_if_missing(true)
+                .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options)
@@ -707,6 +1053,16 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
+            for migration in &MIGRATIONS[1..4] {
+                sqlx::raw_sql(migration).execute(&pool).await.unwrap();
+            }
+            sqlx::raw_sql(
+                "PRAGMA user_version = 4; \
+                 INSERT INTO idempotency VALUES ('k', 'h', '01900000-0000-7000-8000-000000000000', 0);",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
         }
         let store = SqliteStore::open_path(&path).await.unwrap();
         let plugin = store.plugin("aa").await.unwrap().unwrap();
@@ -716,6 +1072,8 @@ mod tests {
             "not computed yet: refreshed on start"
         );
         assert_eq!(store.plugin_bytes("aa").await.unwrap().unwrap(), b"abc");
+        let (_, replayed) = store.idempotent_job("k").await.unwrap().unwrap();
+        assert_eq!((replayed.input, replayed.prove), (vec![5], false));
         let job = store.claim_next().await.unwrap().unwrap();
         assert_eq!(job.input, vec![5]);
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")

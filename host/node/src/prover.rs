@@ -1,0 +1,418 @@
+//! The prover pool: jobs whose sandbox run is done wait in the database (`proving`, phase
+//! `waiting`); each of a bounded set of executors claims one, re-executes it in the Obelysk VM,
+//! builds the witness, proves it on a blocking thread, verifies the proof with the standalone
+//! verifier, stores the file and only then marks the job `completed`.
+//!
+//! Memory is bounded twice: runs above `[prover] max_steps` fail with `step_limit`, and every
+//! proof reserves its predicted peak memory ([`CostModel`]) from the pool's budget before it
+//! starts, so concurrent proofs never add up to more than the budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use obelysk_air::proof::ProofFile;
+use obelysk_air::security::SecurityLevel;
+use obelysk_air::statement::hash_words;
+use obelysk_prover::Phase;
+use obelysk_prover::estimate::{CALIBRATED, CostModel, Estimate};
+use obelysk_prover::witness::Witness;
+use obelysk_vm::interp;
+use obelysk_vm::ir::Program;
+use tokio::sync::{Semaphore, watch};
+use tracing::{Instrument, error, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::config::ProverConfig;
+use crate::crosscheck::Programs;
+use crate::store::{
+    JobError, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store, phase_progress,
+};
+use crate::worker::JobQueue;
+
+/// How often idle executors look for work without a wake-up.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+const MIB: u64 = 1 << 20;
+
+/// Environment variable of the tamper test hook: `witness` changes one cell of every witness
+/// between tracing and proving, so the proof must be rejected (tests only; logged loudly).
+pub const TAMPER_ENV: &str = "OBELYSK_TEST_TAMPER";
+
+/// The pool's settings, resolved from `[prover]` and the machine.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub executors: usize,
+    pub level: SecurityLevel,
+    pub max_steps: u64,
+    /// Memory for proofs in flight.
+    pub memory_bytes: u64,
+    pub model: CostModel,
+    pub backend: String,
+}
+
+impl PoolSettings {
+    /// Resolves `config` against this machine's cores and available memory.
+    pub fn resolve(config: &ProverConfig) -> Result<PoolSettings, String> {
+        let level = match config.security_bits {
+            96 => SecurityLevel::Bits96,
+            128 => SecurityLevel::Bits128,
+            bits => {
+                return Err(format!(
+                    "[prover] security_bits must be 96 or 128, not {bits}"
+                ));
+            }
+        };
+        if config.backend != "simd" {
+            return Err(format!(
+                "[prover] backend `{}` is not available in this build (available: simd)",
+                config.backend
+            ));
+        }
+        if config.max_steps == 0 || config.max_steps > obelysk_air::vm::MAX_STEPS {
+            return Err(format!(
+                "[prover] max_steps must be in 1..={}",
+                obelysk_air::vm::MAX_STEPS
+            ));
+        }
+        let model = CALIBRATED;
+        let memory_bytes = match config.memory_mb {
+            0 => available_memory().unwrap_or(4 << 30) / 4 * 3,
+            mb => mb * MIB,
+        };
+        let largest = model.estimate(config.max_steps).peak_bytes.max(1);
+        let executors = match config.workers {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (cores / 2)
+                    .clamp(1, 8)
+                    .min((memory_bytes / largest).max(1) as usize)
+            }
+            n => n,
+        };
+        Ok(PoolSettings {
+            executors,
+            level,
+            max_steps: config.max_steps,
+            memory_bytes,
+            model,
+            backend: config.backend.clone(),
+        })
+    }
+
+    /// Whether a run of `steps` steps can be proven here, and what it would cost.
+    pub fn check(&self, steps: u64) -> (Estimate, Result<(), JobError>) {
+        let estimate = self.model.estimate(steps);
+        let verdict = if steps > self.max_steps {
+            Err(JobError::new(
+                "step_limit",
+                format!(
+                    "the run took {steps} VM steps; this node proves at most {} ([prover] max_steps)",
+                    self.max_steps
+                ),
+            ))
+        } else if estimate.peak_bytes > self.memory_bytes {
+            Err(JobError::new(
+                "too_large",
+                format!(
+                    "proving {steps} steps needs about {} MiB; this node's prover memory is {} MiB",
+                    estimate.peak_bytes / MIB,
+                    self.memory_bytes / MIB
+                ),
+            ))
+        } else {
+            Ok(())
+        };
+        (estimate, verdict)
+    }
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The executors' shared state.
+pub struct ProverPool {
+    pub settings: PoolSettings,
+    store: Arc<dyn Store>,
+    queue: Arc<JobQueue>,
+    programs: Arc<Programs>,
+    files: ProofFiles,
+    /// Permits are MiB of the memory budget.
+    memory: Semaphore,
+    busy: AtomicUsize,
+    tamper: bool,
+}
+
+impl ProverPool {
+    pub fn new(
+        settings: PoolSettings,
+        store: Arc<dyn Store>,
+        queue: Arc<JobQueue>,
+        programs: Arc<Programs>,
+        files: ProofFiles,
+    ) -> ProverPool {
+        let tamper = std::env::var(TAMPER_ENV).is_ok_and(|v| v == "witness");
+        if tamper {
+            warn!("{TAMPER_ENV}=witness: every witness is tampered with; no proof will verify");
+        }
+        let permits = (settings.memory_bytes / MIB).min(Semaphore::MAX_PERMITS as u64) as usize;
+        ProverPool {
+            settings,
+            store,
+            queue,
+            programs,
+            files,
+            memory: Semaphore::new(permits),
+            busy: AtomicUsize::new(0),
+            tamper,
+        }
+    }
+
+    /// Executors proving right now.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    /// Starts the executors; they stop claiming when `shutdown` turns true.
+    pub fn spawn(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.settings.executors)
+            .map(|n| {
+                tokio::spawn(
+                    self.clone()
+                        .executor(shutdown.clone())
+                        .instrument(info_span!("prover", n)),
+                )
+            })
+            .collect()
+    }
+
+    async fn executor(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match self.store.claim_proving().await {
+                Ok(Some(job)) => {
+                    self.queue.changed(job.id);
+                    let span = info_span!("proof", id = %job.id);
+                    self.busy.fetch_add(1, Ordering::AcqRel);
+                    let outcome = self.prove_job(&job).instrument(span).await;
+                    self.busy.fetch_sub(1, Ordering::AcqRel);
+                    if let Err(e) = outcome {
+                        warn!(id = %job.id, code = e.code, error = %e.message, "proof failed");
+                        self.record(job.id, |store| {
+                            let outcome = Outcome::Failed(e.clone());
+                            async move { store.finish(job.id, &outcome).await }
+                        })
+                        .await;
+                    }
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.queue.provers_woken() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot claim a proof; retrying");
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                }
+            }
+        }
+    }
+
+    /// Writes to the store, retrying: if it never succeeds the job stays unfinished and is
+    /// proven again after a restart rather than lost.
+    async fn record<F, Fut>(&self, id: Uuid, write: F)
+    where
+        F: Fn(Arc<dyn Store>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
+    {
+        for attempt in 1..=5u32 {
+            match write(self.store.clone()).await {
+                Ok(()) => {
+                    self.queue.changed(id);
+                    return;
+                }
+                Err(e) => {
+                    error!(error = %e, attempt, "cannot record a proof result");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    async fn set_phase(&self, id: Uuid, status: JobStatus, phase: &str) {
+        match self
+            .store
+            .set_phase(id, status, phase, phase_progress(phase))
+            .await
+        {
+            Ok(()) => self.queue.changed(id),
+            Err(e) => warn!(error = %e, phase, "cannot record the phase"),
+        }
+    }
+
+    /// Proves, verifies and publishes one job; `Err` is the job's failure.
+    async fn prove_job(self: &Arc<Self>, job: &JobRecord) -> Result<(), JobError> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            JobError::new("internal", format!("{what}: {e}"))
+        };
+        let steps = job.vm_steps.unwrap_or(0);
+        let (estimate, fits) = self.settings.check(steps);
+        fits?;
+        let program = self
+            .programs
+            .get(self.store.as_ref(), &job.plugin)
+            .await
+            .map_err(|e| internal("store", &e))?
+            .ok_or_else(|| {
+                JobError::new(
+                    "not_provable",
+                    "the module does not lower to the Obelysk VM",
+                )
+            })?;
+        let module = self
+            .store
+            .plugin_bytes(&job.plugin)
+            .await
+            .map_err(|e| internal("store", &e))?
+            .ok_or_else(|| internal("store", &"the plugin is missing"))?;
+        let mib = estimate.peak_bytes.div_ceil(MIB).max(1) as u32;
+        let _memory = self
+            .memory
+            .acquire_many(mib)
+            .await
+            .map_err(|e| internal("memory budget", &e))?;
+        info!(steps, predicted_ms = estimate.prove_ms, mib, "proving");
+
+        let started = Instant::now();
+        let runtime = tokio::runtime::Handle::current();
+        let pool = self.clone();
+        let (id, input, output) = (job.id, job.input.clone(), job.output.clone());
+        let file = tokio::task::spawn_blocking(move || {
+            let report = |phase: Phase| {
+                runtime.block_on(pool.set_phase(id, JobStatus::Proving, phase.name()))
+            };
+            prove_run(
+                &program,
+                &input,
+                output.as_deref().unwrap_or_default(),
+                &pool.settings,
+                pool.tamper,
+                &report,
+            )
+        })
+        .await
+        .map_err(|e| internal("prover thread", &e))??;
+        let prove_ms = started.elapsed().as_millis() as u64;
+
+        self.set_phase(id, JobStatus::Verifying, "verify").await;
+        let bytes = file.to_bytes();
+        let verify_started = Instant::now();
+        let (input, output, min_bits) = (
+            job.input.clone(),
+            file.statement.output.clone(),
+            self.settings.level.bits(),
+        );
+        let (bytes, verdict) = tokio::task::spawn_blocking(move || {
+            let verdict = obelysk_air::verify(&module, &input, &output, &bytes, min_bits);
+            (bytes, verdict)
+        })
+        .await
+        .map_err(|e| internal("verifier thread", &e))?;
+        let verify_ms = verify_started.elapsed().as_millis() as u64;
+        if let Err(e) = verdict {
+            error!(code = e.code(), error = %e, "the node's own verifier rejected a proof");
+            return Err(JobError::new(
+                "proof_rejected",
+                format!("the node's verifier rejected the proof [{}]: {e}", e.code()),
+            ));
+        }
+        let files = self.files.clone();
+        let (bytes, name) = tokio::task::spawn_blocking(move || {
+            let name = files.put(&bytes);
+            (bytes, name)
+        })
+        .await
+        .map_err(|e| internal("proof store thread", &e))?;
+        let name = name.map_err(|e| internal("writing the proof file", &e))?;
+        let record = ProofRecord {
+            attestation: format!("0x{}", hex::encode(file.attestation)),
+            program_id: hex::encode(file.statement.program_id),
+            input_hash: hex::encode(hash_words(&file.statement.input)),
+            output_hash: hex::encode(hash_words(&file.statement.output)),
+            proof_hash: hex::encode(file.proof_hash()),
+            security_bits: file.security_bits,
+            size: bytes.len() as u64,
+            steps: file.statement.steps,
+            prove_ms,
+            verify_ms,
+            file: name,
+        };
+        info!(
+            prove_ms,
+            predicted_ms = estimate.prove_ms,
+            verify_ms,
+            size = record.size,
+            "proven"
+        );
+        self.record(id, |store| {
+            let record = record.clone();
+            async move { store.complete_proven(id, &record).await }
+        })
+        .await;
+        Ok(())
+    }
+}
+
+/// Re-executes `program`, checks the output the sandbox recorded, builds the witness and proves
+/// it. Runs on the calling (blocking) thread.
+fn prove_run(
+    program: &Program,
+    input: &[u32],
+    sandbox_output: &[u32],
+    settings: &PoolSettings,
+    tamper: bool,
+    report: &dyn Fn(Phase),
+) -> Result<ProofFile, JobError> {
+    report(Phase::Execute);
+    let trace = crate::crosscheck::compare_trace(
+        sandbox_output,
+        interp::run(program, input, settings.max_steps),
+    )?;
+    report(Phase::Trace);
+    let failed = |e: &dyn std::fmt::Display| JobError::new("prove_failed", e.to_string());
+    let mut witness = Witness::build(program, input, &trace).map_err(|e| failed(&e))?;
+    if tamper {
+        tamper_with(&mut witness);
+    }
+    let statement = obelysk_prover::vm::statement(program, input, &trace);
+    drop(trace);
+    obelysk_prover::vm::prove_witness(&statement, &witness, settings.level, &mut |phase| {
+        report(phase)
+    })
+    .map_err(|e| failed(&e))
+}
+
+/// The test hook: adds one to the last cell of the first row of the first non-empty step table.
+fn tamper_with(witness: &mut Witness) {
+    use obelysk_air::components::Kind;
+    use stwo::core::fields::m31::M31;
+    for kind in Kind::STEPS {
+        let table = witness.table_mut(kind);
+        if let Some(cell) = table.columns.last_mut().and_then(|c| c.first_mut()) {
+            *cell += M31::from(1u32);
+            warn!(
+                component = kind.name(),
+                "tampered with the witness (test hook)"
+            );
+            return;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! What a proof will cost before it is made: time and peak memory as a function of the VM's
+//! step count, from a linear model fitted to `cargo bench -p obelysk-benches --bench vm_prove`.
+//!
+//! Every proof pays a fixed part (the preprocessed tree, twiddles, the verifier-side lowering)
+//! and a part proportional to the steps (one main-trace row per step, its interaction columns,
+//! the blown-up evaluations). The bench prints the fit of both on the machine it runs on; the
+//! constants below are that fit on a 2-core x86_64 machine with `SimdBackend`, 96-bit preset.
+
+/// A linear cost model: `fixed + per_step · steps`, for time and for memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CostModel {
+    /// Time of a proof of (almost) no steps, in ms.
+    pub fixed_ms: f64,
+    /// Marginal time per step, in ns.
+    pub ns_per_step: f64,
+    /// Peak memory of a proof of (almost) no steps, in bytes.
+    pub fixed_bytes: f64,
+    /// Marginal peak memory per step, in bytes.
+    pub bytes_per_step: f64,
+}
+
+/// The model fitted by the `vm_prove` bench (see `benches/README.md` for the run).
+pub const CALIBRATED: CostModel = CostModel {
+    fixed_ms: 1_150.0,
+    ns_per_step: 8_900.0,
+    fixed_bytes: 256.0 * 1024.0 * 1024.0,
+    bytes_per_step: 1_200.0,
+};
+
+/// The predicted cost of proving a run of `steps` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    pub steps: u64,
+    /// Rows of the largest main-trace table: `steps` rounded up to a power of two.
+    pub trace_rows: u64,
+    /// Predicted wall time of execute + trace + commit + prove, alone on the machine, in ms.
+    pub prove_ms: u64,
+    /// Predicted peak memory of the proof, in bytes.
+    pub peak_bytes: u64,
+}
+
+impl CostModel {
+    /// The prediction for `steps` steps.
+    pub fn estimate(&self, steps: u64) -> Estimate {
+        let s = steps as f64;
+        Estimate {
+            steps,
+            trace_rows: steps.max(1).next_power_of_two(),
+            prove_ms: (self.fixed_ms + self.ns_per_step * s / 1e6).round() as u64,
+            peak_bytes: (self.fixed_bytes + self.bytes_per_step * s).round() as u64,
+        }
+    }
+
+    /// Least-squares fit of `fixed + per_step · steps` to `(steps, ms, peak bytes)` samples
+    /// (what the bench prints). `None` with fewer than two distinct step counts.
+    pub fn fit(samples: &[(u64, f64, f64)]) -> Option<CostModel> {
+        let line = |ys: &dyn Fn(&(u64, f64, f64)) -> f64| -> Option<(f64, f64)> {
+            let n = samples.len() as f64;
+            let mean_x = samples.iter().map(|s| s.0 as f64).sum::<f64>() / n;
+            let mean_y = samples.iter().map(ys).sum::<f64>() / n;
+            let sxx: f64 = samples.iter().map(|s| (s.0 as f64 - mean_x).powi(2)).sum();
+            if sxx == 0.0 {
+                return None;
+            }
+            let sxy: f64 = samples
+                .iter()
+                .map(|s| (s.0 as f64 - mean_x) * (ys(s) - mean_y))
+                .sum();
+            let slope = sxy / sxx;
+            Some((mean_y - slope * mean_x, slope))
+        };
+        let (fixed_ms, ms_per_step) = line(&|s| s.1)?;
+        let (fixed_bytes, bytes_per_step) = line(&|s| s.2)?;
+        Some(CostModel {
+            fixed_ms: fixed_ms.max(0.0),
+            ns_per_step: (ms_per_step * 1e6).max(0.0),
+            fixed_bytes: fixed_bytes.max(0.0),
+            bytes_per_step: bytes_per_step.max(0.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_grow_with_steps() {
+        let small = CALIBRATED.estimate(1 << 10);
+        let large = CALIBRATED.estimate(1 << 20);
+        assert!(small.prove_ms < large.prove_ms && small.peak_bytes < large.peak_bytes);
+        assert_eq!(
+            (small.trace_rows, CALIBRATED.estimate(1025).trace_rows),
+            (1024, 2048)
+        );
+        assert_eq!(CALIBRATED.estimate(0).trace_rows, 1);
+    }
+
+    #[test]
+    fn fit_recovers_a_line() {
+        let model = CostModel {
+            fixed_ms: 1000.0,
+            ns_per_step: 5000.0,
+            fixed_bytes: 1e8,
+            bytes_per_step: 1000.0,
+        };
+        let samples: Vec<_> = [1u64 << 12, 1 << 16, 1 << 20]
+            .iter()
+            .map(|&s| {
+                let e = model.estimate(s);
+                (s, e.prove_ms as f64, e.peak_bytes as f64)
+            })
+            .collect();
+        let fitted = CostModel::fit(&samples).unwrap();
+        assert!((fitted.fixed_ms - 1000.0).abs() < 1.0, "{fitted:?}");
+        assert!((fitted.ns_per_step - 5000.0).abs() < 5.0, "{fitted:?}");
+        assert!((fitted.bytes_per_step - 1000.0).abs() < 1.0, "{fitted:?}");
+        assert_eq!(CostModel::fit(&samples[..1]), None);
+    }
+}
