@@ -60,6 +60,8 @@ fn vm(c: &mut Criterion) {
     let program = obelysk_vm::lower::lower(&wasm).unwrap();
     let mut group = c.benchmark_group("vm/prove+verify");
     group.sample_size(10);
+    // (steps, one proof's ms, peak RSS bytes) per size, for the cost model's fit.
+    let mut samples = Vec::new();
     for log_steps in [14u32, 16, 18, 20] {
         let input = input_for(&program, log_steps);
         let trace = obelysk_vm::interp::run(&program, &input, u64::MAX).unwrap();
@@ -81,6 +83,13 @@ fn vm(c: &mut Criterion) {
             started.elapsed().as_secs_f64() * 1e3,
             peak_rss_mib()
         );
+        let timed = Instant::now();
+        obelysk_prover::prove_program(&program, &input, LEVEL, u64::MAX, &mut |_| {}).unwrap();
+        samples.push((
+            trace.steps.len() as u64,
+            timed.elapsed().as_secs_f64() * 1e3,
+            (peak_rss_mib() << 20) as f64,
+        ));
         group.throughput(Throughput::Elements(trace.steps.len() as u64));
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("2^{log_steps}")),
@@ -101,6 +110,17 @@ fn vm(c: &mut Criterion) {
         );
     }
     group.finish();
+    // The peak RSS only grows, and sizes grow, so each sample's peak is its own proof's.
+    if let Some(model) = obelysk_prover::estimate::CostModel::fit(&samples) {
+        println!(
+            "cost model fit (host/prover/src/estimate.rs CALIBRATED): fixed_ms {:.0}, ns_per_step {:.0}, \
+             fixed_bytes {:.0} MiB, bytes_per_step {:.0}",
+            model.fixed_ms,
+            model.ns_per_step,
+            model.fixed_bytes / f64::from(1 << 20),
+            model.bytes_per_step
+        );
+    }
 }
 
 /// stwo's wide-Fibonacci AIR: each row is a Fibonacci-like sequence of squares.

@@ -28,7 +28,7 @@
 //!
 //! [prover]
 //! workers = 0               # proofs at a time; 0: from cores and memory
-//! backend = "simd"          # stwo backend: simd (CPU); cuda once the CUDA backend lands
+//! backend = "simd"          # stwo backend: simd, or cpu (scalar reference); cuda later
 //! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
 //! security_bits = 96        # 96 or 128
@@ -56,7 +56,7 @@ pub struct Config {
 pub struct ProverConfig {
     /// Proofs in flight; 0 picks from the cores and the memory budget.
     pub workers: usize,
-    /// `simd` (stwo's CPU backend).
+    /// `simd` or `cpu` (stwo backends; the same proofs byte for byte).
     pub backend: String,
     /// Runs of more VM steps fail with `step_limit`.
     pub max_steps: u64,

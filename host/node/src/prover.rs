@@ -19,6 +19,8 @@ use obelysk_prover::estimate::{CALIBRATED, CostModel, Estimate};
 use obelysk_prover::witness::Witness;
 use obelysk_vm::interp;
 use obelysk_vm::ir::Program;
+use stwo::prover::backend::cpu::CpuBackend;
+use stwo::prover::backend::simd::SimdBackend;
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
@@ -47,7 +49,25 @@ pub struct PoolSettings {
     /// Memory for proofs in flight.
     pub memory_bytes: u64,
     pub model: CostModel,
-    pub backend: String,
+    pub backend: Backend,
+}
+
+/// The stwo backend proofs run on; every backend makes the same proof, byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `SimdBackend`: the CPU with SIMD, all cores (the default).
+    Simd,
+    /// `CpuBackend`: stwo's scalar reference backend (slow; a cross-check).
+    Cpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Simd => "simd",
+            Backend::Cpu => "cpu",
+        }
+    }
 }
 
 impl PoolSettings {
@@ -62,12 +82,15 @@ impl PoolSettings {
                 ));
             }
         };
-        if config.backend != "simd" {
-            return Err(format!(
-                "[prover] backend `{}` is not available in this build (available: simd)",
-                config.backend
-            ));
-        }
+        let backend = match config.backend.as_str() {
+            "simd" => Backend::Simd,
+            "cpu" => Backend::Cpu,
+            other => {
+                return Err(format!(
+                    "[prover] backend `{other}` is not available in this build (available: simd, cpu)"
+                ));
+            }
+        };
         if config.max_steps == 0 || config.max_steps > obelysk_air::vm::MAX_STEPS {
             return Err(format!(
                 "[prover] max_steps must be in 1..={}",
@@ -95,7 +118,7 @@ impl PoolSettings {
             max_steps: config.max_steps,
             memory_bytes,
             model,
-            backend: config.backend.clone(),
+            backend,
         })
     }
 
@@ -394,9 +417,16 @@ fn prove_run(
     }
     let statement = obelysk_prover::vm::statement(program, input, &trace);
     drop(trace);
-    obelysk_prover::vm::prove_witness(&statement, &witness, settings.level, &mut |phase| {
-        report(phase)
-    })
+    let mut progress = |phase| report(phase);
+    let (level, progress) = (settings.level, &mut progress);
+    match settings.backend {
+        Backend::Simd => obelysk_prover::vm::prove_witness_on::<SimdBackend>(
+            &statement, &witness, level, progress,
+        ),
+        Backend::Cpu => obelysk_prover::vm::prove_witness_on::<CpuBackend>(
+            &statement, &witness, level, progress,
+        ),
+    }
     .map_err(|e| failed(&e))
 }
 
@@ -414,5 +444,64 @@ fn tamper_with(witness: &mut Witness) {
             );
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(edit: impl FnOnce(&mut ProverConfig)) -> ProverConfig {
+        let mut config = ProverConfig::default();
+        edit(&mut config);
+        config
+    }
+
+    #[test]
+    fn settings_resolve_from_config_and_machine() {
+        let auto = PoolSettings::resolve(&ProverConfig::default()).unwrap();
+        assert!(auto.executors >= 1 && auto.memory_bytes > 0);
+        assert_eq!((auto.backend, auto.level.bits()), (Backend::Simd, 96));
+        let set = PoolSettings::resolve(&config(|c| {
+            c.workers = 3;
+            c.memory_mb = 2048;
+            c.backend = "cpu".into();
+            c.security_bits = 128;
+        }))
+        .unwrap();
+        assert_eq!(
+            (
+                set.executors,
+                set.memory_bytes,
+                set.backend,
+                set.level.bits()
+            ),
+            (3, 2048 << 20, Backend::Cpu, 128)
+        );
+        for (bad, says) in [
+            (config(|c| c.backend = "cuda".into()), "cuda"),
+            (config(|c| c.security_bits = 100), "security_bits"),
+            (config(|c| c.max_steps = 0), "max_steps"),
+            (config(|c| c.max_steps = (1 << 24) + 1), "max_steps"),
+        ] {
+            let err = PoolSettings::resolve(&bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn jobs_beyond_the_step_limit_or_memory_budget_are_refused() {
+        let set = PoolSettings::resolve(&config(|c| {
+            c.max_steps = 1 << 20;
+            c.memory_mb = 1024;
+        }))
+        .unwrap();
+        let (estimate, fits) = set.check(1 << 16);
+        assert!(fits.is_ok() && estimate.peak_bytes < 1 << 30);
+        assert_eq!(set.check((1 << 20) + 1).1.unwrap_err().code, "step_limit");
+        // 2^20 steps need more than 1 GiB by the model.
+        assert!(set.model.estimate(1 << 20).peak_bytes > 1 << 30);
+        let err = set.check(1 << 20).1.unwrap_err();
+        assert_eq!((err.code.as_str(), err.retryable), ("too_large", false));
     }
 }

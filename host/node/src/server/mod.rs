@@ -204,7 +204,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut handles = spawn_workers(context, workers, shutdown.clone());
     tracing::info!(
         executors = provers.executors,
-        backend = provers.backend,
+        backend = provers.backend.name(),
         memory_mib = provers.memory_bytes >> 20,
         max_steps = provers.max_steps,
         security_bits = provers.level.bits(),
