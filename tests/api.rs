@@ -370,35 +370,6 @@ async fn idempotency_keys_survive_restarts_and_catch_conflicts() {
     );
 }
 
-/// Every `data:` payload of an event stream, read until the server ends it.
-async fn read_events(url: String) -> Vec<serde_json::Value> {
-    use futures_util::StreamExt;
-    let response = client().get(url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    let read = async {
-        while let Some(chunk) = stream.next().await {
-            body.extend_from_slice(&chunk.unwrap());
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(60), read)
-        .await
-        .expect("the stream ends");
-    String::from_utf8(body)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|data| serde_json::from_str(data.trim_start()).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn job_events_stream_until_the_job_ends() {
     let dir = temp_dir();

@@ -42,30 +42,6 @@ async fn get_bytes(node: &Node, path: &str) -> (u16, Vec<u8>) {
     (status, response.bytes().await.unwrap().to_vec())
 }
 
-/// Every `status` event of a job's SSE stream until it ends.
-async fn follow(node: &Node, id: &str) -> Vec<Value> {
-    use futures_util::StreamExt;
-    let response = client()
-        .get(node.url(&format!("/jobs/{id}/events")))
-        .timeout(Duration::from_secs(300))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = response.bytes_stream();
-    let (mut buffer, mut events) = (String::new(), Vec::new());
-    while let Some(chunk) = stream.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
-                events.push(serde_json::from_str(data.trim()).unwrap());
-            }
-        }
-    }
-    events
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
     let tmp = temp_dir();
@@ -84,7 +60,7 @@ async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
     );
 
     // Pushed progress: the stream walks through the proving phases to `completed`.
-    let events = follow(&node, &id).await;
+    let events = read_events(node.url(&format!("/jobs/{id}/events"))).await;
     let steps: Vec<(String, String)> = events
         .iter()
         .map(|e| {

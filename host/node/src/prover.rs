@@ -30,7 +30,7 @@ use crate::crosscheck::Programs;
 use crate::store::{
     JobError, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store, phase_progress,
 };
-use crate::worker::JobQueue;
+use crate::worker::{JobQueue, persist};
 
 /// How often idle executors look for work without a wake-up.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -227,11 +227,10 @@ impl ProverPool {
                     self.busy.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = outcome {
                         warn!(id = %job.id, code = e.code, error = %e.message, "proof failed");
-                        self.record(job.id, |store| {
-                            let outcome = Outcome::Failed(e.clone());
-                            async move { store.finish(job.id, &outcome).await }
-                        })
-                        .await;
+                        let outcome = Outcome::Failed(e);
+                        if persist(|| self.store.finish(job.id, &outcome)).await {
+                            self.queue.changed(job.id);
+                        }
                     }
                 }
                 Ok(None) => {
@@ -244,27 +243,6 @@ impl ProverPool {
                 Err(e) => {
                     error!(error = %e, "cannot claim a proof; retrying");
                     tokio::time::sleep(POLL_INTERVAL).await;
-                }
-            }
-        }
-    }
-
-    /// Writes to the store, retrying: if it never succeeds the job stays unfinished and is
-    /// proven again after a restart rather than lost.
-    async fn record<F, Fut>(&self, id: Uuid, write: F)
-    where
-        F: Fn(Arc<dyn Store>) -> Fut,
-        Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
-    {
-        for attempt in 1..=5u32 {
-            match write(self.store.clone()).await {
-                Ok(()) => {
-                    self.queue.changed(id);
-                    return;
-                }
-                Err(e) => {
-                    error!(error = %e, attempt, "cannot record a proof result");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
             }
         }
@@ -385,11 +363,9 @@ impl ProverPool {
             size = record.size,
             "proven"
         );
-        self.record(id, |store| {
-            let record = record.clone();
-            async move { store.complete_proven(id, &record).await }
-        })
-        .await;
+        if persist(|| self.store.complete_proven(id, &record)).await {
+            self.queue.changed(id);
+        }
         Ok(())
     }
 }

@@ -237,24 +237,33 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
             .inc();
     }
     ctx.metrics.jobs_running.dec();
-    // The outcome must reach the database; if it cannot, the job stays `running` and is
-    // re-run after a restart rather than lost.
+    if persist(|| ctx.store.finish(job.id, &outcome)).await {
+        ctx.queue.changed(job.id);
+        if matches!(outcome, Outcome::ToProve(_)) {
+            ctx.queue.prove_wake.notify_one();
+        }
+        info!(ms = started.elapsed().as_millis() as u64, "run finished");
+    }
+}
+
+/// Writes a job's outcome to the store, retrying with backoff; false when every try failed.
+/// A result that cannot be recorded leaves the job unfinished, so it is done again after a
+/// restart rather than lost.
+pub async fn persist<F, Fut>(mut write: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     for attempt in 1..=5u32 {
-        match ctx.store.finish(job.id, &outcome).await {
-            Ok(()) => {
-                ctx.queue.changed(job.id);
-                if matches!(outcome, Outcome::ToProve(_)) {
-                    ctx.queue.prove_wake.notify_one();
-                }
-                info!(ms = started.elapsed().as_millis() as u64, "run finished");
-                return;
-            }
+        match write().await {
+            Ok(()) => return true,
             Err(e) => {
-                error!(error = %e, attempt, "cannot record the job outcome");
+                error!(error = %e, attempt, "cannot record a job's outcome");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
         }
     }
+    false
 }
 
 /// Runs the job in the sandbox and, when its module lowers, re-executes it in the Obelysk VM;
@@ -272,12 +281,34 @@ async fn execute(
         .get(ctx.store.as_ref(), &job.plugin)
         .await
         .map_err(|e| JobError::new("internal", e.to_string()))?;
-    let sandbox = ctx.sandbox.clone();
-    let input = job.input.clone();
+    run_checked(
+        &ctx.sandbox,
+        module,
+        program,
+        job.input.clone(),
+        job.fuel_limit,
+        job.timeout_ms,
+    )
+    .await
+}
+
+/// Runs `module` in the sandbox on a blocking thread, within the job's budget (the node's
+/// limits where it asked for none), and, given its lowered `program`, re-executes it in the
+/// Obelysk VM: the run and the VM's step count.
+pub async fn run_checked(
+    sandbox: &Arc<Sandbox>,
+    module: obelysk_vm::LoadedModule,
+    program: Option<Arc<obelysk_vm::ir::Program>>,
+    input: Vec<u32>,
+    fuel_limit: Option<u64>,
+    timeout_ms: Option<u64>,
+) -> Result<(obelysk_vm::Execution, Option<u64>), JobError> {
+    let failed = |e: VmError| JobError::new(e.code(), e.to_string());
+    let sandbox = sandbox.clone();
     let limits = sandbox.limits().budget();
     let budget = obelysk_vm::Budget {
-        fuel: job.fuel_limit.unwrap_or(limits.fuel),
-        timeout: job.timeout_ms.map_or(limits.timeout, Duration::from_millis),
+        fuel: fuel_limit.unwrap_or(limits.fuel),
+        timeout: timeout_ms.map_or(limits.timeout, Duration::from_millis),
     };
     tokio::task::spawn_blocking(move || {
         let run = sandbox.run_with(&module, &input, budget).map_err(failed)?;

@@ -1,7 +1,5 @@
 //! `POST /jobs/estimate`, `GET /jobs/{id}/proof`, `GET /jobs/{id}/proof.bin`.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -83,36 +81,17 @@ pub async fn estimate(
         .programs
         .get(state.store.as_ref(), &job.plugin)
         .await?;
-    let sandbox = state.sandbox.clone();
-    let limits = sandbox.limits().budget();
-    let budget = obelysk_vm::Budget {
-        fuel: job.fuel_limit.unwrap_or(limits.fuel),
-        timeout: job.timeout_ms.map_or(limits.timeout, Duration::from_millis),
-    };
-    let input = job.input.clone();
-    let prove = job.prove;
-    let run = tokio::task::spawn_blocking(move || {
-        let run = sandbox.run_with(&module, &input, budget).map_err(failed)?;
-        let steps = match (&program, prove) {
-            (Some(program), true) => Some(crate::crosscheck::run_and_compare(
-                program,
-                &input,
-                &run.output,
-                run.fuel_used,
-            )?),
-            _ => None,
-        };
-        Ok::<_, crate::store::JobError>((run, steps))
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "estimate task");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error (logged)",
-        )
-    })?;
+    // Without a proof, the VM's step count is not asked for.
+    let program = program.filter(|_| job.prove);
+    let run = crate::worker::run_checked(
+        &state.sandbox,
+        module,
+        program,
+        job.input,
+        job.fuel_limit,
+        job.timeout_ms,
+    )
+    .await;
     match run {
         Err(e) => answer.error = Some(e),
         Ok((run, steps)) => {
