@@ -4,12 +4,27 @@ CARGO := cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 OBELYSK := $(TARGET_DIR)/debug/obelysk
 PLUGINS := fibonacci sum-array collatz sha256 matmul
+# The local Starknet the chain tests run against: pinned, built once into a cache that outlives
+# clones (a cold build takes ~20 min on 2 cores, so it is optimised less than a release build).
+DEVNET_VERSION := 0.10.1
+DEVNET_ROOT := $(HOME)/.cache/obelysk/starknet-devnet-$(DEVNET_VERSION)
+export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
 
-.PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only
+.PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only devnet contract
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
 	@rustup toolchain install >/dev/null
+
+# Installed from outside the repository, so with the machine's default toolchain, not the pin.
+devnet:
+	@test -x $(OBELYSK_DEVNET) || (cd $(HOME) && CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+		$(CARGO) install --locked --version $(DEVNET_VERSION) --root $(DEVNET_ROOT) \
+		-j$(CARGO_JOBS) starknet-devnet)
+
+# Rebuild the registry contract's class files from host/chain/contract/src (see its build.sh).
+contract:
+	host/chain/contract/build.sh
 
 build: toolchain
 	$(CARGO) build -j$(CARGO_JOBS) -p obelysk-node
@@ -24,8 +39,9 @@ demo: plugins
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 # Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
-test: toolchain
+test: toolchain devnet
 	$(CARGO) fmt --all --check
+	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
 	$(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
 	$(CARGO) test -j$(CARGO_JOBS) -p obelysk-node --test e2e timing_

@@ -8,11 +8,13 @@
 //! - `crash`   — SIGKILL with 50 jobs in flight, restart, every job completes exactly once
 //! - `cli`     — `obelysk run`, `submit --wait`, `status`, exit codes
 //! - `proving` — proven jobs end to end: SSE, proof download, pool load, crash, tamper, estimate
+//! - `chain`   — attestations on a local Starknet devnet: deploy, outbox across a restart, CLI
 
 mod support;
 
 mod api;
 mod bombs;
+mod chain;
 mod cli;
 mod crash;
 mod errors;

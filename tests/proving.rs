@@ -28,14 +28,6 @@ fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s.trim_start_matches("0x")).unwrap()
 }
 
-async fn submit_proven(node: &Node, plugin: &str, input: &[u32]) -> String {
-    let (status, body) = node
-        .submit_json(json!({"plugin": plugin, "input": input, "prove": true}))
-        .await;
-    assert_eq!(status, 202, "{body}");
-    body["id"].as_str().unwrap().to_string()
-}
-
 async fn get_bytes(node: &Node, path: &str) -> (u16, Vec<u8>) {
     let response = client().get(node.url(path)).send().await.unwrap();
     let status = response.status().as_u16();
@@ -50,7 +42,7 @@ async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
     let plugin = node.plugin_id(&module).await;
     let input = [48u32, 18, 7];
 
-    let id = submit_proven(&node, &plugin, &input).await;
+    let id = node.submit_proven(&plugin, &input).await;
     // Not ready yet: 409 with a retryable code.
     let (status, body) = node.get(&format!("/jobs/{id}/proof")).await;
     assert_eq!(status, 409, "{body}");
@@ -234,7 +226,7 @@ async fn twenty_jobs_complete_on_a_pool_of_two_with_bounded_memory() {
     let mut jobs = Vec::new();
     for i in 0..20u32 {
         let input: Vec<u32> = (0..=i).map(|k| k * 1000 + i).collect();
-        jobs.push((submit_proven(&node, &sum, &input).await, input));
+        jobs.push((node.submit_proven(&sum, &input).await, input));
     }
     // Both provers busy at some point: the estimate endpoint reports the pool.
     let mut max_busy = 0;
@@ -316,7 +308,7 @@ async fn sigkill_while_proving_reproves_once() {
     let mut node = Node::start(tmp.path(), CONFIG);
     let fib = node.plugin_id(&fixture("fib")).await;
     // About 2^17 steps: long enough to be killed mid-proof.
-    let id = submit_proven(&node, &fib, &[16_000]).await;
+    let id = node.submit_proven(&fib, &[16_000]).await;
     let job = wait_for_phase(&node, &id, &["commit", "prove"]).await;
     node.kill();
     eprintln!("killed while {} / {}", job["status"], job["phase"]);
@@ -350,7 +342,7 @@ async fn a_tampered_witness_never_completes() {
     let tmp = temp_dir();
     let node = Node::start_with_env(tmp.path(), CONFIG, &[("OBELYSK_TEST_TAMPER", "witness")]);
     let sum = node.plugin_id(&fixture("sum_input")).await;
-    let id = submit_proven(&node, &sum, &[1, 2, 3]).await;
+    let id = node.submit_proven(&sum, &[1, 2, 3]).await;
     let job = node.wait(&id).await;
     assert_eq!(job["status"], "failed", "{job}");
     let code = job["error"]["code"].as_str().unwrap();
@@ -383,7 +375,7 @@ async fn timing_estimates_predict_prove_time_and_enforce_limits() {
         let predicted = estimate["predicted_prove_ms"].as_u64().unwrap();
         assert!(estimate["predicted_peak_memory_bytes"].as_u64().unwrap() > 0);
 
-        let id = submit_proven(&node, &fib, &[n]).await;
+        let id = node.submit_proven(&fib, &[n]).await;
         let job = node.wait(&id).await;
         assert_eq!(job["status"], "completed", "{job}");
         assert_eq!(job["vm_steps"], estimate["steps"]);
@@ -411,7 +403,7 @@ async fn timing_estimates_predict_prove_time_and_enforce_limits() {
     let estimate: Value = response.json().await.unwrap();
     assert_eq!(estimate["fits"], false, "{estimate}");
     assert_eq!(estimate["error"]["code"], "step_limit");
-    let id = submit_proven(&node, &fib, &big).await;
+    let id = node.submit_proven(&fib, &big).await;
     let job = node.wait(&id).await;
     assert_eq!(
         (&job["status"], &job["error"]["code"]),

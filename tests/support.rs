@@ -121,6 +121,14 @@ impl Node {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// Submits a job to be proven that must be accepted; returns its id.
+    pub async fn submit_proven(&self, plugin: &str, input: &[u32]) -> String {
+        let request = serde_json::json!({"plugin": plugin, "input": input, "prove": true});
+        let (status, body) = self.submit_json(request).await;
+        assert_eq!(status, 202, "submit: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
     /// Submits a job that must be accepted; returns its id.
     pub async fn job_id(&self, plugin: &str, input: &[u32]) -> String {
         let (status, body) = self.submit(plugin, input).await;

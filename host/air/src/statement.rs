@@ -55,13 +55,37 @@ pub fn hash_words(words: &[u32]) -> [u8; 32] {
 
 /// The 32-byte attestation of a proven statement.
 pub fn attestation(statement: &Statement, proof_bytes: &[u8], security_bits: u32) -> [u8; 32] {
+    attestation_of_parts(&AttestationParts {
+        program_id: statement.program_id,
+        input_hash: hash_words(&statement.input),
+        output_hash: hash_words(&statement.output),
+        proof_hash: Blake2s256::digest(proof_bytes).into(),
+        security_bits,
+    })
+}
+
+/// The hashed parts an attestation binds (what the chain stores beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttestationParts {
+    pub program_id: [u8; 32],
+    /// `H(input)`.
+    pub input_hash: [u8; 32],
+    /// `H(output)`.
+    pub output_hash: [u8; 32],
+    /// Blake2s of the proof bytes.
+    pub proof_hash: [u8; 32],
+    pub security_bits: u32,
+}
+
+/// The attestation of already-hashed parts (the registry contract computes the same).
+pub fn attestation_of_parts(parts: &AttestationParts) -> [u8; 32] {
     let mut hasher = Blake2s256::new();
     hasher.update(b"obelysk/attest/v1");
-    hasher.update(statement.program_id);
-    hasher.update(hash_words(&statement.input));
-    hasher.update(hash_words(&statement.output));
-    hasher.update(Blake2s256::digest(proof_bytes));
-    hasher.update(security_bits.to_le_bytes());
+    hasher.update(parts.program_id);
+    hasher.update(parts.input_hash);
+    hasher.update(parts.output_hash);
+    hasher.update(parts.proof_hash);
+    hasher.update(parts.security_bits.to_le_bytes());
     hasher.finalize().into()
 }
 

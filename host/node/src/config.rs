@@ -32,7 +32,16 @@
 //! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
 //! security_bits = 96        # 96 or 128
+//!
+//! [starknet]                # attest completed proven jobs; off while rpc_url is empty
+//! rpc_url = ""              # JSON-RPC endpoint, e.g. http://127.0.0.1:5050
+//! account_address = ""      # the prover account (allowlisted in the registry)
+//! contract_address = ""     # the registry (`obelysk chain deploy` prints it)
+//! receipt_timeout_s = 120   # then the chain is checked and the submission retried
+//! max_backoff_s = 300       # longest pause between retries
 //! ```
+//!
+//! The account's private key is read only from `STARKNET_PRIVATE_KEY`, never from a file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +57,42 @@ pub struct Config {
     pub gpu: GpuConfig,
     pub limits: LimitsConfig,
     pub prover: ProverConfig,
+    pub starknet: StarknetConfig,
+}
+
+/// `[starknet]`: where attestations of completed, proven jobs go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StarknetConfig {
+    /// JSON-RPC url; empty turns attestation off.
+    pub rpc_url: String,
+    /// `0x` address of the submitting account.
+    pub account_address: String,
+    /// `0x` address of the attestation registry.
+    pub contract_address: String,
+    /// Seconds to wait for a receipt before checking the chain and retrying.
+    pub receipt_timeout_s: u64,
+    /// Longest pause between retries, in seconds.
+    pub max_backoff_s: u64,
+}
+
+impl Default for StarknetConfig {
+    fn default() -> Self {
+        StarknetConfig {
+            rpc_url: String::new(),
+            account_address: String::new(),
+            contract_address: String::new(),
+            receipt_timeout_s: 120,
+            max_backoff_s: 300,
+        }
+    }
+}
+
+impl StarknetConfig {
+    /// Whether the node attests on chain.
+    pub fn enabled(&self) -> bool {
+        !self.rpc_url.is_empty()
+    }
 }
 
 /// `[prover]`: the prover pool.
@@ -241,7 +286,9 @@ impl Config {
                 continue;
             };
             let section = section.to_ascii_lowercase();
-            if !["server", "store", "gpu", "limits", "prover"].contains(&section.as_str()) {
+            if !["server", "store", "gpu", "limits", "prover", "starknet"]
+                .contains(&section.as_str())
+            {
                 continue;
             }
             let entry = table

@@ -1,6 +1,7 @@
 //! The Obelysk node: configuration, durable store, job queue and sandbox workers, HTTP API,
 //! and the pieces of the `obelysk` CLI that talk to them.
 
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod crosscheck;

@@ -168,6 +168,8 @@ pub struct ProverPool {
     memory: Semaphore,
     busy: AtomicUsize,
     tamper: bool,
+    /// Completed jobs go into the chain outbox.
+    attest: bool,
 }
 
 impl ProverPool {
@@ -177,6 +179,7 @@ impl ProverPool {
         queue: Arc<JobQueue>,
         programs: Arc<Programs>,
         files: ProofFiles,
+        attest: bool,
     ) -> ProverPool {
         let tamper = std::env::var(TAMPER_ENV).is_ok_and(|v| v == "witness");
         if tamper {
@@ -192,6 +195,7 @@ impl ProverPool {
             memory: Semaphore::new(permits),
             busy: AtomicUsize::new(0),
             tamper,
+            attest,
         }
     }
 
@@ -363,7 +367,7 @@ impl ProverPool {
             size = record.size,
             "proven"
         );
-        if persist(|| self.store.complete_proven(id, &record)).await {
+        if persist(|| self.store.complete_proven(id, &record, self.attest)).await {
             self.queue.changed(id);
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Command-line interface of the `obelysk` binary.
 
 mod build;
+mod chain;
 mod client;
 mod inspect;
 mod prove;
@@ -43,6 +44,8 @@ pub enum Command {
     Prove(ProveArgs),
     /// Verify a proof file against a module; exit 0 only if it is valid.
     Verify(VerifyArgs),
+    /// Starknet: deploy the attestation registry, allowlist provers, attest, show a record.
+    Chain(chain::ChainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +260,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Proof(args) => client::proof(args).await,
         Command::Prove(args) => tokio::task::spawn_blocking(move || prove::prove(args)).await?,
         Command::Verify(args) => tokio::task::spawn_blocking(move || prove::verify(args)).await?,
+        Command::Chain(args) => chain::chain(args).await,
     }
 }
 

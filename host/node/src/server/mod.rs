@@ -25,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+use crate::chain::{ChainSettings, Submitter};
 use crate::config::Config;
 use crate::crosscheck::Programs;
 use crate::metrics::Metrics;
@@ -153,6 +154,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
+    let chain = ChainSettings::resolve(
+        &config.starknet,
+        std::env::var(crate::chain::PRIVATE_KEY_ENV).ok(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.database_url()).await?);
     let requeued = store.requeue_running().await?;
     if requeued > 0 {
@@ -216,8 +222,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         queue.clone(),
         programs.clone(),
         proofs.clone(),
+        chain.is_some(),
     ));
-    handles.extend(pool.spawn(shutdown));
+    handles.extend(pool.spawn(shutdown.clone()));
+    if let Some(chain) = chain {
+        handles.push(Submitter::new(chain, store.clone(), queue.clone()).spawn(shutdown));
+    }
 
     let state = AppState {
         store,

@@ -9,6 +9,7 @@ mod sqlite;
 
 pub use proof_files::ProofFiles;
 pub use sqlite::SqliteStore;
+pub(crate) use sqlite::now_ms;
 
 use std::collections::BTreeMap;
 
@@ -201,6 +202,9 @@ pub struct JobRecord {
     pub error: Option<JobError>,
     /// The 32-byte attestation (`0x` + 64 hex) of a completed, proven job.
     pub attestation: Option<String>,
+    /// Where the job's attestation stands on Starknet (absent when the node attests nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainStatus>,
     /// How many times a worker started this job (more than one after a crash).
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -212,6 +216,70 @@ pub struct JobRecord {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<OffsetDateTime>,
+}
+
+/// Where a job's attestation stands on Starknet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChainStatus {
+    pub state: ChainState,
+    /// `0x` + hex hash of the transaction that carries (or carried) the attestation.
+    pub tx_hash: Option<String>,
+    /// Submissions tried so far.
+    pub attempts: u32,
+    /// Why the last try did not settle it, while it is being retried.
+    pub error: Option<String>,
+}
+
+/// The life of an outbox entry: `pending` → `sent` → `confirmed`, back to `pending` on a
+/// retryable failure, `failed` only when the chain holds other parts for the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainState {
+    Pending,
+    Sent,
+    Confirmed,
+    Failed,
+}
+
+impl ChainState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainState::Pending => "pending",
+            ChainState::Sent => "sent",
+            ChainState::Confirmed => "confirmed",
+            ChainState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChainState> {
+        [
+            ChainState::Pending,
+            ChainState::Sent,
+            ChainState::Confirmed,
+            ChainState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+}
+
+/// An attestation waiting in the outbox, with the proof parts it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub job_id: Uuid,
+    pub status: ChainStatus,
+    pub proof: ProofRecord,
+}
+
+/// What one submission try left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxUpdate {
+    pub state: ChainState,
+    pub tx_hash: Option<String>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// When the entry is next due (ms since the epoch); ignored once settled.
+    pub next_attempt_ms: i64,
 }
 
 /// What `POST /jobs` stores.
@@ -353,8 +421,14 @@ pub trait Store: Send + Sync + 'static {
         phase: &str,
         progress: u8,
     ) -> Result<(), StoreError>;
-    /// In one transaction: indexes the proof and marks the job completed.
-    async fn complete_proven(&self, id: Uuid, proof: &ProofRecord) -> Result<(), StoreError>;
+    /// In one transaction: indexes the proof, marks the job completed and, with `attest`, puts
+    /// it in the chain outbox.
+    async fn complete_proven(
+        &self,
+        id: Uuid,
+        proof: &ProofRecord,
+        attest: bool,
+    ) -> Result<(), StoreError>;
     /// The proof index entry of a job.
     async fn proof(&self, id: Uuid) -> Result<Option<ProofRecord>, StoreError>;
     /// The file names of every indexed proof.
@@ -363,6 +437,19 @@ pub trait Store: Send + Sync + 'static {
     /// `verifying` back to waiting for a prover; returns how many.
     async fn requeue_running(&self) -> Result<u64, StoreError>;
     async fn count(&self, status: JobStatus) -> Result<u64, StoreError>;
+
+    /// Outbox entries that are `pending` or `sent` and due at `now_ms`, oldest first; each one
+    /// returned is leased (not due again) until `now_ms + lease_ms`.
+    async fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Records a submission try of a job's attestation (outbox and job, in one transaction).
+    async fn update_outbox(&self, job_id: Uuid, update: &OutboxUpdate) -> Result<(), StoreError>;
+    /// After a restart: every unsettled outbox entry is due now.
+    async fn release_outbox(&self) -> Result<u64, StoreError>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -15,8 +15,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus, NewJob, Outcome, PluginRecord,
-    ProofRecord, Store, StoreError, VmSupport,
+    ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus,
+    NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError,
+    VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -115,11 +116,27 @@ CREATE TABLE proofs (
     created_at    INTEGER NOT NULL
 );
 "#,
+    // Starknet attestation: the job shows where its attestation stands; the outbox holds what
+    // is still to be settled (a row leaves it when confirmed or failed).
+    r#"
+ALTER TABLE jobs ADD COLUMN chain_state TEXT
+    CHECK (chain_state IN ('pending', 'sent', 'confirmed', 'failed'));
+ALTER TABLE jobs ADD COLUMN chain_tx TEXT;
+ALTER TABLE jobs ADD COLUMN chain_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN chain_error TEXT;
+CREATE TABLE chain_outbox (
+    job_id          TEXT PRIMARY KEY REFERENCES jobs(id),
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX chain_outbox_due ON chain_outbox (next_attempt_at);
+"#,
 ];
 
 const JOB_COLUMNS: &str = "seq, id, plugin, input, status, prove, phase, progress, output, fuel_used, vm_steps, \
                            fuel_limit, timeout_ms, error_code, error_message, attestation, attempts, \
-                           created_at, started_at, finished_at";
+                           created_at, started_at, finished_at, chain_state, chain_tx, chain_attempts, \
+                           chain_error";
 
 const PROOF_COLUMNS: &str = "file, attestation, program_id, input_hash, output_hash, proof_hash, \
                              security_bits, size, steps, prove_ms, verify_ms";
@@ -213,7 +230,7 @@ async fn migrate_on(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError>
     Ok(())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -276,6 +293,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
             None => None,
         },
         attestation: row.try_get("attestation")?,
+        chain: chain_from_row(row)?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         created_at: from_ms(row.try_get("created_at")?)?,
         started_at: row
@@ -286,6 +304,36 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
             .try_get::<Option<i64>, _>("finished_at")?
             .map(from_ms)
             .transpose()?,
+    })
+}
+
+fn chain_from_row(row: &SqliteRow) -> Result<Option<ChainStatus>, StoreError> {
+    let Some(state) = row.try_get::<Option<String>, _>("chain_state")? else {
+        return Ok(None);
+    };
+    Ok(Some(ChainStatus {
+        state: ChainState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("chain state {state}")))?,
+        tx_hash: row.try_get("chain_tx")?,
+        attempts: row.try_get::<i64, _>("chain_attempts")? as u32,
+        error: row.try_get("chain_error")?,
+    }))
+}
+
+fn proof_from_row(row: &SqliteRow) -> Result<ProofRecord, StoreError> {
+    let int = |name: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(name)? as u64) };
+    Ok(ProofRecord {
+        file: row.try_get("file")?,
+        attestation: row.try_get("attestation")?,
+        program_id: row.try_get("program_id")?,
+        input_hash: row.try_get("input_hash")?,
+        output_hash: row.try_get("output_hash")?,
+        proof_hash: row.try_get("proof_hash")?,
+        security_bits: int("security_bits")? as u32,
+        size: int("size")?,
+        steps: int("steps")?,
+        prove_ms: int("prove_ms")?,
+        verify_ms: int("verify_ms")?,
     })
 }
 
@@ -544,13 +592,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn complete_proven(&self, id: Uuid, proof: &ProofRecord) -> Result<(), StoreError> {
+    async fn complete_proven(
+        &self,
+        id: Uuid,
+        proof: &ProofRecord,
+        attest: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET status = 'completed', phase = NULL, progress = 100, attestation = ?, \
-             finished_at = ? WHERE id = ? AND status IN ('proving', 'verifying')",
+             chain_state = ?, finished_at = ? WHERE id = ? AND status IN ('proving', 'verifying')",
         )
         .bind(&proof.attestation)
+        .bind(attest.then_some(ChainState::Pending.as_str()))
         .bind(now_ms())
         .bind(id.to_string())
         .execute(&mut *tx)
@@ -579,6 +633,16 @@ impl Store for SqliteStore {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
+        if attest {
+            sqlx::query(
+                "INSERT INTO chain_outbox (job_id, next_attempt_at, created_at) VALUES (?, ?, ?)",
+            )
+            .bind(id.to_string())
+            .bind(now_ms())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -590,22 +654,7 @@ impl Store for SqliteStore {
         .bind(id.to_string())
         .fetch_optional(&self.reader)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let int =
-            |name: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(name)? as u64) };
-        Ok(Some(ProofRecord {
-            file: row.try_get("file")?,
-            attestation: row.try_get("attestation")?,
-            program_id: row.try_get("program_id")?,
-            input_hash: row.try_get("input_hash")?,
-            output_hash: row.try_get("output_hash")?,
-            proof_hash: row.try_get("proof_hash")?,
-            security_bits: int("security_bits")? as u32,
-            size: int("size")?,
-            steps: int("steps")?,
-            prove_ms: int("prove_ms")?,
-            verify_ms: int("verify_ms")?,
-        }))
+        row.as_ref().map(proof_from_row).transpose()
     }
 
     async fn proof_files(&self) -> Result<Vec<String>, StoreError> {
@@ -641,6 +690,89 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT job_id FROM chain_outbox WHERE next_attempt_at <= ? \
+             ORDER BY next_attempt_at, created_at LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut entries = Vec::with_capacity(ids.len());
+        for id in ids {
+            sqlx::query("UPDATE chain_outbox SET next_attempt_at = ? WHERE job_id = ?")
+                .bind(now_ms + lease_ms)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(&format!(
+                "SELECT j.chain_state, j.chain_tx, j.chain_attempts, j.chain_error, \
+                 {} FROM jobs j JOIN proofs p ON p.job_id = j.id WHERE j.id = ?",
+                PROOF_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("p.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?;
+            entries.push(OutboxEntry {
+                job_id: Uuid::parse_str(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox job id {id}: {e}")))?,
+                status: chain_from_row(&row)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("outbox job {id} has no state")))?,
+                proof: proof_from_row(&row)?,
+            });
+        }
+        tx.commit().await?;
+        Ok(entries)
+    }
+
+    async fn update_outbox(&self, job_id: Uuid, update: &OutboxUpdate) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET chain_state = ?, chain_tx = ?, chain_attempts = ?, chain_error = ? \
+             WHERE id = ?",
+        )
+        .bind(update.state.as_str())
+        .bind(&update.tx_hash)
+        .bind(i64::from(update.attempts))
+        .bind(&update.error)
+        .bind(job_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let settled = matches!(update.state, ChainState::Confirmed | ChainState::Failed);
+        let outbox = if settled {
+            sqlx::query("DELETE FROM chain_outbox WHERE job_id = ?").bind(job_id.to_string())
+        } else {
+            sqlx::query("UPDATE chain_outbox SET next_attempt_at = ? WHERE job_id = ?")
+                .bind(update.next_attempt_ms)
+                .bind(job_id.to_string())
+        };
+        outbox.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_outbox(&self) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE chain_outbox SET next_attempt_at = ? WHERE next_attempt_at > ?")
+                .bind(now_ms())
+                .bind(now_ms())
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -859,7 +991,7 @@ mod tests {
         );
 
         store
-            .complete_proven(job.id, &proof_record("f1.proof"))
+            .complete_proven(job.id, &proof_record("f1.proof"), false)
             .await
             .unwrap();
         let done = store.job(job.id).await.unwrap().unwrap();
@@ -877,7 +1009,7 @@ mod tests {
         );
         // Completing twice changes nothing and adds no row.
         store
-            .complete_proven(job.id, &proof_record("f2.proof"))
+            .complete_proven(job.id, &proof_record("f2.proof"), false)
             .await
             .unwrap();
         assert_eq!(
@@ -915,7 +1047,7 @@ mod tests {
         );
         // A late completion does not resurrect it.
         store
-            .complete_proven(job.id, &proof_record("f.proof"))
+            .complete_proven(job.id, &proof_record("f.proof"), false)
             .await
             .unwrap();
         assert_eq!(store.proof(job.id).await.unwrap(), None);

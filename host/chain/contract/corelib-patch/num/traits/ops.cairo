@@ -1,0 +1,3 @@
+// Written for Obelysk (see ../traits.cairo).
+pub mod overflowing;
+pub mod wrapping;
