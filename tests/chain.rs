@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use obelysk_chain::devnet::{Devnet, DevnetAccount};
 use obelysk_chain::{Client, Felt};
+use obelysk_node::store::{ChainState, OutboxUpdate, SqliteStore, Store};
 use serde_json::Value;
 
 use crate::support::*;
@@ -34,10 +35,11 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A prover node's config attesting as `account`; receipts are waited for 2 s.
 fn node_config(devnet: &Devnet, account: &DevnetAccount, registry: &str) -> String {
     format!(
         "{PROVER}[starknet]\nrpc_url = \"{}\"\naccount_address = \"{:#x}\"\n\
-         contract_address = \"{registry}\"\nreceipt_timeout_s = 30\nmax_backoff_s = 1\n",
+         contract_address = \"{registry}\"\nreceipt_timeout_s = 2\nmax_backoff_s = 1\n",
         devnet.url(),
         account.address
     )
@@ -129,8 +131,25 @@ async fn proven_jobs_are_attested_on_devnet_exactly_once_across_a_restart() {
             .is_empty()
     );
 
-    // SIGKILL with the outbox full, allowlist, restart: every job attested exactly once.
+    // SIGKILL with the outbox full. One entry is then made to look like a crash between
+    // recording a transaction hash and sending it: the hash never reaches the chain.
     node.kill();
+    let never_sent = "0x1234";
+    {
+        let store = SqliteStore::open_path(&dir.join("obelysk.db"))
+            .await
+            .unwrap();
+        let update = OutboxUpdate {
+            state: ChainState::Sent,
+            tx_hash: Some(never_sent.into()),
+            attempts: 1,
+            error: None,
+            next_attempt_ms: 0,
+        };
+        let first = uuid::Uuid::parse_str(&jobs[0]).unwrap();
+        store.update_outbox(first, &update).await.unwrap();
+    }
+    // Allowlist, restart: every job attested exactly once.
     let allowed = chain_cli(
         &devnet,
         owner,
@@ -151,6 +170,7 @@ async fn proven_jobs_are_attested_on_devnet_exactly_once_across_a_restart() {
             job["chain"]["tx_hash"].as_str().unwrap().to_string(),
         );
     }
+    assert_ne!(tx_of[&jobs[0]], never_sent);
     let events = reader.attested_events(registry_felt).await.unwrap();
     assert_eq!(events.len(), jobs.len(), "{events:?}");
     for id in &jobs {

@@ -941,6 +941,122 @@ mod tests {
         }
     }
 
+    /// A proven job, completed (with `attest`: into the outbox).
+    async fn completed_proven(store: &SqliteStore, input: u32, attest: bool) -> Uuid {
+        let job = store
+            .insert_job(&NewJob {
+                prove: true,
+                ..job("aa", &[input])
+            })
+            .await
+            .unwrap();
+        store.claim_next().await.unwrap().unwrap();
+        let run = RunResult {
+            output: vec![input],
+            fuel_used: 1,
+            vm_steps: Some(8),
+        };
+        store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+        store.claim_proving().await.unwrap().unwrap();
+        let file = format!("{input}.proof");
+        store
+            .complete_proven(job.id, &proof_record(&file), attest)
+            .await
+            .unwrap();
+        job.id
+    }
+
+    #[tokio::test]
+    async fn the_outbox_leases_records_and_settles_attestations() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let quiet = completed_proven(&store, 1, false).await;
+        let first = completed_proven(&store, 2, true).await;
+        let second = completed_proven(&store, 3, true).await;
+        assert_eq!(store.job(quiet).await.unwrap().unwrap().chain, None);
+        let pending = ChainStatus {
+            state: ChainState::Pending,
+            tx_hash: None,
+            attempts: 0,
+            error: None,
+        };
+        assert_eq!(
+            store.job(first).await.unwrap().unwrap().chain,
+            Some(pending.clone())
+        );
+
+        // Claimed oldest first with the proof's parts; a lease hides them until it ends.
+        let now = now_ms();
+        let claimed = store.claim_outbox(now, 10_000, 10).await.unwrap();
+        let ids: Vec<Uuid> = claimed.iter().map(|e| e.job_id).collect();
+        assert_eq!(ids, vec![first, second]);
+        assert_eq!(claimed[0].status, pending);
+        assert_eq!(claimed[0].proof, proof_record("2.proof"));
+        assert!(
+            store
+                .claim_outbox(now, 10_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.claim_outbox(now + 10_000, 1, 1).await.unwrap().len(),
+            1
+        );
+
+        // A try that sent a transaction and must wait: recorded on the job, due later.
+        let sent = OutboxUpdate {
+            state: ChainState::Sent,
+            tx_hash: Some("0xabc".into()),
+            attempts: 1,
+            error: Some("timeout".into()),
+            next_attempt_ms: now + 60_000,
+        };
+        store.update_outbox(first, &sent).await.unwrap();
+        let chain = store.job(first).await.unwrap().unwrap().chain.unwrap();
+        assert_eq!(
+            (chain.state, chain.tx_hash.as_deref(), chain.attempts),
+            (ChainState::Sent, Some("0xabc"), 1)
+        );
+        assert!(
+            store
+                .claim_outbox(now + 59_000, 1, 10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.job_id != first)
+        );
+        // After a restart every unsettled entry is due at once, its state kept.
+        assert_eq!(store.release_outbox().await.unwrap(), 2);
+        let resumed = store.claim_outbox(now_ms(), 1, 10).await.unwrap();
+        assert_eq!(resumed.len(), 2);
+        assert_eq!(resumed[0].status.tx_hash.as_deref(), Some("0xabc"));
+
+        // Settled entries leave the outbox; the job keeps the outcome.
+        for (id, state) in [(first, ChainState::Confirmed), (second, ChainState::Failed)] {
+            let settled = OutboxUpdate {
+                state,
+                tx_hash: Some("0xdef".into()),
+                attempts: 2,
+                error: None,
+                next_attempt_ms: 0,
+            };
+            store.update_outbox(id, &settled).await.unwrap();
+            assert_eq!(
+                store.job(id).await.unwrap().unwrap().chain.unwrap().state,
+                state
+            );
+        }
+        assert!(
+            store
+                .claim_outbox(now_ms() + 1_000_000, 1, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.release_outbox().await.unwrap(), 0);
+    }
+
     #[tokio::test]
     async fn proven_jobs_pass_through_the_prover_states() {
         let (_dir, store) = store().await;
