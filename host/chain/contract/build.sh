@@ -30,14 +30,20 @@ PY
 fi
 
 # The compilers find the corelib next to their own folder: assemble bin/ + patched corelib/.
-work=$(mktemp -d)
+# Cairo 2.6 hashes the source's absolute path into type ids (so into the class hash): compile
+# from one fixed path, whatever the checkout's, one build at a time.
+work=/tmp/obelysk-cairo-2.6.0
+exec 9>"$work.lock"
+flock 9
+rm -rf "$work" && mkdir -p "$work/registry"
 trap 'rm -rf "$work"' EXIT
 cp -r "$cache/bin" "$cache/corelib" "$work/"
 cp -r "$here/corelib-patch/." "$work/corelib/src/"
+cp "$here/src/lib.cairo" "$work/registry/lib.cairo"
 
 out=$here
 [ "${1:-}" = "--check" ] && out=$work
-"$work/bin/starknet-compile" --single-file "$here/src/lib.cairo" "$out/attestation_registry.sierra.json"
+"$work/bin/starknet-compile" --single-file "$work/registry/lib.cairo" "$out/attestation_registry.sierra.json"
 "$work/bin/starknet-sierra-compile" "$out/attestation_registry.sierra.json" "$out/attestation_registry.casm.json"
 
 if [ "${1:-}" = "--check" ]; then

@@ -12,7 +12,7 @@ const SIERRA_JSON: &str = include_str!("../contract/attestation_registry.sierra.
 const CASM_JSON: &str = include_str!("../contract/attestation_registry.casm.json");
 
 /// Class hash of the registry's Sierra class (what `deploy` names).
-pub const CLASS_HASH: &str = "0x037d4795447f3453ef83d165ed6c0300bdf185fd88d91c18cd6f2973fc149c9b";
+pub const CLASS_HASH: &str = "0x03df53034cbe60ca6798e4bb08efaa019dea1690f1b7b088d451fd8b1bab8ee9";
 /// Compiled-class hash of its CASM with Blake2s, the hash current Starknet (0.14.1+) expects.
 pub const COMPILED_CLASS_HASH: &str =
     "0x07d52003229ad43345fe595eb9421df82bf55d16e929ca0d117d0ec16e0d86f1";
