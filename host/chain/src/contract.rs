@@ -12,10 +12,10 @@ const SIERRA_JSON: &str = include_str!("../contract/attestation_registry.sierra.
 const CASM_JSON: &str = include_str!("../contract/attestation_registry.casm.json");
 
 /// Class hash of the registry's Sierra class (what `deploy` names).
-pub const CLASS_HASH: &str = "0x03df53034cbe60ca6798e4bb08efaa019dea1690f1b7b088d451fd8b1bab8ee9";
+pub const CLASS_HASH: &str = "0x01df1047f5263af7b0e6f46a4267aaf7129b5de94457d9dc1694f2c4d8c50aa3";
 /// Compiled-class hash of its CASM with Blake2s, the hash current Starknet (0.14.1+) expects.
 pub const COMPILED_CLASS_HASH: &str =
-    "0x07d52003229ad43345fe595eb9421df82bf55d16e929ca0d117d0ec16e0d86f1";
+    "0x055e5140090f2e5c05d9cb2de1e6a9402a3c5e1f9a3337e1a8ec5e6b24bf7178";
 
 struct Class {
     sierra: Arc<FlattenedSierraClass>,

@@ -154,21 +154,12 @@ pub mod blake2s {
         ]
     }
 
-    /// `x` rotated right by `n` bits (0 < n < 32): the low n bits move to the top.
-    fn rotr(x: u32, n: u32) -> u32 {
-        let low_modulus = pow2(n);
-        let (high, low) = u32_safe_divmod(x, low_modulus.try_into().unwrap());
-        high + low * pow2(32 - n)
-    }
-
-    fn pow2(n: u32) -> u32 {
-        let mut result = 1_u32;
-        let mut i = 0_u32;
-        while i < n {
-            result *= 2;
-            i += 1;
-        };
-        result
+    /// `x` rotated right by `n` bits, given `low = 2^n` and `high = 2^(32 - n)`: the low n bits
+    /// move to the top. Constant factors (no loops) keep the gas down.
+    #[inline(always)]
+    fn rotr(x: u32, low: NonZero<u32>, high: u32) -> u32 {
+        let (top, bottom) = u32_safe_divmod(x, low);
+        top + bottom * high
     }
 
     fn add3(a: u32, b: u32, c: u32) -> u32 {
@@ -178,13 +169,13 @@ pub mod blake2s {
     /// The mixing function G on one column or diagonal.
     fn mix(a: u32, b: u32, c: u32, d: u32, x: u32, y: u32) -> (u32, u32, u32, u32) {
         let a = add3(a, b, x);
-        let d = rotr(d ^ a, 16);
+        let d = rotr(d ^ a, 0x10000_u32.try_into().unwrap(), 0x10000);
         let c = u32_wrapping_add(c, d);
-        let b = rotr(b ^ c, 12);
+        let b = rotr(b ^ c, 0x1000_u32.try_into().unwrap(), 0x100000);
         let a = add3(a, b, y);
-        let d = rotr(d ^ a, 8);
+        let d = rotr(d ^ a, 0x100_u32.try_into().unwrap(), 0x1000000);
         let c = u32_wrapping_add(c, d);
-        let b = rotr(b ^ c, 7);
+        let b = rotr(b ^ c, 0x80_u32.try_into().unwrap(), 0x2000000);
         (a, b, c, d)
     }
 
