@@ -44,7 +44,7 @@ test: toolchain devnet
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
 	$(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
-	$(CARGO) test -j$(CARGO_JOBS) -p obelysk-node --test e2e timing_
+	$(CARGO) test -j$(CARGO_JOBS) --workspace --test e2e timing_
 	@$(MAKE) --no-print-directory plugins-only demo-only
 
 plugins-only:

@@ -249,10 +249,9 @@ impl Submitter {
         let sent = client
             .submit_attestation(registry, &parts, async |tx| {
                 let tx = format!("{tx:#x}");
-                recorded = Some(tx.clone());
                 let update = OutboxUpdate {
                     state: ChainState::Sent,
-                    tx_hash: Some(tx),
+                    tx_hash: Some(tx.clone()),
                     attempts,
                     error: None,
                     next_attempt_ms: lease_until,
@@ -260,7 +259,9 @@ impl Submitter {
                 store
                     .update_outbox(job_id, &update)
                     .await
-                    .map_err(|e| format!("cannot record the transaction before sending: {e}"))
+                    .map_err(|e| format!("cannot record the transaction before sending: {e}"))?;
+                recorded = Some(tx);
+                Ok(())
             })
             .await;
         let tx = match sent {
