@@ -142,39 +142,37 @@ impl Client {
     /// Declares the registry class unless the chain knows it already; returns its class hash.
     pub async fn declare(&self) -> Result<Felt, ChainError> {
         let class_hash = contract::class_hash();
+        if self.is_declared(class_hash).await? {
+            return Ok(class_hash);
+        }
+        let declared = self
+            .send_and_wait(async |nonce| {
+                self.account
+                    .declare_v3(contract::sierra_class(), contract::compiled_class_hash())
+                    .nonce(nonce)
+                    .send()
+                    .await
+                    .map(|declared| declared.transaction_hash)
+            })
+            .await;
+        match declared {
+            Ok(_) => Ok(class_hash),
+            // Declared meanwhile by someone else (e.g. `ClassAlreadyDeclared`): done all the same.
+            Err(_) if self.is_declared(class_hash).await? => Ok(class_hash),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn is_declared(&self, class_hash: Felt) -> Result<bool, ChainError> {
         match self
             .rpc()
             .get_class(BlockId::Tag(BlockTag::Latest), class_hash)
             .await
         {
-            Ok(_) => return Ok(class_hash),
-            Err(ProviderError::StarknetError(StarknetError::ClassHashNotFound)) => {}
-            Err(e) => return Err(rpc_error(e)),
+            Ok(_) => Ok(true),
+            Err(ProviderError::StarknetError(StarknetError::ClassHashNotFound)) => Ok(false),
+            Err(e) => Err(rpc_error(e)),
         }
-        let mut nonce = self.next_nonce.lock().await;
-        let current = self.nonce(&mut nonce).await?;
-        let declared = self
-            .account
-            .declare_v3(contract::sierra_class(), contract::compiled_class_hash())
-            .nonce(current)
-            .send()
-            .await;
-        let declared = match declared {
-            Ok(declared) => declared,
-            Err(e) => {
-                *nonce = None;
-                return match e {
-                    starknet_rust::accounts::AccountError::Provider(
-                        ProviderError::StarknetError(StarknetError::ClassAlreadyDeclared),
-                    ) => Ok(class_hash),
-                    e => Err(rpc_error(e)),
-                };
-            }
-        };
-        *nonce = Some(current + Felt::ONE);
-        drop(nonce);
-        self.wait(declared.transaction_hash).await?;
-        Ok(class_hash)
     }
 
     /// Declares if needed, then deploys the registry owned by `owner` through the universal
@@ -188,16 +186,15 @@ impl Client {
         if self.class_at(address).await?.is_some() {
             return Ok(address);
         }
-        let mut nonce = self.next_nonce.lock().await;
-        let current = self.nonce(&mut nonce).await?;
-        let sent = factory
-            .deploy_v3(vec![owner], salt, false)
-            .nonce(current)
-            .send()
-            .await;
-        let sent = self.settle_nonce(&mut nonce, current, sent)?;
-        drop(nonce);
-        self.wait(sent.transaction_hash).await?;
+        self.send_and_wait(async |nonce| {
+            factory
+                .deploy_v3(vec![owner], salt, false)
+                .nonce(nonce)
+                .send()
+                .await
+                .map(|sent| sent.transaction_hash)
+        })
+        .await?;
         Ok(address)
     }
 
@@ -422,18 +419,31 @@ impl Client {
             selector: selector(function),
             calldata,
         };
-        let mut nonce = self.next_nonce.lock().await;
-        let current = self.nonce(&mut nonce).await?;
-        let sent = self
-            .account
-            .execute_v3(vec![call])
-            .nonce(current)
-            .send()
-            .await;
-        let sent = self.settle_nonce(&mut nonce, current, sent)?;
-        drop(nonce);
-        self.wait(sent.transaction_hash).await?;
-        Ok(sent.transaction_hash)
+        self.send_and_wait(async |nonce| {
+            self.account
+                .execute_v3(vec![call])
+                .nonce(nonce)
+                .send()
+                .await
+                .map(|sent| sent.transaction_hash)
+        })
+        .await
+    }
+
+    /// Sends one transaction (`send` gets the nonce to use and returns the transaction hash),
+    /// then waits for its receipt, with the nonce lock released; returns the hash.
+    async fn send_and_wait<E: std::fmt::Debug>(
+        &self,
+        send: impl AsyncFnOnce(Felt) -> Result<Felt, E>,
+    ) -> Result<Felt, ChainError> {
+        let tx_hash = {
+            let mut nonce = self.next_nonce.lock().await;
+            let current = self.nonce(&mut nonce).await?;
+            let sent = send(current).await;
+            self.settle_nonce(&mut nonce, current, sent)?
+        };
+        self.wait(tx_hash).await?;
+        Ok(tx_hash)
     }
 
     /// The nonce to use now: the cached one, or the chain's.

@@ -200,7 +200,7 @@ impl Submitter {
     async fn settle(&self, client: &Client, entry: OutboxEntry) -> OutboxUpdate {
         let job_id = entry.job_id;
         let attempts = entry.status.attempts;
-        let parts = match parts_of(&entry) {
+        let parts = match proof_parts(job_id, &entry.proof) {
             Ok(parts) => parts,
             Err(e) => return settled(ChainState::Failed, None, attempts, Some(e)),
         };
@@ -323,11 +323,6 @@ fn settled(
 /// 1 s, 2 s, 4 s, ... up to `max`.
 fn backoff(attempts: u32, max: Duration) -> Duration {
     Duration::from_secs(1u64 << attempts.saturating_sub(1).min(20)).min(max)
-}
-
-/// The registry's parts of an outbox entry.
-pub fn parts_of(entry: &OutboxEntry) -> Result<AttestationParts, String> {
-    proof_parts(entry.job_id, &entry.proof)
 }
 
 /// The registry's parts of a job's proof record.
