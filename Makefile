@@ -9,8 +9,11 @@ PLUGINS := fibonacci sum-array collatz sha256 matmul
 DEVNET_VERSION := 0.10.1
 DEVNET_ROOT := $(HOME)/.cache/obelysk/starknet-devnet-$(DEVNET_VERSION)
 export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
+# NVRTC from PyPI (no GPU needed): the tests compile every CUDA kernel with it.
+NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
+TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only devnet contract
+.PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only devnet contract nvrtc
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -21,6 +24,10 @@ devnet:
 	@test -x $(OBELYSK_DEVNET) || (cd $(HOME) && CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
 		$(CARGO) install --locked --version $(DEVNET_VERSION) --root $(DEVNET_ROOT) \
 		-j$(CARGO_JOBS) starknet-devnet)
+
+# Pinned wheel, checked by sha256, unpacked into the cache (see kernels/install-nvrtc.sh).
+nvrtc:
+	@kernels/install-nvrtc.sh >/dev/null
 
 # Rebuild the registry contract's class files from host/chain/contract/src (see its build.sh).
 contract:
@@ -39,12 +46,12 @@ demo: plugins
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 # Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
-test: toolchain devnet
+test: toolchain devnet nvrtc
 	$(CARGO) fmt --all --check
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
-	$(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
-	$(CARGO) test -j$(CARGO_JOBS) --workspace --test e2e timing_
+	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
+	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace --test e2e timing_
 	@$(MAKE) --no-print-directory plugins-only demo-only
 
 plugins-only:

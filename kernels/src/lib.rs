@@ -1,9 +1,14 @@
 //! The CUDA side of Obelysk.
 //!
-//! Today: [`detect`], an honest report of the CUDA devices this machine has, found by loading
-//! the driver library at run time (so this crate builds and runs with no CUDA installed).
-//! Later: the `CudaBackend` for stwo with kernels compiled by NVRTC.
+//! - [`detect`]: an honest report of the CUDA devices this machine has, found by loading the
+//!   driver library at run time (so this crate builds and runs with no CUDA installed).
+//! - [`constraints`]: the constraint compiler, any `FrameworkEval` to a CUDA kernel.
+//! - [`kernels`]: the hand-written kernel sources (`kernels/cuda/*.cu`).
+//! - [`nvrtc`]: run-time compilation of kernel sources to PTX, cached by source text.
 
+pub mod constraints;
 mod detect;
+pub mod kernels;
+pub mod nvrtc;
 
 pub use detect::{GpuDevice, GpuStatus, detect};
