@@ -1,9 +1,9 @@
 // M31, CM31 and QM31 arithmetic (stwo's fields) and circle-domain index helpers.
 //
-// Included verbatim at the top of every kernel source. Compiles as CUDA (NVRTC / nvcc) and as
-// plain C++ (g++/clang++): on the host the kernel entry points become ordinary functions and
-// blockIdx/threadIdx are globals the caller sets, which is how tests run the very same kernel
-// text on a CPU.
+// Included at the top of every kernel source. Compiles as CUDA (NVRTC / nvcc) and as plain
+// C++20 (g++/clang++ with -pthread): on the host the kernel entry points become ordinary
+// functions and obelysk_host_launch runs them as a grid, which is how tests run the very same
+// kernel text on a CPU.
 #pragma once
 
 typedef unsigned int u32;
@@ -13,19 +13,62 @@ typedef unsigned long long u64;
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define OBELYSK_FN __device__ __forceinline__
 #define OBELYSK_BREV(x) __brev(x)
+#define OBELYSK_CTZ(x) (__ffs(x) - 1)
 #else
+// Host emulation: a launch runs blocks one after another; the threads of a block run
+// concurrently when the kernel synchronises (real threads, so __syncthreads is a barrier and
+// __shared__ data is shared), else in turn.
+#include <barrier>
+#include <thread>
+#include <vector>
 #define OBELYSK_FN static inline
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __shared__ static
 struct obelysk_dim3 { u32 x, y, z; };
-static obelysk_dim3 blockIdx, threadIdx, blockDim, gridDim;
+static thread_local obelysk_dim3 threadIdx;
+static obelysk_dim3 blockIdx, blockDim, gridDim;
+static std::barrier<>* obelysk_block_barrier = nullptr;
+static inline void __syncthreads() { obelysk_block_barrier->arrive_and_wait(); }
+static inline u32 atomicMin(u32* address, u32 value) {
+    u32 old = __atomic_load_n(address, __ATOMIC_RELAXED);
+    while (value < old &&
+           !__atomic_compare_exchange_n(address, &old, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return old;
+}
 static inline u32 obelysk_brev(u32 x) {
     u32 r = 0;
     for (int i = 0; i < 32; i++) { r = (r << 1) | (x & 1u); x >>= 1; }
     return r;
 }
 #define OBELYSK_BREV(x) obelysk_brev(x)
+#define OBELYSK_CTZ(x) __builtin_ctz(x)
+
+// Runs body(ctx) once per thread of a (grid_x, grid_y) × block_x launch. With `cooperative`, a
+// block's threads run concurrently (kernels that use __syncthreads); otherwise one after another.
+extern "C" void obelysk_host_launch(void (*body)(void*), void* ctx, u32 grid_x, u32 grid_y,
+                                    u32 block_x, int cooperative) {
+    gridDim = {grid_x, grid_y, 1};
+    blockDim = {block_x, 1, 1};
+    for (u32 by = 0; by < grid_y; by++) {
+        for (u32 bx = 0; bx < grid_x; bx++) {
+            blockIdx = {bx, by, 0};
+            if (!cooperative) {
+                for (u32 t = 0; t < block_x; t++) { threadIdx = {t, 0, 0}; body(ctx); }
+                continue;
+            }
+            std::barrier<> barrier(block_x);
+            obelysk_block_barrier = &barrier;
+            std::vector<std::thread> threads;
+            for (u32 t = 0; t < block_x; t++) {
+                threads.emplace_back([=] { threadIdx = {t, 0, 0}; body(ctx); });
+            }
+            for (auto& thread : threads) thread.join();
+        }
+    }
+}
 #endif
 
 #define M31_P 0x7fffffffu

@@ -3,11 +3,14 @@
 //! - [`detect`]: an honest report of the CUDA devices this machine has, found by loading the
 //!   driver library at run time (so this crate builds and runs with no CUDA installed).
 //! - [`constraints`]: the constraint compiler, any `FrameworkEval` to a CUDA kernel.
-//! - [`kernels`]: the hand-written kernel sources (`kernels/cuda/*.cu`).
+//! - [`kernels`]: the hand-written kernel sources (`kernels/cuda/*.cu`); [`fft`] plans their
+//!   circle-FFT launches.
 //! - [`nvrtc`]: run-time compilation of kernel sources to PTX, cached by source text.
 
 pub mod constraints;
 mod detect;
+pub mod fft;
+pub mod grind;
 pub mod kernels;
 pub mod nvrtc;
 

@@ -9,6 +9,7 @@ use common::{Rng, WideFib};
 use obelysk_air::components::{Kind, VmEval};
 use obelysk_air::relations::Relations;
 use obelysk_cuda::constraints::ConstraintKernel;
+use obelysk_cuda::kernels;
 use obelysk_cuda::nvrtc::{self, DEFAULT_ARCH, NvrtcError, PtxCache};
 
 /// True when NVRTC is loadable; otherwise prints a visible skip (or fails when required).
@@ -46,8 +47,13 @@ fn every_cu_file_compiles() {
     if !nvrtc_or_skip("every_cu_file_compiles") {
         return;
     }
+    let embedded: Vec<&str> = kernels::SOURCES.iter().map(|(n, _)| *n).collect();
     for (name, text) in cuda_sources() {
-        if let Err(e) = nvrtc::compile(&obelysk_cuda::kernels::with_header(&text), DEFAULT_ARCH) {
+        assert!(
+            embedded.contains(&name.as_str()),
+            "{name} is not in kernels::SOURCES"
+        );
+        if let Err(e) = nvrtc::compile(&kernels::with_headers(&text), DEFAULT_ARCH) {
             panic!("{name}: {e}");
         }
     }

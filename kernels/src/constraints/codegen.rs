@@ -7,9 +7,6 @@ use super::graph::{Graph, Node, NodeId};
 /// Name of the generated entry point (one kernel per module, so it never clashes).
 pub const KERNEL_NAME: &str = "obelysk_constraint_quotients";
 
-/// The M31/QM31 header every kernel source starts with.
-pub const FIELD_HEADER: &str = include_str!("../../cuda/field.cuh");
-
 /// Emits the kernel for `graph`.
 ///
 /// Signature (all arrays in device memory):
@@ -80,8 +77,9 @@ pub fn cuda_source(graph: &Graph) -> String {
         writeln!(body, "    acc = qm31_add(acc, {term});").expect("writing to a String");
     }
 
+    let header = crate::kernels::with_headers("#include \"field.cuh\"");
     format!(
-        r#"{FIELD_HEADER}
+        r#"{header}
 // Constraint quotients of one component: {n_constraints} constraints, {n_nodes} nodes.
 extern "C" __global__ void {KERNEL_NAME}(
     const u32* const* __restrict__ cols,

@@ -134,7 +134,7 @@ pub fn run_kernel_on_host(
     .expect("write kernel source");
     let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
     let output = Command::new(&compiler)
-        .args(["-std=c++17", "-O1", "-w", "-o"])
+        .args(["-std=c++20", "-O1", "-pthread", "-w", "-o"])
         .arg(&binary_path)
         .arg(&source_path)
         .output()
@@ -203,3 +203,4 @@ pub fn run_kernel_on_host(
         })
         .collect()
 }
+pub mod host;
