@@ -9,10 +9,13 @@ pub const HEADERS: &[(&str, &str)] = &[
 
 /// The kernel sources, by file name.
 pub const SOURCES: &[(&str, &str)] = &[
+    ("accumulate.cu", include_str!("../cuda/accumulate.cu")),
+    ("barycentric.cu", include_str!("../cuda/barycentric.cu")),
     ("bit_reverse.cu", include_str!("../cuda/bit_reverse.cu")),
     ("fft.cu", include_str!("../cuda/fft.cu")),
     ("fri.cu", include_str!("../cuda/fri.cu")),
     ("merkle.cu", include_str!("../cuda/merkle.cu")),
+    ("quotients.cu", include_str!("../cuda/quotients.cu")),
 ];
 
 /// `text` with every `#include "name"` of a known header replaced by the header (each header

@@ -4,11 +4,13 @@
 //!   driver library at run time (so this crate builds and runs with no CUDA installed).
 //! - [`constraints`]: the constraint compiler, any `FrameworkEval` to a CUDA kernel.
 //! - [`kernels`]: the hand-written kernel sources (`kernels/cuda/*.cu`); [`fft`] plans their
-//!   circle-FFT launches.
+//!   circle-FFT launches, [`grind`] the proof-of-work search, [`domain`] the tables and
+//!   constants the quotient and barycentric kernels read.
 //! - [`nvrtc`]: run-time compilation of kernel sources to PTX, cached by source text.
 
 pub mod constraints;
 mod detect;
+pub mod domain;
 pub mod fft;
 pub mod grind;
 pub mod kernels;

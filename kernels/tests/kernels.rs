@@ -2,30 +2,35 @@
 //! (blocks in turn, each block's threads concurrently), against stwo's CPU and SIMD backends on
 //! random inputs: bit reversal, circle FFT (evaluate, interpolate, in global layers and in
 //! shared-memory tiles, batched columns), lifted Blake2s Merkle leaves and layers, proof of
-//! work, FRI folds.
+//! work, FRI folds, lifted accumulation, FRI quotients (numerators and combination), barycentric out-of-domain
+//! evaluation (weights and block sums).
 
 mod common;
 
 use common::Rng;
 use common::host::{HostModule, Shared};
+use obelysk_cuda::domain;
 use obelysk_cuda::fft::{self, FftLaunch};
 use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::circle::CirclePoint;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
+use stwo::core::pcs::quotients::{ColumnSampleBatch, NumeratorData};
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::poly::line::LineDomain;
 use stwo::core::poly::utils::domain_line_twiddles_from_tree;
 use stwo::core::proof_of_work::GrindOps;
 use stwo::core::utils::bit_reverse;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleHasher;
-use stwo::prover::backend::CpuBackend;
 use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::{Column, CpuBackend};
 use stwo::prover::fri::FriOps;
 use stwo::prover::line::LineEvaluation;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleCoefficients, CircleEvaluation, PolyOps, SecureEvaluation};
 use stwo::prover::secure_column::SecureColumnByCoords;
 use stwo::prover::vcs_lifted::ops::MerkleOpsLifted;
+use stwo::prover::{AccumulationOps, QuotientOps};
 
 /// QM31 as kernels take it by value.
 #[repr(C)]
@@ -322,4 +327,301 @@ fn fri_folds_match_stwo() {
         let actual = run_fold(&module, &line.values, &line_itw, alpha);
         assert_eq!(actual, expected.values.to_vec(), "line, 2^{}", log_n - 1);
     }
+}
+
+type NumeratorKernel = unsafe extern "C" fn(
+    *const *const u32,
+    *const u32,
+    *const Qm31,
+    u32,
+    Qm31,
+    *mut u32,
+    *mut u32,
+    *mut u32,
+    *mut u32,
+    u32,
+);
+type CombineKernel = unsafe extern "C" fn(
+    *const *const u32,
+    *const u32,
+    *const Qm31,
+    *const Qm31,
+    u32,
+    *const u32,
+    *const u32,
+    *mut u32,
+    *mut u32,
+    *mut u32,
+    *mut u32,
+    u32,
+);
+
+fn secure_column(coords: &[Vec<u32>; 4]) -> Vec<SecureField> {
+    (0..coords[0].len())
+        .map(|i| {
+            SecureField::from_m31_array(std::array::from_fn(|k| BaseField::from(coords[k][i])))
+        })
+        .collect()
+}
+
+#[test]
+fn fri_quotients_match_stwo() {
+    let module = HostModule::build("quotients.cu");
+    let numerators: NumeratorKernel = module.kernel("quotient_numerators");
+    let combine: CombineKernel = module.kernel("quotient_combine");
+    let mut rng = Rng::new(15);
+    let mut channel = Blake2sChannel::default();
+    channel.mix_u64(rng.next());
+    let log_size = 7;
+    let domain = CanonicCoset::new(log_size).circle_domain();
+    // Two column groups: 2^7 rows and 2^6 rows (lifted in the combination).
+    let groups: Vec<(u32, Vec<Vec<BaseField>>)> = vec![
+        (
+            log_size,
+            (0..5).map(|_| random_column(&mut rng, log_size)).collect(),
+        ),
+        (
+            log_size - 1,
+            (0..3)
+                .map(|_| random_column(&mut rng, log_size - 1))
+                .collect(),
+        ),
+    ];
+
+    let mut expected = Vec::new();
+    let mut actual_numerators = Vec::new();
+    for (group_log_size, columns) in &groups {
+        let group_domain = CanonicCoset::new(*group_log_size).circle_domain();
+        let evals: Vec<CircleEvaluation<CpuBackend, BaseField, BitReversedOrder>> = columns
+            .iter()
+            .map(|c| CircleEvaluation::new(group_domain, c.clone()))
+            .collect();
+        let refs: Vec<_> = evals.iter().collect();
+        // Two sample points; the first samples every column, the second some.
+        let batches: Vec<ColumnSampleBatch> = (0..2)
+            .map(|b| ColumnSampleBatch {
+                point: CirclePoint::get_random_point(&mut channel),
+                cols_vals_randpows: (0..columns.len())
+                    .filter(|i| b == 0 || i % 2 == 1)
+                    .map(|column_index| NumeratorData {
+                        column_index,
+                        sample_value: rng.qm31(),
+                        random_coeff: rng.qm31(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        CpuBackend::accumulate_numerators(&refs, &batches, &mut expected, 0);
+
+        let host_columns: Vec<Vec<u32>> = columns.iter().map(|c| words(c)).collect();
+        let pointers: Vec<*const u32> = host_columns.iter().map(|c| c.as_ptr()).collect();
+        for (terms, batch) in domain::numerator_terms(&batches).into_iter().zip(&batches) {
+            let n_rows = 1u32 << group_log_size;
+            let mut out: [Vec<u32>; 4] = std::array::from_fn(|_| vec![0; n_rows as usize]);
+            let c: Vec<Qm31> = terms.c.iter().map(|&v| v.into()).collect();
+            let (cols, idx, cs) = (
+                Shared(pointers.as_ptr() as *mut *const u32),
+                Shared(terms.columns.as_ptr() as *mut u32),
+                Shared(c.as_ptr() as *mut Qm31),
+            );
+            let o: [Shared<u32>; 4] = std::array::from_fn(|k| Shared(out[k].as_mut_ptr()));
+            let b_sum = Qm31::from(terms.b_sum);
+            let n_terms = c.len() as u32;
+            module.launch((n_rows.div_ceil(64), 1), 64.min(n_rows), || unsafe {
+                numerators(
+                    cols.get(),
+                    idx.get(),
+                    cs.get(),
+                    n_terms,
+                    b_sum,
+                    o[0].get(),
+                    o[1].get(),
+                    o[2].get(),
+                    o[3].get(),
+                    n_rows,
+                )
+            });
+            actual_numerators.push((batch.point, *group_log_size, terms.first_linear_term, out));
+        }
+    }
+    assert_eq!(expected.len(), actual_numerators.len());
+    for (e, (point, _, first_linear, out)) in expected.iter().zip(&actual_numerators) {
+        assert_eq!(e.sample_point, *point);
+        assert_eq!(e.first_linear_term_acc, *first_linear);
+        assert_eq!(
+            e.partial_numerators_acc.to_vec(),
+            secure_column(out),
+            "partial numerators"
+        );
+    }
+
+    // The combination over the whole domain (blowup 0, so stwo's interpolate-and-evaluate
+    // round trip is the identity and its output is the kernel's).
+    let twiddles = CpuBackend::precompute_twiddles(domain.half_coset);
+    let expected = CpuBackend::compute_quotients_and_combine(expected, log_size, 0, &twiddles);
+    let (xs, ys) = domain::point_tables(domain);
+    let num_ptrs: Vec<*const u32> = actual_numerators
+        .iter()
+        .flat_map(|(.., out)| out.iter().map(|c| c.as_ptr()))
+        .collect();
+    let log_sizes: Vec<u32> = actual_numerators.iter().map(|(_, l, ..)| *l).collect();
+    let first: Vec<Qm31> = actual_numerators
+        .iter()
+        .map(|(_, _, f, _)| (*f).into())
+        .collect();
+    let points: Vec<Qm31> = actual_numerators
+        .iter()
+        .flat_map(|(p, ..)| [p.x.into(), p.y.into()])
+        .collect();
+    let n = 1u32 << log_size;
+    let mut out: [Vec<u32>; 4] = std::array::from_fn(|_| vec![0; n as usize]);
+    let o: [Shared<u32>; 4] = std::array::from_fn(|k| Shared(out[k].as_mut_ptr()));
+    let (nums, sizes, fl, pts, x, y) = (
+        Shared(num_ptrs.as_ptr() as *mut *const u32),
+        Shared(log_sizes.as_ptr() as *mut u32),
+        Shared(first.as_ptr() as *mut Qm31),
+        Shared(points.as_ptr() as *mut Qm31),
+        Shared(xs.as_ptr() as *mut u32),
+        Shared(ys.as_ptr() as *mut u32),
+    );
+    let n_acc = first.len() as u32;
+    module.launch((n.div_ceil(64), 1), 64, || unsafe {
+        combine(
+            nums.get(),
+            sizes.get(),
+            fl.get(),
+            pts.get(),
+            n_acc,
+            x.get(),
+            y.get(),
+            o[0].get(),
+            o[1].get(),
+            o[2].get(),
+            o[3].get(),
+            log_size,
+        )
+    });
+    assert_eq!(secure_column(&out), expected.values.to_vec());
+}
+
+#[test]
+fn barycentric_out_of_domain_evaluation_matches_stwo() {
+    let module = HostModule::build("barycentric.cu");
+    let weights_kernel: unsafe extern "C" fn(
+        *const u32,
+        *const u32,
+        Qm31,
+        Qm31,
+        Qm31,
+        *mut Qm31,
+        u32,
+    ) = module.kernel("barycentric_weights");
+    let sums_kernel: unsafe extern "C" fn(*const *const u32, *const Qm31, u32, *mut Qm31) =
+        module.kernel("barycentric_partial_sums");
+    let mut rng = Rng::new(16);
+    let mut channel = Blake2sChannel::default();
+    channel.mix_u64(rng.next());
+    for log_size in [3, 5, 9, 11] {
+        let coset = CanonicCoset::new(log_size);
+        let domain = coset.circle_domain();
+        let p = CirclePoint::<SecureField>::get_random_point(&mut channel);
+        let expected_weights = SimdBackend::barycentric_weights(coset, p).to_cpu();
+
+        let (xs, ys) = domain::point_tables(domain);
+        let n = 1u32 << log_size;
+        let mut weights = vec![Qm31([0; 4]); n as usize];
+        let (x, y, w) = (
+            Shared(xs.as_ptr() as *mut u32),
+            Shared(ys.as_ptr() as *mut u32),
+            Shared(weights.as_mut_ptr()),
+        );
+        let k = Qm31::from(domain::barycentric_constant(coset, p));
+        let (px, py) = (Qm31::from(p.x), Qm31::from(p.y));
+        module.launch((n.div_ceil(64), 1), 64.min(n), || unsafe {
+            weights_kernel(x.get(), y.get(), px, py, k, w.get(), n)
+        });
+        let weights_field: Vec<SecureField> = weights
+            .iter()
+            .map(|q| SecureField::from_m31_array(q.0.map(BaseField::from)))
+            .collect();
+        assert_eq!(weights_field, expected_weights, "weights 2^{log_size}");
+
+        // Two columns at once; 3 blocks so blocks stride over the domain.
+        let columns: Vec<Vec<BaseField>> =
+            (0..2).map(|_| random_column(&mut rng, log_size)).collect();
+        let host_columns: Vec<Vec<u32>> = columns.iter().map(|c| words(c)).collect();
+        let pointers: Vec<*const u32> = host_columns.iter().map(|c| c.as_ptr()).collect();
+        let blocks = 3u32;
+        let mut partials = vec![Qm31([0; 4]); (blocks * 2) as usize];
+        let (cols, ws, out) = (
+            Shared(pointers.as_ptr() as *mut *const u32),
+            Shared(weights.as_mut_ptr()),
+            Shared(partials.as_mut_ptr()),
+        );
+        module.launch_cooperative((blocks, 2), 256, || unsafe {
+            sums_kernel(cols.get(), ws.get(), n, out.get())
+        });
+        for (c, column) in columns.iter().enumerate() {
+            let value: SecureField = partials[c * blocks as usize..(c + 1) * blocks as usize]
+                .iter()
+                .map(|q| SecureField::from_m31_array(q.0.map(BaseField::from)))
+                .sum();
+            let eval = CircleEvaluation::<CpuBackend, BaseField, BitReversedOrder>::new(
+                domain,
+                column.clone(),
+            );
+            let expected = eval.interpolate().eval_at_point(p);
+            assert_eq!(value, expected, "f(p) on 2^{log_size}");
+        }
+    }
+}
+
+#[test]
+fn lifted_accumulation_matches_stwo() {
+    let module = HostModule::build("accumulate.cu");
+    let kernel: unsafe extern "C" fn(*const *mut u32, *const *const u32, u32, u32) =
+        module.kernel("accumulate_lifted");
+    let mut rng = Rng::new(17);
+    let log_sizes = [1, 3, 4, 7];
+    let columns: Vec<SecureColumnByCoords<CpuBackend>> = log_sizes
+        .iter()
+        .map(|&l| (0..1 << l).map(|_| rng.qm31()).collect())
+        .collect();
+    let expected = CpuBackend::lift_and_accumulate(columns.clone()).unwrap();
+
+    // Everything into the largest column, in place.
+    let host: Vec<Vec<Vec<u32>>> = columns
+        .iter()
+        .map(|c| c.columns.iter().map(|coord| words(coord)).collect())
+        .collect();
+    let (last, rest) = host.split_last().unwrap();
+    let mut dst = last.clone();
+    let dst_ptrs: Vec<*mut u32> = dst.iter_mut().map(|c| c.as_mut_ptr()).collect();
+    let top = *log_sizes.last().unwrap();
+    for (src, &src_log) in rest.iter().zip(&log_sizes) {
+        let src_ptrs: Vec<*const u32> = src.iter().map(|c| c.as_ptr()).collect();
+        let (d, s) = (
+            Shared(dst_ptrs.as_ptr() as *mut *mut u32),
+            Shared(src_ptrs.as_ptr() as *mut *const u32),
+        );
+        module.launch((2, 1), 64, || unsafe {
+            kernel(d.get(), s.get(), top, src_log)
+        });
+    }
+    let coords: [Vec<u32>; 4] = dst.try_into().unwrap();
+    assert_eq!(secure_column(&coords), expected.to_vec());
+
+    // Equal sizes: plain accumulate.
+    let mut a = columns[3].clone();
+    CpuBackend::accumulate(&mut a, &columns[3]);
+    let mut twice: Vec<Vec<u32>> = host[3].clone();
+    let dst_ptrs: Vec<*mut u32> = twice.iter_mut().map(|c| c.as_mut_ptr()).collect();
+    let src_ptrs: Vec<*const u32> = host[3].iter().map(|c| c.as_ptr()).collect();
+    let (d, s) = (
+        Shared(dst_ptrs.as_ptr() as *mut *mut u32),
+        Shared(src_ptrs.as_ptr() as *mut *const u32),
+    );
+    module.launch((2, 1), 64, || unsafe { kernel(d.get(), s.get(), top, top) });
+    let coords: [Vec<u32>; 4] = twice.try_into().unwrap();
+    assert_eq!(secure_column(&coords), a.to_vec());
 }
