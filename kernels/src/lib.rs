@@ -8,12 +8,15 @@
 //!   constants the quotient and barycentric kernels read.
 //! - [`nvrtc`]: run-time compilation of kernel sources to PTX, cached by source text.
 
+pub mod backend;
 pub mod constraints;
 mod detect;
+pub mod device;
 pub mod domain;
 pub mod fft;
 pub mod grind;
 pub mod kernels;
 pub mod nvrtc;
 
+pub use backend::CudaBackend;
 pub use detect::{GpuDevice, GpuStatus, detect};

@@ -11,7 +11,7 @@ use stwo::core::fields::m31::BaseField;
 use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
 use stwo::core::utils::bit_reverse;
 use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::backend::{Column, CpuBackend};
+use stwo::prover::backend::{Backend, Column, CpuBackend};
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
 use stwo::prover::secure_column::SecureColumnByCoords;
@@ -52,10 +52,10 @@ pub fn denominator_inverses(trace_log_size: u32, eval_domain: CircleDomain) -> V
 
 /// The component's columns in the order the kernel numbers them: interaction by interaction,
 /// preprocessed columns through the component's indices into the shared preprocessed tree.
-pub fn kernel_columns<'t, E: FrameworkEval>(
+pub fn kernel_columns<'t, E: FrameworkEval, B: Backend>(
     component: &FrameworkComponent<E>,
-    trace: &Trace<'t, SimdBackend>,
-) -> Vec<Vec<&'t stwo::prover::Poly<SimdBackend>>> {
+    trace: &Trace<'t, B>,
+) -> Vec<Vec<&'t stwo::prover::Poly<B>>> {
     component
         .trace_locations()
         .iter()

@@ -1,0 +1,118 @@
+//! Whole proofs on `CudaBackend`: byte-identical to `SimdBackend`'s and accepted by stwo's
+//! verifier. Here the backend runs on `HostDevice` (the kernels built for the CPU); the same
+//! test binary proves on a GPU where one is lent (see `tests/gpu.rs`).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::WideFib;
+use num_traits::Zero;
+use obelysk_cuda::CudaBackend;
+use obelysk_cuda::device::{self, HostDevice};
+use stwo::core::air::Component;
+use stwo::core::channel::Blake2sChannel;
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::SecureField;
+use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::proof::StarkProof;
+use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
+use stwo::core::verifier::verify;
+use stwo::prover::backend::BackendForChannel;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::poly::BitReversedOrder;
+use stwo::prover::poly::circle::CircleEvaluation;
+use stwo::prover::{CommitmentSchemeProver, ComponentProver, prove};
+use stwo_constraint_framework::{FrameworkComponent, TraceLocationAllocator};
+
+fn wide_fib_columns(log_size: u32, n_columns: usize) -> Vec<Vec<BaseField>> {
+    let rows = 1usize << log_size;
+    let mut columns = vec![Vec::with_capacity(rows); n_columns];
+    for row in 0..rows {
+        let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
+        columns[0].push(a);
+        columns[1].push(b);
+        for column in columns.iter_mut().skip(2) {
+            let c = a * a + b * b;
+            column.push(c);
+            (a, b) = (b, c);
+        }
+    }
+    columns
+}
+
+fn component(log_size: u32, n_columns: usize) -> FrameworkComponent<WideFib> {
+    FrameworkComponent::new(
+        &mut TraceLocationAllocator::default(),
+        WideFib {
+            log_size,
+            columns: n_columns,
+        },
+        SecureField::zero(),
+    )
+}
+
+fn config() -> PcsConfig {
+    PcsConfig::default()
+}
+
+/// A wide-Fibonacci proof on backend `B`.
+fn prove_wide_fib<B: BackendForChannel<Blake2sMerkleChannel>>(
+    log_size: u32,
+    n_columns: usize,
+) -> StarkProof<Blake2sMerkleHasher>
+where
+    FrameworkComponent<WideFib>: ComponentProver<B>,
+{
+    let config = config();
+    let twiddles = B::precompute_twiddles(
+        CanonicCoset::new(log_size + 1 + config.fri_config.log_blowup_factor)
+            .circle_domain()
+            .half_coset,
+    );
+    let channel = &mut Blake2sChannel::default();
+    let mut scheme = CommitmentSchemeProver::<B, Blake2sMerkleChannel>::new(config, &twiddles);
+    let tree = scheme.tree_builder();
+    tree.commit(channel);
+    let domain = CanonicCoset::new(log_size).circle_domain();
+    let trace: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>> =
+        wide_fib_columns(log_size, n_columns)
+            .into_iter()
+            .map(|c| {
+                let mut values: Vec<BaseField> = c;
+                stwo::core::utils::bit_reverse(&mut values);
+                CircleEvaluation::new(domain, values.into_iter().collect())
+            })
+            .collect();
+    let mut tree = scheme.tree_builder();
+    tree.extend_evals(trace);
+    tree.commit(channel);
+    let component = component(log_size, n_columns);
+    prove::<B, Blake2sMerkleChannel>(&[&component], channel, scheme).expect("proof")
+}
+
+fn assert_verifies(log_size: u32, n_columns: usize, proof: StarkProof<Blake2sMerkleHasher>) {
+    let component = component(log_size, n_columns);
+    let channel = &mut Blake2sChannel::default();
+    let mut scheme = CommitmentSchemeVerifier::<Blake2sMerkleChannel>::new(config());
+    let sizes = component.trace_log_degree_bounds();
+    scheme.commit(proof.commitments[0], &sizes[0], channel);
+    scheme.commit(proof.commitments[1], &sizes[1], channel);
+    verify(&[&component], channel, &mut scheme, proof).expect("stwo verifies the proof");
+}
+
+fn bytes(proof: &StarkProof<Blake2sMerkleHasher>) -> Vec<u8> {
+    postcard::to_allocvec(proof).expect("serialise proof")
+}
+
+#[test]
+fn wide_fibonacci_proofs_are_byte_identical_to_simd_and_verify() {
+    device::set_current(Arc::new(HostDevice::new()));
+    for (log_size, n_columns) in [(5, 8), (8, 20)] {
+        let simd = prove_wide_fib::<SimdBackend>(log_size, n_columns);
+        let ours = prove_wide_fib::<CudaBackend>(log_size, n_columns);
+        assert_eq!(bytes(&ours), bytes(&simd), "2^{log_size} × {n_columns}");
+        assert_verifies(log_size, n_columns, ours);
+    }
+}
