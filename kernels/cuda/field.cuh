@@ -30,7 +30,9 @@ struct obelysk_dim3 { u32 x, y, z; };
 static thread_local obelysk_dim3 threadIdx;
 static obelysk_dim3 blockIdx, blockDim, gridDim;
 static std::barrier<>* obelysk_block_barrier = nullptr;
-static inline void __syncthreads() { obelysk_block_barrier->arrive_and_wait(); }
+static inline void __syncthreads() {
+    if (blockDim.x > 1) obelysk_block_barrier->arrive_and_wait();
+}
 static inline u32 atomicMin(u32* address, u32 value) {
     u32 old = __atomic_load_n(address, __ATOMIC_RELAXED);
     while (value < old &&
@@ -55,7 +57,7 @@ extern "C" void obelysk_host_launch(void (*body)(void*), void* ctx, u32 grid_x, 
     for (u32 by = 0; by < grid_y; by++) {
         for (u32 bx = 0; bx < grid_x; bx++) {
             blockIdx = {bx, by, 0};
-            if (!cooperative) {
+            if (!cooperative || block_x == 1) {
                 for (u32 t = 0; t < block_x; t++) { threadIdx = {t, 0, 0}; body(ctx); }
                 continue;
             }

@@ -521,7 +521,7 @@ fn barycentric_out_of_domain_evaluation_matches_stwo() {
     let mut rng = Rng::new(16);
     let mut channel = Blake2sChannel::default();
     channel.mix_u64(rng.next());
-    for log_size in [3, 5, 9, 11] {
+    for log_size in [3, 5, 9, 11, 14, 17] {
         let coset = CanonicCoset::new(log_size);
         let domain = coset.circle_domain();
         let p = CirclePoint::<SecureField>::get_random_point(&mut channel);

@@ -143,6 +143,17 @@ impl ProverBackend for CpuBackend {
     }
 }
 
+impl ProverBackend for obelysk_cuda::CudaBackend {
+    /// Copies the column to the current device.
+    fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder> {
+        use stwo::prover::backend::Column as _;
+        CircleEvaluation::new(
+            column.domain,
+            obelysk_cuda::backend::DeviceColumn::from_slice(&column.values.to_cpu()),
+        )
+    }
+}
+
 /// Commits and proves `witness` (honest or, in tests, forged) for `statement` on `SimdBackend`.
 pub fn prove_witness(
     statement: &Statement,

@@ -57,4 +57,13 @@ fn backends_make_identical_proofs() {
     .unwrap();
     assert_eq!(simd.body, cpu.body);
     obelysk_air::api::verify_program(&program, &cpu, 96).unwrap();
+
+    // The CUDA backend, its kernels run on the CPU by the host device.
+    use obelysk_cuda::device::{self, HostDevice};
+    device::set_current(std::sync::Arc::new(HostDevice::new()));
+    let cuda = prove_witness_on::<obelysk_cuda::CudaBackend>(&proven, &witness, LEVEL, &mut |_| {})
+        .unwrap();
+    assert_eq!(simd.body, cuda.body);
+    // Every operation of the proof ran as a kernel: nothing went through the CPU backend.
+    assert_eq!(obelysk_cuda::backend::take_host_round_trips(), vec![]);
 }

@@ -169,12 +169,18 @@ impl<T: Element> Column<T> for DeviceColumn<T> {
 
     fn split_at_mid(self) -> (Self, Self) {
         let half = self.len / 2;
-        let words = self.buffer.to_words();
-        let (left, right) = words.split_at(half * T::WORDS);
         let device = self.buffer.device().clone();
+        let left = DeviceBuffer::zeroed(device.clone(), half * T::WORDS);
+        let right = DeviceBuffer::zeroed(device.clone(), (self.len - half) * T::WORDS);
+        device.copy(left.ptr(), self.buffer.ptr(), half * T::WORDS);
+        device.copy(
+            right.ptr(),
+            self.buffer.ptr_at(half * T::WORDS),
+            (self.len - half) * T::WORDS,
+        );
         (
-            DeviceColumn::from_buffer(DeviceBuffer::from_words(device.clone(), left), half),
-            DeviceColumn::from_buffer(DeviceBuffer::from_words(device, right), self.len - half),
+            DeviceColumn::from_buffer(left, half),
+            DeviceColumn::from_buffer(right, self.len - half),
         )
     }
 }

@@ -8,6 +8,7 @@
 
 mod column;
 mod constraints;
+mod ops;
 
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::Blake2sChannel;
@@ -17,6 +18,8 @@ use stwo::core::fields::qm31::SECURE_EXTENSION_DEGREE;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::quotients::ColumnSampleBatch;
 use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
+use stwo::core::poly::line::LineDomain;
+use stwo::core::poly::utils::domain_line_twiddles_from_tree;
 use stwo::core::proof_of_work::GrindOps;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
@@ -30,6 +33,7 @@ use stwo::prover::lookups::utils::UnivariatePoly;
 use stwo::prover::pcs::quotient_ops::AccumulatedNumerators;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleCoefficients, CircleEvaluation, PolyOps, SecureEvaluation};
+use stwo::prover::poly::twiddles::TwiddleBuffer;
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::secure_column::SecureColumnByCoords;
 use stwo::prover::vcs_lifted::ops::{MerkleOpsLifted, PackLeavesOps};
@@ -38,6 +42,7 @@ use stwo::prover::{AccumulationOps, QuotientOps};
 pub use column::{DeviceColumn, Element};
 
 use crate::device::{self, Arg, DeviceBuffer, LaunchDims, Module};
+use crate::{domain, fft};
 
 /// The stwo backend whose columns live on a [`device::Device`].
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
@@ -55,6 +60,24 @@ pub(crate) fn dims_for(items: usize) -> LaunchDims {
 }
 
 // ---- host round trips ----
+
+static ROUND_TRIPS: std::sync::Mutex<Vec<(&'static str, usize)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Notes that `op` ran through the CPU backend on a host copy.
+fn host_round_trip(op: &'static str) {
+    let mut trips = ROUND_TRIPS.lock().unwrap_or_else(|e| e.into_inner());
+    match trips.iter_mut().find(|(name, _)| *name == op) {
+        Some((_, n)) => *n += 1,
+        None => trips.push((op, 1)),
+    }
+}
+
+/// How often each operation without a kernel ran through the CPU backend on a host copy since
+/// the process started (or the last call): each is device↔host traffic a GPU run pays.
+pub fn take_host_round_trips() -> Vec<(&'static str, usize)> {
+    std::mem::take(&mut *ROUND_TRIPS.lock().unwrap_or_else(|e| e.into_inner()))
+}
 
 fn to_cpu_eval<O>(
     e: &CircleEvaluation<CudaBackend, BaseField, O>,
@@ -80,10 +103,6 @@ fn to_device_secure(c: SecureColumnByCoords<CpuBackend>) -> SecureColumnByCoords
     SecureColumnByCoords {
         columns: c.columns.map(|col| DeviceColumn::from_slice(&col)),
     }
-}
-
-fn to_cpu_line(e: &LineEvaluation<CudaBackend>) -> LineEvaluation<CpuBackend> {
-    LineEvaluation::new(e.domain(), e.values.to_cpu())
 }
 
 fn to_device_line(e: LineEvaluation<CpuBackend>) -> LineEvaluation<CudaBackend> {
@@ -120,6 +139,7 @@ impl ColumnOps<SecureField> for CudaBackend {
 
     /// Host round trip (not on the proving path).
     fn bit_reverse_column(column: &mut Self::Column) {
+        host_round_trip("bit_reverse_column (secure, hash)");
         let mut values = column.to_cpu();
         stwo::core::utils::bit_reverse(&mut values);
         *column = DeviceColumn::from_slice(&values);
@@ -131,6 +151,7 @@ impl ColumnOps<Blake2sHash> for CudaBackend {
 
     /// Host round trip (not on the proving path).
     fn bit_reverse_column(column: &mut Self::Column) {
+        host_round_trip("bit_reverse_column (secure, hash)");
         let mut values = column.to_cpu();
         stwo::core::utils::bit_reverse(&mut values);
         *column = DeviceColumn::from_slice(&values);
@@ -156,6 +177,7 @@ impl PolyOps for CudaBackend {
         poly: &CircleCoefficients<Self>,
         point: CirclePoint<SecureField>,
     ) -> SecureField {
+        host_round_trip("eval_at_point (coefficients)");
         CpuBackend::eval_at_point(&to_cpu_coeffs(poly), point)
     }
 
@@ -163,14 +185,14 @@ impl PolyOps for CudaBackend {
         coset: CanonicCoset,
         p: CirclePoint<SecureField>,
     ) -> Col<Self, SecureField> {
-        DeviceColumn::from_slice(&CpuBackend::barycentric_weights(coset, p))
+        ops::barycentric_weights(coset, p)
     }
 
     fn barycentric_eval_at_point(
         evals: &CircleEvaluation<Self, BaseField, BitReversedOrder>,
         weights: &Col<Self, SecureField>,
     ) -> SecureField {
-        CpuBackend::barycentric_eval_at_point(&to_cpu_eval(evals), &weights.to_cpu())
+        ops::barycentric_sum(&evals.values, weights)
     }
 
     fn eval_at_point_by_folding(
@@ -178,10 +200,12 @@ impl PolyOps for CudaBackend {
         point: CirclePoint<SecureField>,
         twiddles: &TwiddleTree<Self>,
     ) -> SecureField {
+        host_round_trip("eval_at_point_by_folding");
         CpuBackend::eval_at_point_by_folding(&to_cpu_eval(evals), point, &to_cpu_twiddles(twiddles))
     }
 
     fn extend(poly: &CircleCoefficients<Self>, log_size: u32) -> CircleCoefficients<Self> {
+        host_round_trip("extend");
         to_device_coeffs(CpuBackend::extend(&to_cpu_coeffs(poly), log_size))
     }
 
@@ -235,15 +259,42 @@ impl QuotientOps for CudaBackend {
         accumulated_numerators_vec: &mut Vec<AccumulatedNumerators<Self>>,
         log_blowup_factor: u32,
     ) {
-        let cpu: Vec<_> = columns.iter().map(|c| to_cpu_eval(c)).collect();
-        let refs: Vec<_> = cpu.iter().collect();
-        let mut out = Vec::new();
-        CpuBackend::accumulate_numerators(&refs, sample_batches, &mut out, log_blowup_factor);
-        accumulated_numerators_vec.extend(out.into_iter().map(|a| AccumulatedNumerators {
-            sample_point: a.sample_point,
-            partial_numerators_acc: to_device_secure(a.partial_numerators_acc),
-            first_linear_term_acc: a.first_linear_term_acc,
-        }));
+        let device = columns[0].values.buffer().device().clone();
+        let n_rows = columns[0].len() >> log_blowup_factor;
+        let pointers: Vec<u64> = columns.iter().map(|c| c.values.ptr()).collect();
+        let pointers = DeviceBuffer::from_ptrs(device.clone(), &pointers);
+        for (terms, batch) in domain::numerator_terms(sample_batches)
+            .into_iter()
+            .zip(sample_batches)
+        {
+            let acc = SecureColumnByCoords::<CudaBackend>::zeros(n_rows);
+            let term_columns = DeviceBuffer::from_words(device.clone(), &terms.columns);
+            let term_c = DeviceBuffer::from_words(device.clone(), &ops::secure_words(&terms.c));
+            let out = acc.columns.each_ref().map(|c| c.ptr());
+            device.launch(
+                Module::Builtin("quotients.cu"),
+                "quotient_numerators",
+                dims_for(n_rows),
+                false,
+                &[
+                    Arg::Ptr(pointers.ptr()),
+                    Arg::Ptr(term_columns.ptr()),
+                    Arg::Ptr(term_c.ptr()),
+                    Arg::U32(terms.columns.len() as u32),
+                    ops::qm31_arg(terms.b_sum),
+                    Arg::Ptr(out[0]),
+                    Arg::Ptr(out[1]),
+                    Arg::Ptr(out[2]),
+                    Arg::Ptr(out[3]),
+                    Arg::U32(n_rows as u32),
+                ],
+            );
+            accumulated_numerators_vec.push(AccumulatedNumerators {
+                sample_point: batch.point,
+                partial_numerators_acc: acc,
+                first_linear_term_acc: terms.first_linear_term,
+            });
+        }
     }
 
     fn compute_quotients_and_combine(
@@ -252,22 +303,103 @@ impl QuotientOps for CudaBackend {
         log_blowup_factor: u32,
         twiddles: &TwiddleTree<Self>,
     ) -> SecureEvaluation<Self, BitReversedOrder> {
-        let cpu = accs
-            .into_iter()
-            .map(|a| AccumulatedNumerators {
-                sample_point: a.sample_point,
-                partial_numerators_acc: a.partial_numerators_acc.to_cpu(),
-                first_linear_term_acc: a.first_linear_term_acc,
-            })
+        let eval_domain = CanonicCoset::new(lifting_log_size).circle_domain();
+        let (subdomain, _) = eval_domain.split(log_blowup_factor);
+        let sub_log_size = subdomain.log_size();
+        if sub_log_size < fft::MIN_LOG_SIZE {
+            return quotients_on_host(accs, lifting_log_size, log_blowup_factor, twiddles);
+        }
+        let device = device::current();
+        let quotients = SecureColumnByCoords::<CudaBackend>::zeros(1 << sub_log_size);
+        let numerators: Vec<u64> = accs
+            .iter()
+            .flat_map(|a| a.partial_numerators_acc.columns.each_ref().map(|c| c.ptr()))
             .collect();
-        let e = CpuBackend::compute_quotients_and_combine(
-            cpu,
-            lifting_log_size,
-            log_blowup_factor,
-            &to_cpu_twiddles(twiddles),
+        let numerators = DeviceBuffer::from_ptrs(device.clone(), &numerators);
+        let log_sizes: Vec<u32> = accs
+            .iter()
+            .map(|a| a.partial_numerators_acc.len().ilog2())
+            .collect();
+        let log_sizes = DeviceBuffer::from_words(device.clone(), &log_sizes);
+        let first: Vec<SecureField> = accs.iter().map(|a| a.first_linear_term_acc).collect();
+        let first = DeviceBuffer::from_words(device.clone(), &ops::secure_words(&first));
+        let points: Vec<SecureField> = accs
+            .iter()
+            .flat_map(|a| [a.sample_point.x, a.sample_point.y])
+            .collect();
+        let points = DeviceBuffer::from_words(device.clone(), &ops::secure_words(&points));
+        let (xs, ys) = ops::point_tables(&device, subdomain);
+        let out = quotients.columns.each_ref().map(|c| c.ptr());
+        device.launch(
+            Module::Builtin("quotients.cu"),
+            "quotient_combine",
+            dims_for(1 << sub_log_size),
+            false,
+            &[
+                Arg::Ptr(numerators.ptr()),
+                Arg::Ptr(log_sizes.ptr()),
+                Arg::Ptr(first.ptr()),
+                Arg::Ptr(points.ptr()),
+                Arg::U32(accs.len() as u32),
+                Arg::Ptr(xs.ptr()),
+                Arg::Ptr(ys.ptr()),
+                Arg::Ptr(out[0]),
+                Arg::Ptr(out[1]),
+                Arg::Ptr(out[2]),
+                Arg::Ptr(out[3]),
+                Arg::U32(sub_log_size),
+            ],
         );
-        SecureEvaluation::new(e.domain, to_device_secure(e.values))
+        // Interpolate on the subdomain, then evaluate on the whole domain.
+        let itwiddles = twiddles
+            .itwiddles
+            .extract_subdomain_twiddles(eval_domain.log_size(), sub_log_size);
+        ops::run_fft(
+            &device,
+            &out,
+            &fft::packed_twiddles(subdomain, &itwiddles),
+            sub_log_size,
+            true,
+        );
+        let values = SecureColumnByCoords::<CudaBackend>::zeros(1 << lifting_log_size);
+        for (dst, src) in values.columns.iter().zip(&quotients.columns) {
+            device.copy(dst.ptr(), src.ptr(), src.len());
+        }
+        let columns = values.columns.each_ref().map(|c| c.ptr());
+        ops::run_fft(
+            &device,
+            &columns,
+            &fft::packed_twiddles(eval_domain, &twiddles.twiddles),
+            lifting_log_size,
+            false,
+        );
+        SecureEvaluation::new(eval_domain, values)
     }
+}
+
+/// Host round trip of `compute_quotients_and_combine`, for domains too small for the kernels.
+fn quotients_on_host(
+    accs: Vec<AccumulatedNumerators<CudaBackend>>,
+    lifting_log_size: u32,
+    log_blowup_factor: u32,
+    twiddles: &TwiddleTree<CudaBackend>,
+) -> SecureEvaluation<CudaBackend, BitReversedOrder> {
+    host_round_trip("compute_quotients_and_combine (< 2^3)");
+    let cpu = accs
+        .into_iter()
+        .map(|a| AccumulatedNumerators {
+            sample_point: a.sample_point,
+            partial_numerators_acc: a.partial_numerators_acc.to_cpu(),
+            first_linear_term_acc: a.first_linear_term_acc,
+        })
+        .collect();
+    let e = CpuBackend::compute_quotients_and_combine(
+        cpu,
+        lifting_log_size,
+        log_blowup_factor,
+        &to_cpu_twiddles(twiddles),
+    );
+    SecureEvaluation::new(e.domain, to_device_secure(e.values))
 }
 
 impl FriOps for CudaBackend {
@@ -277,12 +409,17 @@ impl FriOps for CudaBackend {
         twiddles: &TwiddleTree<Self>,
         fold_step: u32,
     ) -> LineEvaluation<Self> {
-        to_device_line(CpuBackend::fold_line(
-            &to_cpu_line(eval),
-            alpha,
-            &to_cpu_twiddles(twiddles),
-            fold_step,
-        ))
+        let mut domain = eval.domain();
+        let layers = domain_line_twiddles_from_tree(domain, &twiddles.itwiddles);
+        let mut alpha = alpha;
+        let mut values = ops::fold(&eval.values, layers[0], alpha);
+        domain = domain.double();
+        for layer in &layers[1..fold_step as usize] {
+            alpha = alpha * alpha;
+            values = ops::fold(&values, layer, alpha);
+            domain = domain.double();
+        }
+        LineEvaluation::new(domain, values)
     }
 
     fn fold_circle_into_line(
@@ -290,17 +427,30 @@ impl FriOps for CudaBackend {
         alpha: SecureField,
         twiddles: &TwiddleTree<Self>,
     ) -> LineEvaluation<Self> {
-        let cpu = SecureEvaluation::new(src.domain, src.values.to_cpu());
-        to_device_line(CpuBackend::fold_circle_into_line(
-            &cpu,
-            alpha,
-            &to_cpu_twiddles(twiddles),
-        ))
+        let log_size = src.domain.log_size();
+        if log_size < fft::MIN_LOG_SIZE {
+            host_round_trip("fold_circle_into_line (< 2^3)");
+            let cpu = SecureEvaluation::new(src.domain, src.values.to_cpu());
+            return to_device_line(CpuBackend::fold_circle_into_line(
+                &cpu,
+                alpha,
+                &to_cpu_twiddles(twiddles),
+            ));
+        }
+        // The circle layer's inverse twiddles: 1/y of the points folded together.
+        let packed = fft::packed_twiddles(src.domain, &twiddles.itwiddles);
+        let circle: Vec<BaseField> = packed[..1 << (log_size - 1)]
+            .iter()
+            .map(|&v| BaseField::from_u32_unchecked(v))
+            .collect();
+        let values = ops::fold(&src.values, &circle, alpha);
+        LineEvaluation::new(LineDomain::new(Coset::half_odds(log_size - 1)), values)
     }
 
     fn decompose(
         eval: &SecureEvaluation<Self, BitReversedOrder>,
     ) -> (SecureEvaluation<Self, BitReversedOrder>, SecureField) {
+        host_round_trip("decompose");
         let cpu = SecureEvaluation::new(eval.domain, eval.values.to_cpu());
         let (g, lambda) = CpuBackend::decompose(&cpu);
         (
@@ -368,6 +518,7 @@ impl MerkleOpsLifted<Blake2sMerkleHasher> for CudaBackend {
     ) -> Col<Self, Blake2sHash> {
         if columns.is_empty() {
             // One leaf: the hash of nothing (stwo's convention).
+            host_round_trip("build_leaves (no columns)");
             let cpu = <CpuBackend as MerkleOpsLifted<Blake2sMerkleHasher>>::build_leaves(
                 &[],
                 lifting_log_size,
@@ -423,6 +574,7 @@ impl PackLeavesOps for CudaBackend {
     fn pack_leaves_input(
         values: &[&Col<Self, BaseField>; SECURE_EXTENSION_DEGREE],
     ) -> [Col<Self, BaseField>; SECURE_EXTENSION_DEGREE * PACKED_LEAF_SIZE] {
+        host_round_trip("pack_leaves_input");
         let cpu: [Vec<BaseField>; SECURE_EXTENSION_DEGREE] = values.map(|c| c.to_cpu());
         let refs = cpu.each_ref();
         CpuBackend::pack_leaves_input(&refs).map(|c| DeviceColumn::from_slice(&c))

@@ -17,6 +17,9 @@ use crate::kernels;
 pub struct HostDevice {
     builtin: OnceLock<Arc<libloading::Library>>,
     generated: Mutex<HashMap<String, Arc<libloading::Library>>>,
+    /// One launch at a time, as on a stream: the launcher's grid state and `__shared__`
+    /// arrays are per library, not per launch, and stwo calls in from rayon threads.
+    launching: Mutex<()>,
 }
 
 type Launcher = unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32, u32, i32);
@@ -62,6 +65,11 @@ impl HostDevice {
 impl Device for HostDevice {
     fn name(&self) -> String {
         "host".into()
+    }
+
+    /// One: a block of one thread runs inline, with no thread to start.
+    fn cooperative_block_limit(&self) -> u32 {
+        1
     }
 
     fn alloc(&self, words: usize) -> DevicePtr {
@@ -116,6 +124,7 @@ impl Device for HostDevice {
                 Arg::Qm31(q) => q,
             })
             .collect();
+        let _one_at_a_time = self.launching.lock().unwrap_or_else(|e| e.into_inner());
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s.as_mut_ptr() as *mut c_void)

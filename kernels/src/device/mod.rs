@@ -48,6 +48,9 @@ pub trait Device: Send + Sync + Debug {
     fn upload(&self, dst: DevicePtr, src: &[u32]);
     fn download(&self, src: DevicePtr, dst: &mut [u32]);
     fn copy(&self, dst: DevicePtr, src: DevicePtr, words: usize);
+    /// The largest block worth using for kernels that synchronise within a block: a GPU runs
+    /// 1024 threads at once, the host launcher pays a thread per block thread.
+    fn cooperative_block_limit(&self) -> u32;
     /// Runs `kernel` of `module` over `dims`; `cooperative` kernels synchronise within a block.
     fn launch(
         &self,
