@@ -1,6 +1,6 @@
 //! Whole proofs on `CudaBackend`: byte-identical to `SimdBackend`'s and accepted by stwo's
-//! verifier. Here the backend runs on `HostDevice` (the kernels built for the CPU); the same
-//! test binary proves on a GPU where one is lent (see `tests/gpu.rs`).
+//! verifier, on the host device (the kernels built for the CPU) and on every CUDA GPU present
+//! (wide-Fibonacci 100 columns up to 2^18 rows); without a GPU that half prints SKIP.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::WideFib;
 use num_traits::Zero;
 use obelysk_cuda::CudaBackend;
-use obelysk_cuda::device::{self, HostDevice};
+use obelysk_cuda::device::{self, CudaDevice, HostDevice};
 use stwo::core::air::Component;
 use stwo::core::channel::Blake2sChannel;
 use stwo::core::fields::m31::BaseField;
@@ -106,20 +106,40 @@ fn bytes(proof: &StarkProof<Blake2sMerkleHasher>) -> Vec<u8> {
     postcard::to_allocvec(proof).expect("serialise proof")
 }
 
+fn prove_and_compare(log_size: u32, n_columns: usize) {
+    let simd = prove_wide_fib::<SimdBackend>(log_size, n_columns);
+    let ours = prove_wide_fib::<CudaBackend>(log_size, n_columns);
+    // Everything but the empty preprocessed tree's single leaf ran as kernels.
+    let trips = obelysk_cuda::backend::take_host_round_trips();
+    assert_eq!(
+        trips,
+        vec![("build_leaves (no columns)", 1)],
+        "host round trips"
+    );
+    assert_eq!(bytes(&ours), bytes(&simd), "2^{log_size} × {n_columns}");
+    assert_verifies(log_size, n_columns, ours);
+}
+
 #[test]
 fn wide_fibonacci_proofs_are_byte_identical_to_simd_and_verify() {
     device::set_current(Arc::new(HostDevice::new()));
     for (log_size, n_columns) in [(5, 8), (8, 20)] {
-        let simd = prove_wide_fib::<SimdBackend>(log_size, n_columns);
-        let ours = prove_wide_fib::<CudaBackend>(log_size, n_columns);
-        // Everything but the empty preprocessed tree's single leaf ran as kernels.
-        let trips = obelysk_cuda::backend::take_host_round_trips();
-        assert_eq!(
-            trips,
-            vec![("build_leaves (no columns)", 1)],
-            "host round trips"
+        prove_and_compare(log_size, n_columns);
+    }
+    let status = obelysk_cuda::detect();
+    if !status.available {
+        eprintln!(
+            "SKIP CUDA proofs: {} (not verified)",
+            status.reason.as_deref().unwrap_or("no GPU")
         );
-        assert_eq!(bytes(&ours), bytes(&simd), "2^{log_size} × {n_columns}");
-        assert_verifies(log_size, n_columns, ours);
+        return;
+    }
+    for gpu in &status.devices {
+        let device = CudaDevice::new(gpu.ordinal as usize).unwrap_or_else(|e| panic!("{e}"));
+        device::set_current(Arc::new(device));
+        for log_size in [10, 16, 18] {
+            eprintln!("cuda:{}: wide-Fibonacci 2^{log_size} × 100", gpu.ordinal);
+            prove_and_compare(log_size, 100);
+        }
     }
 }

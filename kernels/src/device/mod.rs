@@ -2,14 +2,17 @@
 //! copies them, and launches kernels with CUDA's calling convention (each argument passed by
 //! value through an array of pointers, as `cuLaunchKernel` takes them).
 //!
-//! [`HostDevice`] runs the kernel sources on the CPU (built with the host C++ compiler; see
-//! `cuda/field.cuh`): it is what the backend's tests prove on when no GPU is lent.
+//! [`CudaDevice`] is a GPU. [`HostDevice`] runs the same kernel sources on the CPU (built with
+//! the host C++ compiler; see `cuda/field.cuh`): it is what the backend's tests prove on when
+//! no GPU is lent.
 
+mod cuda;
 mod host;
 
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
+pub use cuda::CudaDevice;
 pub use host::HostDevice;
 
 pub use crate::fft::LaunchDims;
