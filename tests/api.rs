@@ -206,6 +206,10 @@ async fn health_gpu_metrics_and_openapi() {
             "an unavailable GPU says why: {gpu}"
         );
     }
+    // The default config proves on simd; the report says so, with the executors.
+    assert_eq!(gpu["backend"], "simd", "{gpu}");
+    assert!(gpu["executors"].as_u64().unwrap() >= 1, "{gpu}");
+    assert_eq!(gpu["busy_executors"], 0, "{gpu}");
 
     let fib = node.plugin_id(&plugin("fibonacci")).await;
     let id = node.job_id(&fib, &[20]).await;

@@ -223,3 +223,37 @@ fn prove_and_verify_locally() {
         "{out:?}"
     );
 }
+
+/// `[prover] backend = "cuda"` on a machine without a GPU: the node refuses to start and says
+/// why (with one, it starts and reports the backend).
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_with_cuda_backend_needs_a_device() {
+    let tmp = temp_dir();
+    let config = tmp.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "[prover]\nbackend = \"cuda\"\n[limits]\nworkers = 1\n",
+    )
+    .unwrap();
+    if obelysk_cuda::detect().available {
+        let node = Node::start(
+            tmp.path(),
+            "[prover]\nbackend = \"cuda\"\n[limits]\nworkers = 1\n",
+        );
+        let (_, gpu) = node.get("/gpu/status").await;
+        assert_eq!(gpu["backend"], "cuda", "{gpu}");
+        return;
+    }
+    let out = obelysk(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--port",
+        "0",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a CUDA device"), "{stderr}");
+}

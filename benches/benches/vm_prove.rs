@@ -14,17 +14,10 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use obelysk_air::security::SecurityLevel;
-use obelysk_prover::Prover;
+use obelysk_benches::wide_fib;
 use obelysk_prover::vm::{prove_witness, statement};
 use obelysk_prover::witness::Witness;
-use stwo::core::fields::m31::BaseField;
-use stwo::core::poly::circle::CanonicCoset;
 use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::backend::simd::column::BaseColumn;
-use stwo::prover::poly::circle::CircleEvaluation;
-use stwo_constraint_framework::{
-    EvalAtRow, FrameworkComponent, FrameworkEval, TraceLocationAllocator,
-};
 
 const LEVEL: SecurityLevel = SecurityLevel::Bits96;
 
@@ -123,80 +116,15 @@ fn vm(c: &mut Criterion) {
     }
 }
 
-/// stwo's wide-Fibonacci AIR: each row is a Fibonacci-like sequence of squares.
-#[derive(Clone)]
-struct WideFib {
-    log_size: u32,
-}
-
 const WIDE_FIB_COLUMNS: usize = 100;
 
-impl FrameworkEval for WideFib {
-    fn log_size(&self) -> u32 {
-        self.log_size
-    }
-    fn max_constraint_log_degree_bound(&self) -> u32 {
-        self.log_size + 1
-    }
-    fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
-        let mut a = eval.next_trace_mask();
-        let mut b = eval.next_trace_mask();
-        for _ in 2..WIDE_FIB_COLUMNS {
-            let c = eval.next_trace_mask();
-            eval.add_constraint(c.clone() - (a.clone() * a + b.clone() * b.clone()));
-            a = b;
-            b = c;
-        }
-        eval
-    }
-}
-
-fn wide_fib_trace(
-    log_size: u32,
-) -> Vec<CircleEvaluation<SimdBackend, BaseField, stwo::prover::poly::BitReversedOrder>> {
-    let rows = 1usize << log_size;
-    let mut columns: Vec<Vec<BaseField>> = (0..WIDE_FIB_COLUMNS)
-        .map(|_| Vec::with_capacity(rows))
-        .collect();
-    for row in 0..rows {
-        let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
-        columns[0].push(a);
-        columns[1].push(b);
-        for column in columns.iter_mut().skip(2) {
-            let c = a * a + b * b;
-            column.push(c);
-            (a, b) = (b, c);
-        }
-    }
-    columns
-        .into_iter()
-        .map(|values| {
-            let values: BaseColumn = values.into_iter().collect();
-            CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), values)
-        })
-        .collect()
-}
-
-fn prove_wide_fib(log_size: u32) -> obelysk_air::verifier::Proof {
-    let config = LEVEL.pcs_config();
-    let twiddles = Prover::twiddles(config, log_size);
-    let mut prover = Prover::new(config, &twiddles);
-    prover.commit(Vec::new());
-    prover.commit(wide_fib_trace(log_size));
-    let component = FrameworkComponent::new(
-        &mut TraceLocationAllocator::default(),
-        WideFib { log_size },
-        Default::default(),
-    );
-    prover.prove(&[&component]).unwrap()
-}
-
-fn wide_fib(c: &mut Criterion) {
+fn wide_fib_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("wide_fib/prove");
     group.sample_size(10);
     for log_size in [14u32, 16, 18] {
         let cells = (WIDE_FIB_COLUMNS << log_size) as u64;
-        prove_wide_fib(log_size);
+        let trace = wide_fib::trace(log_size, WIDE_FIB_COLUMNS);
+        wide_fib::prove::<SimdBackend>(LEVEL, log_size, &trace);
         println!(
             "wide_fib 2^{log_size}: {cells} main-trace cells, peak RSS {} MiB",
             peak_rss_mib()
@@ -205,11 +133,11 @@ fn wide_fib(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("2^{log_size}")),
             &log_size,
-            |b, &log_size| b.iter(|| prove_wide_fib(log_size)),
+            |b, &log_size| b.iter(|| wide_fib::prove::<SimdBackend>(LEVEL, log_size, &trace)),
         );
     }
     group.finish();
 }
 
-criterion_group!(benches, wide_fib, vm);
+criterion_group!(benches, wide_fib_bench, vm);
 criterion_main!(benches);

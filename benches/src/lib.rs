@@ -13,3 +13,96 @@ pub fn plugin(name: &str) -> Vec<u8> {
     std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; run `make plugins` first", path.display()))
 }
+
+/// stwo's wide-Fibonacci AIR (`c[i+2] = c[i]² + c[i+1]²` across the columns of a row), the
+/// common yardstick of STARK provers, proven with Obelysk's transcript on any backend.
+pub mod wide_fib {
+    use obelysk_air::security::SecurityLevel;
+    use obelysk_prover::Prover;
+    use obelysk_prover::vm::ProverBackend;
+    use stwo::core::fields::m31::BaseField;
+    use stwo::core::poly::circle::CanonicCoset;
+    use stwo::prover::ComponentProver;
+    use stwo::prover::backend::simd::column::BaseColumn;
+    use stwo::prover::poly::circle::CircleEvaluation;
+    use stwo_constraint_framework::{
+        EvalAtRow, FrameworkComponent, FrameworkEval, TraceLocationAllocator,
+    };
+
+    /// The AIR over `columns` columns of `2^log_size` rows.
+    #[derive(Clone)]
+    pub struct WideFib {
+        pub log_size: u32,
+        pub columns: usize,
+    }
+
+    impl FrameworkEval for WideFib {
+        fn log_size(&self) -> u32 {
+            self.log_size
+        }
+        fn max_constraint_log_degree_bound(&self) -> u32 {
+            self.log_size + 1
+        }
+        fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
+            let mut a = eval.next_trace_mask();
+            let mut b = eval.next_trace_mask();
+            for _ in 2..self.columns {
+                let c = eval.next_trace_mask();
+                eval.add_constraint(c.clone() - (a.clone() * a + b.clone() * b.clone()));
+                a = b;
+                b = c;
+            }
+            eval
+        }
+    }
+
+    /// The trace: row `r` starts `(1, r)`.
+    pub fn trace(log_size: u32, n_columns: usize) -> Vec<obelysk_prover::Column> {
+        let rows = 1usize << log_size;
+        let mut columns: Vec<Vec<BaseField>> =
+            (0..n_columns).map(|_| Vec::with_capacity(rows)).collect();
+        for row in 0..rows {
+            let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
+            columns[0].push(a);
+            columns[1].push(b);
+            for column in columns.iter_mut().skip(2) {
+                let c = a * a + b * b;
+                column.push(c);
+                (a, b) = (b, c);
+            }
+        }
+        columns
+            .into_iter()
+            .map(|values| {
+                let values: BaseColumn = values.into_iter().collect();
+                CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), values)
+            })
+            .collect()
+    }
+
+    /// Commits `trace` (built on the CPU, moved to `B`) and proves it on backend `B`.
+    pub fn prove<B: ProverBackend>(
+        level: SecurityLevel,
+        log_size: u32,
+        trace: &[obelysk_prover::Column],
+    ) -> obelysk_air::verifier::Proof
+    where
+        obelysk_air::components::VmComponent: ComponentProver<B>,
+        FrameworkComponent<WideFib>: ComponentProver<B>,
+    {
+        let config = level.pcs_config();
+        let twiddles = Prover::<B>::twiddles(config, log_size);
+        let mut prover = Prover::<B>::new(config, &twiddles);
+        prover.commit(Vec::new());
+        prover.commit(trace.iter().cloned().map(B::from_simd).collect());
+        let component = FrameworkComponent::new(
+            &mut TraceLocationAllocator::default(),
+            WideFib {
+                log_size,
+                columns: trace.len(),
+            },
+            Default::default(),
+        );
+        prover.prove(&[&component]).expect("wide-Fibonacci proves")
+    }
+}

@@ -28,7 +28,8 @@
 //!
 //! [prover]
 //! workers = 0               # proofs at a time; 0: from cores and memory
-//! backend = "simd"          # stwo backend: simd, or cpu (scalar reference); cuda later
+//! backend = "simd"          # stwo backend: simd, cpu (scalar reference), cuda, or auto
+//!                           # (cuda when a GPU and NVRTC are present, else simd)
 //! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
 //! security_bits = 96        # 96 or 128
@@ -101,7 +102,7 @@ impl StarknetConfig {
 pub struct ProverConfig {
     /// Proofs in flight; 0 picks from the cores and the memory budget.
     pub workers: usize,
-    /// `simd` or `cpu` (stwo backends; the same proofs byte for byte).
+    /// `simd`, `cpu`, `cuda` or `auto` (stwo backends; the same proofs byte for byte).
     pub backend: String,
     /// Runs of more VM steps fail with `step_limit`.
     pub max_steps: u64,

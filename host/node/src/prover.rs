@@ -52,6 +52,26 @@ pub struct PoolSettings {
     pub backend: Backend,
 }
 
+/// Why CUDA proving cannot run here (no driver or device, no NVRTC), or `None` when it can.
+fn cuda_unavailable() -> Option<String> {
+    let status = obelysk_cuda::detect();
+    if !status.available {
+        return Some(status.reason.unwrap_or_else(|| "no device".into()));
+    }
+    if !obelysk_cuda::nvrtc::is_available() {
+        return Some(obelysk_cuda::nvrtc::NvrtcError::Unavailable.to_string());
+    }
+    None
+}
+
+/// Opens GPU `ordinal` as the device `CudaBackend` proves on (one per process).
+pub fn open_cuda_device(ordinal: u32) -> Result<String, String> {
+    let device = obelysk_cuda::device::CudaDevice::new(ordinal as usize)?;
+    let name = obelysk_cuda::device::Device::name(&device);
+    obelysk_cuda::device::set_current(Arc::new(device));
+    Ok(name)
+}
+
 /// The stwo backend proofs run on; every backend makes the same proof, byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -59,6 +79,8 @@ pub enum Backend {
     Simd,
     /// `CpuBackend`: stwo's scalar reference backend (slow; a cross-check).
     Cpu,
+    /// `obelysk_cuda::CudaBackend` on a CUDA GPU.
+    Cuda,
 }
 
 impl Backend {
@@ -66,6 +88,7 @@ impl Backend {
         match self {
             Backend::Simd => "simd",
             Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
         }
     }
 }
@@ -85,9 +108,25 @@ impl PoolSettings {
         let backend = match config.backend.as_str() {
             "simd" => Backend::Simd,
             "cpu" => Backend::Cpu,
+            "cuda" => match cuda_unavailable() {
+                None => Backend::Cuda,
+                Some(why) => {
+                    return Err(format!(
+                        "[prover] backend = \"cuda\" needs a CUDA device: {why} \
+                         (use \"auto\" to fall back to simd)"
+                    ));
+                }
+            },
+            "auto" => match cuda_unavailable() {
+                None => Backend::Cuda,
+                Some(why) => {
+                    tracing::info!("[prover] backend = \"auto\": proving on simd ({why})");
+                    Backend::Simd
+                }
+            },
             other => {
                 return Err(format!(
-                    "[prover] backend `{other}` is not available in this build (available: simd, cpu)"
+                    "[prover] backend `{other}` is not one of simd, cpu, cuda, auto"
                 ));
             }
         };
@@ -406,6 +445,9 @@ fn prove_run(
         Backend::Cpu => obelysk_prover::vm::prove_witness_on::<CpuBackend>(
             &statement, &witness, level, progress,
         ),
+        Backend::Cuda => obelysk_prover::vm::prove_witness_on::<obelysk_cuda::CudaBackend>(
+            &statement, &witness, level, progress,
+        ),
     }
     .map_err(|e| failed(&e))
 }
@@ -458,8 +500,22 @@ mod tests {
             ),
             (3, 2048 << 20, Backend::Cpu, 128)
         );
+        // `cuda` needs a device; `auto` takes one when there is one.
+        let cuda = PoolSettings::resolve(&config(|c| c.backend = "cuda".into()));
+        let auto = PoolSettings::resolve(&config(|c| c.backend = "auto".into())).unwrap();
+        match cuda_unavailable() {
+            Some(_) => {
+                let err = cuda.unwrap_err();
+                assert!(err.contains("needs a CUDA device"), "{err}");
+                assert_eq!(auto.backend, Backend::Simd);
+            }
+            None => {
+                assert_eq!(cuda.unwrap().backend, Backend::Cuda);
+                assert_eq!(auto.backend, Backend::Cuda);
+            }
+        }
         for (bad, says) in [
-            (config(|c| c.backend = "cuda".into()), "cuda"),
+            (config(|c| c.backend = "gpu".into()), "not one of"),
             (config(|c| c.security_bits = 100), "security_bits"),
             (config(|c| c.max_steps = 0), "max_steps"),
             (config(|c| c.max_steps = (1 << 24) + 1), "max_steps"),

@@ -154,6 +154,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
+    if provers.backend == crate::prover::Backend::Cuda {
+        let ordinal = config.gpu.device_ids.first().copied().unwrap_or(0);
+        let device = tokio::task::spawn_blocking(move || crate::prover::open_cuda_device(ordinal))
+            .await?
+            .map_err(|e| anyhow::anyhow!("[prover] backend cuda, GPU {ordinal}: {e}"))?;
+        tracing::info!(%device, "proving on CUDA");
+    }
     let chain = ChainSettings::resolve(
         &config.starknet,
         std::env::var(crate::chain::PRIVATE_KEY_ENV).ok(),

@@ -46,6 +46,11 @@ pub struct GpuReport {
     pub devices: Vec<obelysk_cuda::GpuDevice>,
     /// Why no device is available, when none is.
     pub reason: Option<String>,
+    /// The backend proofs run on (`simd`, `cpu`, `cuda`).
+    pub backend: &'static str,
+    /// Prover executors, and how many are proving now.
+    pub executors: usize,
+    pub busy_executors: usize,
 }
 
 /// GPU devices found by loading the CUDA driver at run time (none on machines without one).
@@ -61,6 +66,9 @@ pub async fn gpu_status(State(state): State<AppState>) -> Json<GpuReport> {
         driver_version: detected.driver_version,
         devices: detected.devices,
         reason: detected.reason,
+        backend: state.provers.settings.backend.name(),
+        executors: state.provers.settings.executors,
+        busy_executors: state.provers.busy(),
     })
 }
 
