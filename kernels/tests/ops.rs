@@ -83,7 +83,14 @@ fn compare_ops(log_size: u32, rng: &mut Rng) {
     let mut simd_col = cols::<SimdBackend>(&values);
     let mut ours_col = cols::<CudaBackend>(&values);
     <SimdBackend as ColumnOps<BaseField>>::bit_reverse_column(&mut simd_col);
+    // Reading an element first fills the host mirror; the kernel's write must drop it.
+    assert_eq!(ours_col.at(1), values[1]);
     <CudaBackend as ColumnOps<BaseField>>::bit_reverse_column(&mut ours_col);
+    assert_eq!(
+        ours_col.at(1),
+        simd_col.at(1),
+        "a stale mirror after a kernel wrote"
+    );
     assert_eq!(
         ours_col.to_cpu(),
         simd_col.to_cpu(),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
@@ -59,9 +60,14 @@ impl Element for Blake2sHash {
 }
 
 /// `len` elements of `T` in device memory (on the device that was current when it was made).
+///
+/// Reading single elements (`at`, what stwo's decommitment does per queried position) goes
+/// through a host mirror fetched in one copy on first use, not one transfer per element; every
+/// write path (`set`, [`DeviceColumn::ptr_mut`]) drops the mirror.
 pub struct DeviceColumn<T: Element> {
     buffer: DeviceBuffer,
     len: usize,
+    mirror: OnceLock<Vec<u32>>,
     _element: PhantomData<T>,
 }
 
@@ -72,6 +78,7 @@ impl<T: Element> DeviceColumn<T> {
         DeviceColumn {
             buffer,
             len,
+            mirror: OnceLock::new(),
             _element: PhantomData,
         }
     }
@@ -88,8 +95,14 @@ impl<T: Element> DeviceColumn<T> {
         )
     }
 
-    /// Address of the first element.
+    /// Address of the first element, for kernels that read the column.
     pub fn ptr(&self) -> DevicePtr {
+        self.buffer.ptr()
+    }
+
+    /// Address of the first element, for kernels that write the column (drops the mirror).
+    pub fn ptr_mut(&mut self) -> DevicePtr {
+        self.mirror = OnceLock::new();
         self.buffer.ptr()
     }
 
@@ -100,11 +113,7 @@ impl<T: Element> DeviceColumn<T> {
 
 impl<T: Element> Clone for DeviceColumn<T> {
     fn clone(&self) -> Self {
-        DeviceColumn {
-            buffer: self.buffer.clone(),
-            len: self.len,
-            _element: PhantomData,
-        }
+        DeviceColumn::from_buffer(self.buffer.clone(), self.len)
     }
 }
 
@@ -153,7 +162,10 @@ impl<T: Element> Column<T> for DeviceColumn<T> {
             "index {index} out of a column of {}",
             self.len
         );
-        T::read_words(&self.buffer.read(index * T::WORDS, T::WORDS))
+        let mirror = self
+            .mirror
+            .get_or_init(|| self.buffer.read(0, self.len * T::WORDS));
+        T::read_words(&mirror[index * T::WORDS..(index + 1) * T::WORDS])
     }
 
     fn set(&mut self, index: usize, value: T) {
@@ -164,6 +176,7 @@ impl<T: Element> Column<T> for DeviceColumn<T> {
         );
         let mut words = [0u32; 8];
         value.write_words(&mut words[..T::WORDS]);
+        self.mirror = OnceLock::new();
         self.buffer.write(index * T::WORDS, &words[..T::WORDS]);
     }
 

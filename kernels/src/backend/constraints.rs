@@ -71,7 +71,7 @@ impl<E: FrameworkEval + Sync> ComponentProver<CudaBackend> for FrameworkComponen
             .map(|v| v.0)
             .collect();
         let denom_inv = DeviceBuffer::from_words(device.clone(), &denom_inv);
-        let acc = column.col.columns.each_ref().map(|c| c.ptr());
+        let acc = column.col.columns.each_mut().map(|c| c.ptr_mut());
         device.launch(
             Module::Generated(&kernel.source),
             KERNEL_NAME,

@@ -19,7 +19,6 @@ use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::quotients::ColumnSampleBatch;
 use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
 use stwo::core::poly::line::LineDomain;
-use stwo::core::poly::utils::domain_line_twiddles_from_tree;
 use stwo::core::proof_of_work::GrindOps;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
@@ -33,7 +32,6 @@ use stwo::prover::lookups::utils::UnivariatePoly;
 use stwo::prover::pcs::quotient_ops::AccumulatedNumerators;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleCoefficients, CircleEvaluation, PolyOps, SecureEvaluation};
-use stwo::prover::poly::twiddles::TwiddleBuffer;
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::secure_column::SecureColumnByCoords;
 use stwo::prover::vcs_lifted::ops::{MerkleOpsLifted, PackLeavesOps};
@@ -124,12 +122,13 @@ impl ColumnOps<BaseField> for CudaBackend {
 
     fn bit_reverse_column(column: &mut Self::Column) {
         let log_size = column.len().ilog2();
-        column.buffer().device().launch(
+        let device = column.buffer().device().clone();
+        device.launch(
             Module::Builtin("bit_reverse.cu"),
             "bit_reverse_u32",
             dims_for(column.len()),
             false,
-            &[Arg::Ptr(column.ptr()), Arg::U32(log_size)],
+            &[Arg::Ptr(column.ptr_mut()), Arg::U32(log_size)],
         );
     }
 }
@@ -167,10 +166,18 @@ impl PolyOps for CudaBackend {
         eval: CircleEvaluation<Self, BaseField, BitReversedOrder>,
         twiddles: &TwiddleTree<Self>,
     ) -> CircleCoefficients<Self> {
-        to_device_coeffs(CpuBackend::interpolate(
-            to_cpu_eval(&eval),
-            &to_cpu_twiddles(twiddles),
-        ))
+        let log_size = eval.domain.log_size();
+        if log_size < fft::MIN_LOG_SIZE {
+            host_round_trip("interpolate (< 2^3)");
+            let cpu = CpuBackend::interpolate(to_cpu_eval(&eval), &to_cpu_twiddles(twiddles));
+            return to_device_coeffs(cpu);
+        }
+        let domain = eval.domain;
+        let mut values = eval.values;
+        let device = values.buffer().device().clone();
+        let itwiddles = ops::packed_twiddles(&device, domain, twiddles, true);
+        ops::run_fft(&device, &[values.ptr_mut()], &itwiddles, log_size, true);
+        CircleCoefficients::new(values)
     }
 
     fn eval_at_point(
@@ -214,11 +221,26 @@ impl PolyOps for CudaBackend {
         domain: CircleDomain,
         twiddles: &TwiddleTree<Self>,
     ) -> CircleEvaluation<Self, BaseField, BitReversedOrder> {
-        to_device_eval(CpuBackend::evaluate(
-            &to_cpu_coeffs(poly),
-            domain,
-            &to_cpu_twiddles(twiddles),
-        ))
+        let log_size = domain.log_size();
+        if log_size < fft::MIN_LOG_SIZE {
+            host_round_trip("evaluate (< 2^3)");
+            let cpu =
+                CpuBackend::evaluate(&to_cpu_coeffs(poly), domain, &to_cpu_twiddles(twiddles));
+            return to_device_eval(cpu);
+        }
+        assert!(
+            poly.coeffs.len() <= domain.size(),
+            "a polynomial larger than its domain"
+        );
+        let device = poly.coeffs.buffer().device().clone();
+        let mut values = DeviceColumn::<BaseField>::from_buffer(
+            DeviceBuffer::zeroed(device.clone(), domain.size()),
+            domain.size(),
+        );
+        device.copy(values.ptr_mut(), poly.coeffs.ptr(), poly.coeffs.len());
+        let packed = ops::packed_twiddles(&device, domain, twiddles, false);
+        ops::run_fft(&device, &[values.ptr()], &packed, log_size, false);
+        CircleEvaluation::new(domain, values)
     }
 
     fn evaluate_into(
@@ -351,28 +373,15 @@ impl QuotientOps for CudaBackend {
             ],
         );
         // Interpolate on the subdomain, then evaluate on the whole domain.
-        let itwiddles = twiddles
-            .itwiddles
-            .extract_subdomain_twiddles(eval_domain.log_size(), sub_log_size);
-        ops::run_fft(
-            &device,
-            &out,
-            &fft::packed_twiddles(subdomain, &itwiddles),
-            sub_log_size,
-            true,
-        );
+        let itwiddles = ops::subdomain_itwiddles(&device, subdomain, eval_domain, twiddles);
+        ops::run_fft(&device, &out, &itwiddles, sub_log_size, true);
         let values = SecureColumnByCoords::<CudaBackend>::zeros(1 << lifting_log_size);
         for (dst, src) in values.columns.iter().zip(&quotients.columns) {
             device.copy(dst.ptr(), src.ptr(), src.len());
         }
         let columns = values.columns.each_ref().map(|c| c.ptr());
-        ops::run_fft(
-            &device,
-            &columns,
-            &fft::packed_twiddles(eval_domain, &twiddles.twiddles),
-            lifting_log_size,
-            false,
-        );
+        let forward = ops::packed_twiddles(&device, eval_domain, twiddles, false);
+        ops::run_fft(&device, &columns, &forward, lifting_log_size, false);
         SecureEvaluation::new(eval_domain, values)
     }
 }
@@ -409,14 +418,22 @@ impl FriOps for CudaBackend {
         twiddles: &TwiddleTree<Self>,
         fold_step: u32,
     ) -> LineEvaluation<Self> {
+        let device = eval.values.columns[0].buffer().device().clone();
         let mut domain = eval.domain();
-        let layers = domain_line_twiddles_from_tree(domain, &twiddles.itwiddles);
         let mut alpha = alpha;
-        let mut values = ops::fold(&eval.values, layers[0], alpha);
+        let mut values = ops::fold(
+            &eval.values,
+            &ops::line_itwiddles(&device, domain, twiddles),
+            alpha,
+        );
         domain = domain.double();
-        for layer in &layers[1..fold_step as usize] {
+        for _ in 1..fold_step {
             alpha = alpha * alpha;
-            values = ops::fold(&values, layer, alpha);
+            values = ops::fold(
+                &values,
+                &ops::line_itwiddles(&device, domain, twiddles),
+                alpha,
+            );
             domain = domain.double();
         }
         LineEvaluation::new(domain, values)
@@ -438,12 +455,10 @@ impl FriOps for CudaBackend {
             ));
         }
         // The circle layer's inverse twiddles: 1/y of the points folded together.
-        let packed = fft::packed_twiddles(src.domain, &twiddles.itwiddles);
-        let circle: Vec<BaseField> = packed[..1 << (log_size - 1)]
-            .iter()
-            .map(|&v| BaseField::from_u32_unchecked(v))
-            .collect();
-        let values = ops::fold(&src.values, &circle, alpha);
+        // Its first 2^(n-1) entries are the circle layer: 1/y of the points folded together.
+        let device = src.values.columns[0].buffer().device().clone();
+        let packed = ops::packed_twiddles(&device, src.domain, twiddles, true);
+        let values = ops::fold(&src.values, &packed, alpha);
         LineEvaluation::new(LineDomain::new(Coset::half_odds(log_size - 1)), values)
     }
 
@@ -492,7 +507,7 @@ fn accumulate_lifted(
 ) {
     let device = dst.columns[0].buffer().device().clone();
     let dst_ptrs =
-        DeviceBuffer::from_ptrs(device.clone(), &dst.columns.each_ref().map(|c| c.ptr()));
+        DeviceBuffer::from_ptrs(device.clone(), &dst.columns.each_mut().map(|c| c.ptr_mut()));
     let src_ptrs =
         DeviceBuffer::from_ptrs(device.clone(), &src.columns.each_ref().map(|c| c.ptr()));
     device.launch(

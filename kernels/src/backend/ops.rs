@@ -1,13 +1,17 @@
 //! Launch sequences shared by the backend's operations: batched circle FFTs, FRI folds,
 //! quotients, barycentric evaluation.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use stwo::core::circle::CirclePoint;
+use stwo::core::circle::{CirclePoint, Coset};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
+use stwo::core::poly::line::LineDomain;
+use stwo::core::poly::utils::domain_line_twiddles_from_tree;
 use stwo::prover::backend::Column;
+use stwo::prover::poly::twiddles::{TwiddleBuffer, TwiddleTree};
 use stwo::prover::secure_column::SecureColumnByCoords;
 
 use super::{CudaBackend, DeviceColumn, dims_for};
@@ -31,12 +35,11 @@ pub(crate) fn secure_words(values: &[SecureField]) -> Vec<u32> {
 pub(crate) fn run_fft(
     device: &Arc<dyn Device>,
     columns: &[DevicePtr],
-    twiddles: &[u32],
+    twiddles: &DeviceBuffer,
     log_n: u32,
     inverse: bool,
 ) {
     let pointers = DeviceBuffer::from_ptrs(device.clone(), columns);
-    let twiddles = DeviceBuffer::from_words(device.clone(), twiddles);
     let n_columns = columns.len() as u32;
     // A tile of 2^t values takes 2^(t-1) threads.
     let max_tile_log = (device.cooperative_block_limit().ilog2() + 1).min(fft::MAX_TILE_LOG);
@@ -82,7 +85,7 @@ pub(crate) fn run_fft(
 /// `dst[i] = f0 + α·f1`, `(f0, f1) = ibutterfly(src[2i], src[2i+1], itwiddles[i])`.
 pub(crate) fn fold(
     src: &SecureColumnByCoords<CudaBackend>,
-    itwiddles: &[BaseField],
+    itwiddles: &DeviceBuffer,
     alpha: SecureField,
 ) -> SecureColumnByCoords<CudaBackend> {
     let device = src.columns[0].buffer().device().clone();
@@ -92,8 +95,8 @@ pub(crate) fn fold(
         DeviceBuffer::from_ptrs(device.clone(), &src.columns.each_ref().map(|c| c.ptr()));
     let dst_ptrs =
         DeviceBuffer::from_ptrs(device.clone(), &dst.columns.each_ref().map(|c| c.ptr()));
-    let itw: Vec<u32> = itwiddles[..n_dst].iter().map(|v| v.0).collect();
-    let itw = DeviceBuffer::from_words(device.clone(), &itw);
+    assert!(itwiddles.words() >= n_dst, "one twiddle per folded value");
+    let itw = itwiddles;
     device.launch(
         Module::Builtin("fri.cu"),
         "fri_fold",
@@ -110,16 +113,151 @@ pub(crate) fn fold(
     dst
 }
 
+/// What a device table (see [`cached`]) holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Table {
+    /// [`fft::packed_twiddles`] of a circle domain, forward or inverse.
+    Fft {
+        inverse: bool,
+    },
+    /// The same for a subdomain, from twiddles extracted for it out of a larger domain's.
+    SubdomainFft {
+        domain_log_size: u32,
+    },
+    /// Inverse twiddles of a line domain's first layer (for folds).
+    LineFold,
+    PointsX,
+    PointsY,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct TableKey {
+    device: usize,
+    table: Table,
+    /// The domain's half coset: initial index, step, log size.
+    domain: (usize, usize, u32),
+    /// The twiddle tree's root coset: initial index, log size.
+    root: (usize, u32),
+}
+
+type Tables = HashMap<TableKey, Arc<DeviceBuffer>>;
+static TABLES: Mutex<Option<Tables>> = Mutex::new(None);
+
+fn coset_key(c: Coset) -> (usize, usize, u32) {
+    (c.initial_index.0, c.step_size.0, c.log_size)
+}
+
+/// A table that depends only on a domain (and twiddle tree), made on the host and copied to
+/// `device` once per process: FFTs and folds reuse it instead of uploading it each time.
+fn cached(
+    device: &Arc<dyn Device>,
+    table: Table,
+    domain: Coset,
+    root: Coset,
+    make: impl FnOnce() -> Vec<u32>,
+) -> Arc<DeviceBuffer> {
+    let key = TableKey {
+        // The device outlives its tables: each holds an `Arc` to it.
+        device: Arc::as_ptr(device) as *const () as usize,
+        table,
+        domain: coset_key(domain),
+        root: (root.initial_index.0, root.log_size),
+    };
+    if let Some(t) = TABLES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .get(&key)
+    {
+        return t.clone();
+    }
+    let buffer = Arc::new(DeviceBuffer::from_words(device.clone(), &make()));
+    TABLES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_default()
+        .entry(key)
+        .or_insert(buffer)
+        .clone()
+}
+
+/// The packed twiddles of `domain` from `tree` (inverse ones to interpolate), on the device.
+pub(crate) fn packed_twiddles(
+    device: &Arc<dyn Device>,
+    domain: CircleDomain,
+    tree: &TwiddleTree<CudaBackend>,
+    inverse: bool,
+) -> Arc<DeviceBuffer> {
+    cached(
+        device,
+        Table::Fft { inverse },
+        domain.half_coset,
+        tree.root_coset,
+        || {
+            fft::packed_twiddles(
+                domain,
+                if inverse {
+                    &tree.itwiddles
+                } else {
+                    &tree.twiddles
+                },
+            )
+        },
+    )
+}
+
+/// The packed inverse twiddles of `subdomain` (the first part of `domain` split), extracted
+/// from `tree`'s as stwo does for evaluations on a subdomain.
+pub(crate) fn subdomain_itwiddles(
+    device: &Arc<dyn Device>,
+    subdomain: CircleDomain,
+    domain: CircleDomain,
+    tree: &TwiddleTree<CudaBackend>,
+) -> Arc<DeviceBuffer> {
+    let table = Table::SubdomainFft {
+        domain_log_size: domain.log_size(),
+    };
+    cached(device, table, subdomain.half_coset, tree.root_coset, || {
+        let extracted = tree
+            .itwiddles
+            .extract_subdomain_twiddles(domain.log_size(), subdomain.log_size());
+        fft::packed_twiddles(subdomain, &extracted)
+    })
+}
+
+/// The inverse twiddles of `domain`'s first layer, for folding it.
+pub(crate) fn line_itwiddles(
+    device: &Arc<dyn Device>,
+    domain: LineDomain,
+    tree: &TwiddleTree<CudaBackend>,
+) -> Arc<DeviceBuffer> {
+    cached(
+        device,
+        Table::LineFold,
+        domain.coset(),
+        tree.root_coset,
+        || {
+            domain_line_twiddles_from_tree(domain, &tree.itwiddles)[0]
+                .iter()
+                .map(|v| v.0)
+                .collect()
+        },
+    )
+}
+
 /// The x and y tables of `domain`'s points (bit-reversed order), on the device.
 pub(crate) fn point_tables(
     device: &Arc<dyn Device>,
     domain: CircleDomain,
-) -> (DeviceBuffer, DeviceBuffer) {
-    let (xs, ys) = domain::point_tables(domain);
-    (
-        DeviceBuffer::from_words(device.clone(), &xs),
-        DeviceBuffer::from_words(device.clone(), &ys),
-    )
+) -> (Arc<DeviceBuffer>, Arc<DeviceBuffer>) {
+    let root = domain.half_coset;
+    let xs = cached(device, Table::PointsX, domain.half_coset, root, || {
+        domain::point_tables(domain).0
+    });
+    let ys = cached(device, Table::PointsY, domain.half_coset, root, || {
+        domain::point_tables(domain).1
+    });
+    (xs, ys)
 }
 
 /// Barycentric weights for `p` on `coset`'s circle domain.
