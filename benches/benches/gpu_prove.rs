@@ -1,6 +1,7 @@
 //! CUDA against SIMD, one run, same host: full wide-Fibonacci proofs (100 columns) at 2^16,
 //! 2^18, 2^20, 2^22 rows on `CudaBackend` (GPU 0) and on `SimdBackend` (all host cores), the
-//! ratio per size, and the throughput of many small proofs (2^12 rows) with several in flight.
+//! ratio per size, per-phase times (stwo's spans), and the throughput of many small proofs
+//! (2^12 rows) with several in flight.
 //!
 //! `cargo bench -p obelysk-benches --bench gpu_prove`. Sizes: `OBELYSK_BENCH_LOG_SIZES=16,18`.
 //! Without a CUDA device it prints why and measures nothing (a skip is not a result).
@@ -10,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use obelysk_air::security::SecurityLevel;
+use obelysk_benches::phases::PhaseTimes;
 use obelysk_benches::wide_fib;
 use obelysk_cuda::CudaBackend;
 use obelysk_cuda::device::{self, CudaDevice};
 use stwo::prover::backend::simd::SimdBackend;
+use tracing_subscriber::prelude::*;
 
 const LEVEL: SecurityLevel = SecurityLevel::Bits96;
 const COLUMNS: usize = 100;
@@ -58,6 +61,12 @@ fn cuda_vs_simd(c: &mut Criterion) {
     let gpu = CudaDevice::new(0).unwrap_or_else(|e| panic!("GPU 0: {e}"));
     println!("device: {:?}", status.devices[0]);
     device::set_current(Arc::new(gpu));
+
+    // Per-phase times of one proof per backend and size (stwo's INFO spans).
+    let phases: &'static PhaseTimes = Box::leak(Box::default());
+    let _ = tracing_subscriber::registry()
+        .with(phases.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .try_init();
 
     let mut group = c.benchmark_group("wide_fib_100/prove");
     group.sample_size(10);

@@ -106,3 +106,82 @@ pub mod wide_fib {
         prover.prove(&[&component]).expect("wide-Fibonacci proves")
     }
 }
+
+/// Time per stwo tracing span (per phase of a proof), for breakdowns printed beside the
+/// criterion numbers. Spans entered on several threads at once add up their threads' time.
+/// On a GPU, launches are asynchronous: a phase is charged when the host waits for its work.
+pub mod phases {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use tracing::Subscriber;
+    use tracing::span::Id;
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Totals per span name since the last [`PhaseTimes::take`].
+    #[derive(Default)]
+    pub struct PhaseTimes {
+        totals: Mutex<BTreeMap<&'static str, Duration>>,
+    }
+
+    struct Entered(Instant);
+
+    impl PhaseTimes {
+        /// The totals so far, resetting them.
+        pub fn take(&self) -> BTreeMap<&'static str, Duration> {
+            std::mem::take(&mut *self.totals.lock().unwrap_or_else(|e| e.into_inner()))
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for &'static PhaseTimes {
+        fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(Entered(Instant::now()));
+            }
+        }
+
+        fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+            if let Some(span) = ctx.span(id)
+                && let Some(Entered(start)) = span.extensions_mut().remove::<Entered>()
+            {
+                let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+                *totals.entry(span.name()).or_default() += start.elapsed();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stwo::prover::backend::simd::SimdBackend;
+    use tracing_subscriber::prelude::*;
+
+    use super::phases::PhaseTimes;
+    use super::wide_fib;
+
+    /// The phase breakdown the GPU benchmark prints sees stwo's spans of a real proof.
+    #[test]
+    fn phase_times_see_a_proofs_phases() {
+        let phases: &'static PhaseTimes = Box::leak(Box::default());
+        let subscriber = tracing_subscriber::registry()
+            .with(phases.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+        let level = obelysk_air::security::SecurityLevel::Bits96;
+        tracing::subscriber::with_default(subscriber, || {
+            wide_fib::prove::<SimdBackend>(level, 8, &wide_fib::trace(8, 10));
+        });
+        let totals = phases.take();
+        for phase in [
+            "Merkle",
+            "Compute FRI quotients",
+            "Constraint point-wise eval",
+        ] {
+            assert!(
+                totals.contains_key(phase),
+                "{phase} missing from {totals:?}"
+            );
+        }
+        assert!(phases.take().is_empty(), "take resets");
+    }
+}

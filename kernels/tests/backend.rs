@@ -120,13 +120,43 @@ fn prove_and_compare(log_size: u32, n_columns: usize) {
     assert_verifies(log_size, n_columns, ours);
 }
 
+/// Two provers sharing the current device at once (as two executors of the node's pool do):
+/// each proof still equals its SIMD twin.
+fn prove_concurrently() {
+    let shapes = [(7, 12), (9, 6)];
+    let expected: Vec<Vec<u8>> = shapes
+        .iter()
+        .map(|&(l, n)| bytes(&prove_wide_fib::<SimdBackend>(l, n)))
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = shapes
+            .iter()
+            .map(|&(l, n)| s.spawn(move || bytes(&prove_wide_fib::<CudaBackend>(l, n))))
+            .collect();
+        for (handle, want) in handles.into_iter().zip(&expected) {
+            assert_eq!(
+                &handle.join().expect("prover thread"),
+                want,
+                "concurrent proof"
+            );
+        }
+    });
+    obelysk_cuda::backend::take_host_round_trips();
+}
+
 #[test]
 fn wide_fibonacci_proofs_are_byte_identical_to_simd_and_verify() {
-    device::set_current(Arc::new(HostDevice::new()));
-    for (log_size, n_columns) in [(5, 8), (8, 20)] {
-        prove_and_compare(log_size, n_columns);
+    if common::test_devices_include("host") {
+        device::set_current(Arc::new(HostDevice::new()));
+        for (log_size, n_columns) in [(5, 8), (8, 20)] {
+            prove_and_compare(log_size, n_columns);
+        }
+        prove_concurrently();
     }
     let status = obelysk_cuda::detect();
+    if !common::test_devices_include("cuda") {
+        return;
+    }
     if !status.available {
         eprintln!(
             "SKIP CUDA proofs: {} (not verified)",

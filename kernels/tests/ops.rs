@@ -299,8 +299,13 @@ fn run_on(device: Arc<dyn Device>, log_sizes: impl Iterator<Item = u32>) {
 
 #[test]
 fn backend_ops_match_simd_on_every_device() {
-    run_on(Arc::new(HostDevice::new()), (5..=12).step_by(1));
+    if common::test_devices_include("host") {
+        run_on(Arc::new(HostDevice::new()), (5..=12).step_by(1));
+    }
     let status = obelysk_cuda::detect();
+    if !common::test_devices_include("cuda") {
+        return;
+    }
     if !status.available {
         eprintln!(
             "SKIP CUDA half: {} (not verified)",

@@ -12,6 +12,17 @@ use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo_constraint_framework::{EvalAtRow, FrameworkEval};
 
+/// Whether `OBELYSK_TEST_DEVICES` (a comma-separated list; default `host,cuda`) names `kind`:
+/// a GPU machine without a C++ compiler runs only the CUDA half with `cuda`.
+pub fn test_devices_include(kind: &str) -> bool {
+    let devices = std::env::var("OBELYSK_TEST_DEVICES").unwrap_or_else(|_| "host,cuda".into());
+    let included = devices.split(',').any(|d| d.trim() == kind);
+    if !included {
+        eprintln!("SKIP {kind} device: not in OBELYSK_TEST_DEVICES={devices} (not verified)");
+    }
+    included
+}
+
 /// xorshift64*: deterministic test data without another dependency.
 pub struct Rng(u64);
 
