@@ -26,22 +26,6 @@ use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::{CommitmentSchemeProver, ComponentProver, prove};
 use stwo_constraint_framework::{FrameworkComponent, TraceLocationAllocator};
 
-fn wide_fib_columns(log_size: u32, n_columns: usize) -> Vec<Vec<BaseField>> {
-    let rows = 1usize << log_size;
-    let mut columns = vec![Vec::with_capacity(rows); n_columns];
-    for row in 0..rows {
-        let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
-        columns[0].push(a);
-        columns[1].push(b);
-        for column in columns.iter_mut().skip(2) {
-            let c = a * a + b * b;
-            column.push(c);
-            (a, b) = (b, c);
-        }
-    }
-    columns
-}
-
 fn component(log_size: u32, n_columns: usize) -> FrameworkComponent<WideFib> {
     FrameworkComponent::new(
         &mut TraceLocationAllocator::default(),
@@ -77,7 +61,7 @@ where
     tree.commit(channel);
     let domain = CanonicCoset::new(log_size).circle_domain();
     let trace: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>> =
-        wide_fib_columns(log_size, n_columns)
+        common::wide_fib_columns(log_size, n_columns)
             .into_iter()
             .map(|c| {
                 let mut values: Vec<BaseField> = c;

@@ -64,12 +64,26 @@ fn cuda_unavailable() -> Option<String> {
     None
 }
 
-/// Opens GPU `ordinal` as the device `CudaBackend` proves on (one per process).
-pub fn open_cuda_device(ordinal: u32) -> Result<String, String> {
-    let device = obelysk_cuda::device::CudaDevice::new(ordinal as usize)?;
-    let name = obelysk_cuda::device::Device::name(&device);
-    obelysk_cuda::device::set_current(Arc::new(device));
-    Ok(name)
+/// Opens each GPU in `ordinals` for `CudaBackend`: a thread pool bound to each (executor `n`
+/// proves in pool `n % len`), the first also the process-wide device. Returns the devices'
+/// names with the pools.
+pub fn open_cuda_devices(
+    ordinals: &[u32],
+) -> Result<(Vec<String>, Vec<rayon::ThreadPool>), String> {
+    use obelysk_cuda::device::{self, CudaDevice, Device};
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut names = Vec::new();
+    let mut pools = Vec::new();
+    for &ordinal in ordinals {
+        let gpu: Arc<dyn Device> =
+            Arc::new(CudaDevice::new(ordinal as usize).map_err(|e| format!("GPU {ordinal}: {e}"))?);
+        if pools.is_empty() {
+            device::set_current(gpu.clone());
+        }
+        names.push(gpu.name());
+        pools.push(device::thread_pool(gpu, threads));
+    }
+    Ok((names, pools))
 }
 
 /// The stwo backend proofs run on; every backend makes the same proof, byte for byte.
@@ -209,6 +223,8 @@ pub struct ProverPool {
     tamper: bool,
     /// Completed jobs go into the chain outbox.
     attest: bool,
+    /// With `CudaBackend`: a thread pool bound to each GPU; executor `n` proves in `n % len`.
+    device_pools: Vec<rayon::ThreadPool>,
 }
 
 impl ProverPool {
@@ -235,7 +251,14 @@ impl ProverPool {
             busy: AtomicUsize::new(0),
             tamper,
             attest,
+            device_pools: Vec::new(),
         }
+    }
+
+    /// Proves in these device-bound thread pools (see [`open_cuda_devices`]).
+    pub fn with_device_pools(mut self, pools: Vec<rayon::ThreadPool>) -> Self {
+        self.device_pools = pools;
+        self
     }
 
     /// Executors proving right now.
@@ -252,21 +275,21 @@ impl ProverPool {
             .map(|n| {
                 tokio::spawn(
                     self.clone()
-                        .executor(shutdown.clone())
+                        .executor(n, shutdown.clone())
                         .instrument(info_span!("prover", n)),
                 )
             })
             .collect()
     }
 
-    async fn executor(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    async fn executor(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
             match self.store.claim_proving().await {
                 Ok(Some(job)) => {
                     self.queue.changed(job.id);
                     let span = info_span!("proof", id = %job.id);
                     self.busy.fetch_add(1, Ordering::AcqRel);
-                    let outcome = self.prove_job(&job).instrument(span).await;
+                    let outcome = self.prove_job(&job, n).instrument(span).await;
                     self.busy.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = outcome {
                         warn!(id = %job.id, code = e.code, error = %e.message, "proof failed");
@@ -303,7 +326,7 @@ impl ProverPool {
     }
 
     /// Proves, verifies and publishes one job; `Err` is the job's failure.
-    async fn prove_job(self: &Arc<Self>, job: &JobRecord) -> Result<(), JobError> {
+    async fn prove_job(self: &Arc<Self>, job: &JobRecord, executor: usize) -> Result<(), JobError> {
         let internal = |what: &str, e: &dyn std::fmt::Display| {
             JobError::new("internal", format!("{what}: {e}"))
         };
@@ -343,14 +366,20 @@ impl ProverPool {
             let report = |phase: Phase| {
                 runtime.block_on(pool.set_phase(id, JobStatus::Proving, phase.name()))
             };
-            prove_run(
-                &program,
-                &input,
-                output.as_deref().unwrap_or_default(),
-                &pool.settings,
-                pool.tamper,
-                &report,
-            )
+            let run = || {
+                prove_run(
+                    &program,
+                    &input,
+                    output.as_deref().unwrap_or_default(),
+                    &pool.settings,
+                    pool.tamper,
+                    &report,
+                )
+            };
+            match pool.device_pools.len() {
+                0 => run(),
+                n => pool.device_pools[executor % n].install(run),
+            }
         })
         .await
         .map_err(|e| internal("prover thread", &e))??;

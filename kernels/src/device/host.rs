@@ -17,10 +17,14 @@ use crate::kernels;
 pub struct HostDevice {
     builtin: OnceLock<Arc<libloading::Library>>,
     generated: Mutex<HashMap<String, Arc<libloading::Library>>>,
-    /// One launch at a time, as on a stream: the launcher's grid state and `__shared__`
-    /// arrays are per library, not per launch, and stwo calls in from rayon threads.
-    launching: Mutex<()>,
+    /// Allocations made so far (tests check where columns landed).
+    allocations: std::sync::atomic::AtomicUsize,
 }
+
+/// One launch at a time in the process, as on a stream: the launcher's grid state and
+/// `__shared__` arrays live in the library, which every `HostDevice` shares (one file per
+/// source, loaded once), and stwo calls in from rayon threads.
+static LAUNCHING: Mutex<()> = Mutex::new(());
 
 type Launcher = unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32, u32, i32);
 type ParamsShim = unsafe extern "C" fn(*mut *mut c_void);
@@ -40,6 +44,11 @@ extern "C" fn run_thread(ctx: *mut c_void) {
 impl HostDevice {
     pub fn new() -> Self {
         HostDevice::default()
+    }
+
+    /// How many buffers were allocated on this device so far.
+    pub fn allocations(&self) -> usize {
+        self.allocations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn library(&self, module: Module<'_>) -> Arc<libloading::Library> {
@@ -73,6 +82,8 @@ impl Device for HostDevice {
     }
 
     fn alloc(&self, words: usize) -> DevicePtr {
+        self.allocations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let storage: Box<[u64]> = vec![0u64; words.div_ceil(2).max(1)].into_boxed_slice();
         Box::into_raw(storage) as *mut u64 as DevicePtr
     }
@@ -124,7 +135,7 @@ impl Device for HostDevice {
                 Arg::Qm31(q) => q,
             })
             .collect();
-        let _one_at_a_time = self.launching.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = LAUNCHING.lock().unwrap_or_else(|e| e.into_inner());
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s.as_mut_ptr() as *mut c_void)

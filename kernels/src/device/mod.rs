@@ -9,6 +9,7 @@
 mod cuda;
 mod host;
 
+use std::cell::RefCell;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
@@ -156,14 +157,39 @@ impl Drop for DeviceBuffer {
 
 static CURRENT: RwLock<Option<Arc<dyn Device>>> = RwLock::new(None);
 
-/// Makes `device` the one new columns are allocated on (stwo builds columns without saying
-/// where; existing columns keep their own device).
+thread_local! {
+    static THREAD_DEVICE: RefCell<Option<Arc<dyn Device>>> = const { RefCell::new(None) };
+}
+
+/// Makes `device` the one new columns are allocated on, for every thread not bound to another
+/// (stwo builds columns without saying where; existing columns keep their own device).
 pub fn set_current(device: Arc<dyn Device>) {
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(device);
 }
 
-/// The device set by [`set_current`]. Panics if none was set: a backend bug, not bad input.
+/// Binds the calling thread to `device`, over the process-wide one.
+pub fn bind_thread(device: Arc<dyn Device>) {
+    THREAD_DEVICE.with(|d| *d.borrow_mut() = Some(device));
+}
+
+/// A rayon pool of `threads` threads bound to `device`. A proof run inside `pool.install(..)`
+/// allocates every column on `device`, whichever of the pool's threads stwo builds it on: one
+/// pool per GPU lets executors prove on different GPUs at once.
+pub fn thread_pool(device: Arc<dyn Device>, threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("obelysk-device-{i}"))
+        .start_handler(move |_| bind_thread(device.clone()))
+        .build()
+        .expect("starting a device thread pool")
+}
+
+/// The calling thread's device ([`bind_thread`]), else the process-wide one ([`set_current`]).
+/// Panics if neither was set: a backend bug, not bad input.
 pub fn current() -> Arc<dyn Device> {
+    if let Some(device) = THREAD_DEVICE.with(|d| d.borrow().clone()) {
+        return device;
+    }
     CURRENT
         .read()
         .unwrap_or_else(|e| e.into_inner())

@@ -74,6 +74,23 @@ impl FrameworkEval for WideFib {
     }
 }
 
+/// The wide-Fibonacci trace in natural row order: row `r` starts `(1, r)`.
+pub fn wide_fib_columns(log_size: u32, n_columns: usize) -> Vec<Vec<BaseField>> {
+    let rows = 1usize << log_size;
+    let mut columns = vec![Vec::with_capacity(rows); n_columns];
+    for row in 0..rows {
+        let (mut a, mut b) = (BaseField::from(1), BaseField::from(row as u32));
+        columns[0].push(a);
+        columns[1].push(b);
+        for column in columns.iter_mut().skip(2) {
+            let c = a * a + b * b;
+            column.push(c);
+            (a, b) = (b, c);
+        }
+    }
+    columns
+}
+
 /// A C++ `main` that reads the kernel's inputs from a file, launches the kernel once per row
 /// (blockDim = 1), and writes the four accumulator columns to stdout.
 const HOST_DRIVER: &str = r#"

@@ -154,12 +154,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
+    let mut device_pools = Vec::new();
     if provers.backend == crate::prover::Backend::Cuda {
-        let ordinal = config.gpu.device_ids.first().copied().unwrap_or(0);
-        let device = tokio::task::spawn_blocking(move || crate::prover::open_cuda_device(ordinal))
-            .await?
-            .map_err(|e| anyhow::anyhow!("[prover] backend cuda, GPU {ordinal}: {e}"))?;
-        tracing::info!(%device, "proving on CUDA");
+        let ordinals = match config.gpu.device_ids.as_slice() {
+            [] => vec![0],
+            ids => ids.to_vec(),
+        };
+        let (names, pools) =
+            tokio::task::spawn_blocking(move || crate::prover::open_cuda_devices(&ordinals))
+                .await?
+                .map_err(|e| anyhow::anyhow!("[prover] backend cuda: {e}"))?;
+        tracing::info!(devices = ?names, "proving on CUDA");
+        device_pools = pools;
     }
     let chain = ChainSettings::resolve(
         &config.starknet,
@@ -223,14 +229,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         security_bits = provers.level.bits(),
         "prover pool"
     );
-    let pool = Arc::new(ProverPool::new(
-        provers,
-        store.clone(),
-        queue.clone(),
-        programs.clone(),
-        proofs.clone(),
-        chain.is_some(),
-    ));
+    let pool = Arc::new(
+        ProverPool::new(
+            provers,
+            store.clone(),
+            queue.clone(),
+            programs.clone(),
+            proofs.clone(),
+            chain.is_some(),
+        )
+        .with_device_pools(device_pools),
+    );
     handles.extend(pool.spawn(shutdown.clone()));
     if let Some(chain) = chain {
         handles.push(Submitter::new(chain, store.clone(), queue.clone()).spawn(shutdown));
