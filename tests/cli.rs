@@ -257,3 +257,45 @@ async fn serve_with_cuda_backend_needs_a_device() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs a CUDA device"), "{stderr}");
 }
+
+/// `obelysk prove --backend`: `auto` on a machine without a GPU makes the very proof `simd`
+/// makes; `cuda` there exits non-zero saying why; an unknown name is refused.
+#[test]
+fn prove_backend_flag() {
+    let dir = temp_dir();
+    let module = fixture_path("sum_input.wat");
+    let module = module.to_str().unwrap();
+    let prove = |backend: &str, name: &str| {
+        let path = dir.path().join(name);
+        let out = obelysk(&[
+            "prove",
+            module,
+            "--input",
+            "1,2",
+            "-o",
+            path.to_str().unwrap(),
+            "--backend",
+            backend,
+        ]);
+        (out, path)
+    };
+    let (out, simd) = prove("simd", "simd.proof");
+    assert!(out.status.success(), "{out:?}");
+    if !obelysk_cuda::detect().available {
+        let (out, auto) = prove("auto", "auto.proof");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read(auto).unwrap(), std::fs::read(&simd).unwrap());
+        let (out, _) = prove("cuda", "cuda.proof");
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("needs a CUDA device"),
+            "{out:?}"
+        );
+    }
+    let (out, _) = prove("gpu", "gpu.proof");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not one of"),
+        "{out:?}"
+    );
+}

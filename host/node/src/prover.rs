@@ -98,6 +98,31 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `simd`, `cpu`, `cuda` (an error, saying why, without a usable GPU) or `auto` (cuda when
+    /// a GPU and NVRTC are present, else simd).
+    pub fn parse(name: &str) -> Result<Backend, String> {
+        match name {
+            "simd" => Ok(Backend::Simd),
+            "cpu" => Ok(Backend::Cpu),
+            "cuda" => match cuda_unavailable() {
+                None => Ok(Backend::Cuda),
+                Some(why) => Err(format!(
+                    "backend \"cuda\" needs a CUDA device: {why} (\"auto\" falls back to simd)"
+                )),
+            },
+            "auto" => Ok(match cuda_unavailable() {
+                None => Backend::Cuda,
+                Some(why) => {
+                    tracing::info!("backend \"auto\": proving on simd ({why})");
+                    Backend::Simd
+                }
+            }),
+            other => Err(format!(
+                "backend `{other}` is not one of simd, cpu, cuda, auto"
+            )),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Simd => "simd",
@@ -119,31 +144,7 @@ impl PoolSettings {
                 ));
             }
         };
-        let backend = match config.backend.as_str() {
-            "simd" => Backend::Simd,
-            "cpu" => Backend::Cpu,
-            "cuda" => match cuda_unavailable() {
-                None => Backend::Cuda,
-                Some(why) => {
-                    return Err(format!(
-                        "[prover] backend = \"cuda\" needs a CUDA device: {why} \
-                         (use \"auto\" to fall back to simd)"
-                    ));
-                }
-            },
-            "auto" => match cuda_unavailable() {
-                None => Backend::Cuda,
-                Some(why) => {
-                    tracing::info!("[prover] backend = \"auto\": proving on simd ({why})");
-                    Backend::Simd
-                }
-            },
-            other => {
-                return Err(format!(
-                    "[prover] backend `{other}` is not one of simd, cpu, cuda, auto"
-                ));
-            }
-        };
+        let backend = Backend::parse(&config.backend).map_err(|e| format!("[prover] {e}"))?;
         if config.max_steps == 0 || config.max_steps > obelysk_air::vm::MAX_STEPS {
             return Err(format!(
                 "[prover] max_steps must be in 1..={}",

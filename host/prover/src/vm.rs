@@ -85,12 +85,26 @@ pub fn prove_program(
     max_steps: u64,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<(Vec<u32>, ProofFile), ProveError> {
+    prove_program_on::<SimdBackend>(program, input, level, max_steps, progress)
+}
+
+/// [`prove_program`] on backend `B` (the same proof, byte for byte).
+pub fn prove_program_on<B: ProverBackend>(
+    program: &Program,
+    input: &[u32],
+    level: SecurityLevel,
+    max_steps: u64,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<(Vec<u32>, ProofFile), ProveError>
+where
+    VmComponent: ComponentProver<B>,
+{
     progress(Phase::Execute);
     let trace = interp::run(program, input, max_steps)?;
     progress(Phase::Trace);
     let witness = Witness::build(program, input, &trace)?;
     let statement = statement(program, input, &trace);
-    let file = prove_witness(&statement, &witness, level, progress)?;
+    let file = prove_witness_on::<B>(&statement, &witness, level, progress)?;
     Ok((trace.output, file))
 }
 

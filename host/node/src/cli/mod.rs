@@ -63,6 +63,9 @@ pub struct ProveArgs {
     /// Step budget of the run.
     #[arg(long, default_value_t = obelysk_prover::vm::DEFAULT_MAX_STEPS)]
     pub max_steps: u64,
+    /// Prover backend: simd, cpu, cuda (a GPU) or auto (cuda when there is one). Same proof.
+    #[arg(long, default_value = "simd")]
+    pub backend: String,
 }
 
 #[derive(Debug, Args)]

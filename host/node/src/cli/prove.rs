@@ -12,7 +12,11 @@ use obelysk_prover::Phase;
 use obelysk_vm::{Limits, Sandbox};
 use serde_json::json;
 
+use stwo::prover::backend::CpuBackend;
+use stwo::prover::backend::simd::SimdBackend;
+
 use super::{ProveArgs, VerifyArgs};
+use crate::prover::Backend;
 
 /// The preset for `bits`.
 pub fn security_level(bits: u32) -> anyhow::Result<SecurityLevel> {
@@ -40,6 +44,11 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<i32> {
     let module = read_module(&args.module)?;
     let input = args.input.words()?;
     let level = security_level(args.security)?;
+    let backend = Backend::parse(&args.backend).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    if backend == Backend::Cuda {
+        crate::prover::open_cuda_devices(&[0])
+            .map_err(|e| anyhow::anyhow!("--backend cuda: {e}"))?;
+    }
     let program = obelysk_vm::lower::lower(&module)
         .with_context(|| format!("{} cannot be proven", args.module.display()))?;
 
@@ -58,8 +67,29 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<i32> {
         last = Instant::now();
         bar.set_message(phase.name());
     };
-    let (output, file) =
-        obelysk_prover::prove_program(&program, &input, level, args.max_steps, &mut on_phase)?;
+    let (output, file) = match backend {
+        Backend::Simd => obelysk_prover::vm::prove_program_on::<SimdBackend>(
+            &program,
+            &input,
+            level,
+            args.max_steps,
+            &mut on_phase,
+        ),
+        Backend::Cpu => obelysk_prover::vm::prove_program_on::<CpuBackend>(
+            &program,
+            &input,
+            level,
+            args.max_steps,
+            &mut on_phase,
+        ),
+        Backend::Cuda => obelysk_prover::vm::prove_program_on::<obelysk_cuda::CudaBackend>(
+            &program,
+            &input,
+            level,
+            args.max_steps,
+            &mut on_phase,
+        ),
+    }?;
     if let Some(done) = current {
         timings.push((done, last.elapsed().as_secs_f64()));
     }
