@@ -1,6 +1,6 @@
 //! The compiled constraints run on the CPU inside stwo's prover flow: what
 //! `ComponentProver<SimdBackend>::evaluate_constraint_quotients_on_domain` computes, but from the
-//! recorded [`Graph`]. It fixes the host-side contract the CUDA launch follows (which columns,
+//! recorded [`Graph`](super::Graph). It fixes the host-side contract the CUDA launch follows (which columns,
 //! which domain, which coefficients in which order) and lets tests hold a compiled component
 //! equal to stwo's own evaluation.
 
