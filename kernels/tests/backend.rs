@@ -6,75 +6,16 @@ mod common;
 
 use std::sync::Arc;
 
-use common::WideFib;
-use num_traits::Zero;
+use common::{bytes, component, config, prove_wide_fib};
 use obelysk_cuda::CudaBackend;
 use obelysk_cuda::device::{self, CudaDevice, HostDevice};
 use stwo::core::air::Component;
 use stwo::core::channel::Blake2sChannel;
-use stwo::core::fields::m31::BaseField;
-use stwo::core::fields::qm31::SecureField;
-use stwo::core::pcs::{CommitmentSchemeVerifier, PcsConfig};
-use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::pcs::CommitmentSchemeVerifier;
 use stwo::core::proof::StarkProof;
 use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
 use stwo::core::verifier::verify;
-use stwo::prover::backend::BackendForChannel;
 use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::poly::BitReversedOrder;
-use stwo::prover::poly::circle::CircleEvaluation;
-use stwo::prover::{CommitmentSchemeProver, ComponentProver, prove};
-use stwo_constraint_framework::{FrameworkComponent, TraceLocationAllocator};
-
-fn component(log_size: u32, n_columns: usize) -> FrameworkComponent<WideFib> {
-    FrameworkComponent::new(
-        &mut TraceLocationAllocator::default(),
-        WideFib {
-            log_size,
-            columns: n_columns,
-        },
-        SecureField::zero(),
-    )
-}
-
-fn config() -> PcsConfig {
-    PcsConfig::default()
-}
-
-/// A wide-Fibonacci proof on backend `B`.
-fn prove_wide_fib<B: BackendForChannel<Blake2sMerkleChannel>>(
-    log_size: u32,
-    n_columns: usize,
-) -> StarkProof<Blake2sMerkleHasher>
-where
-    FrameworkComponent<WideFib>: ComponentProver<B>,
-{
-    let config = config();
-    let twiddles = B::precompute_twiddles(
-        CanonicCoset::new(log_size + 1 + config.fri_config.log_blowup_factor)
-            .circle_domain()
-            .half_coset,
-    );
-    let channel = &mut Blake2sChannel::default();
-    let mut scheme = CommitmentSchemeProver::<B, Blake2sMerkleChannel>::new(config, &twiddles);
-    let tree = scheme.tree_builder();
-    tree.commit(channel);
-    let domain = CanonicCoset::new(log_size).circle_domain();
-    let trace: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>> =
-        common::wide_fib_columns(log_size, n_columns)
-            .into_iter()
-            .map(|c| {
-                let mut values: Vec<BaseField> = c;
-                stwo::core::utils::bit_reverse(&mut values);
-                CircleEvaluation::new(domain, values.into_iter().collect())
-            })
-            .collect();
-    let mut tree = scheme.tree_builder();
-    tree.extend_evals(trace);
-    tree.commit(channel);
-    let component = component(log_size, n_columns);
-    prove::<B, Blake2sMerkleChannel>(&[&component], channel, scheme).expect("proof")
-}
 
 fn assert_verifies(log_size: u32, n_columns: usize, proof: StarkProof<Blake2sMerkleHasher>) {
     let component = component(log_size, n_columns);
@@ -84,10 +25,6 @@ fn assert_verifies(log_size: u32, n_columns: usize, proof: StarkProof<Blake2sMer
     scheme.commit(proof.commitments[0], &sizes[0], channel);
     scheme.commit(proof.commitments[1], &sizes[1], channel);
     verify(&[&component], channel, &mut scheme, proof).expect("stwo verifies the proof");
-}
-
-fn bytes(proof: &StarkProof<Blake2sMerkleHasher>) -> Vec<u8> {
-    postcard::to_allocvec(proof).expect("serialise proof")
 }
 
 fn prove_and_compare(log_size: u32, n_columns: usize) {

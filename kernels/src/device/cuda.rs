@@ -199,14 +199,7 @@ impl Device for CudaDevice {
     ) {
         self.bind();
         let function = self.function(module, kernel);
-        let mut slots: Vec<[u32; 4]> = args
-            .iter()
-            .map(|arg| match *arg {
-                Arg::U32(v) => [v, 0, 0, 0],
-                Arg::Ptr(p) => [p as u32, (p >> 32) as u32, 0, 0],
-                Arg::Qm31(q) => q,
-            })
-            .collect();
+        let mut slots: Vec<[u32; 4]> = args.iter().map(|arg| arg.words()).collect();
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s.as_mut_ptr() as *mut c_void)

@@ -127,14 +127,7 @@ impl Device for HostDevice {
                 .unwrap_or_else(|e| panic!("kernel {kernel}: {e}"));
             (launcher, shim)
         };
-        let mut slots: Vec<[u32; 4]> = args
-            .iter()
-            .map(|arg| match *arg {
-                Arg::U32(v) => [v, 0, 0, 0],
-                Arg::Ptr(p) => [p as u32, (p >> 32) as u32, 0, 0],
-                Arg::Qm31(q) => q,
-            })
-            .collect();
+        let mut slots: Vec<[u32; 4]> = args.iter().map(|arg| arg.words()).collect();
         let _one_at_a_time = LAUNCHING.lock().unwrap_or_else(|e| e.into_inner());
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()

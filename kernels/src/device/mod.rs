@@ -29,6 +29,17 @@ pub enum Arg {
     Qm31([u32; 4]),
 }
 
+impl Arg {
+    /// The argument's bytes as `cuLaunchKernel` reads them (little-endian words, zero-padded).
+    pub fn words(self) -> [u32; 4] {
+        match self {
+            Arg::U32(v) => [v, 0, 0, 0],
+            Arg::Ptr(p) => [p as u32, (p >> 32) as u32, 0, 0],
+            Arg::Qm31(q) => q,
+        }
+    }
+}
+
 /// The module a kernel is in: a hand-written source (by file name, see
 /// [`crate::kernels::SOURCES`]) or a generated one (by text, e.g. a constraint kernel).
 #[derive(Clone, Copy, Debug)]

@@ -7,10 +7,22 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
+use num_traits::Zero;
 use obelysk_cuda::constraints::ConstraintKernel;
+use stwo::core::channel::Blake2sChannel;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
-use stwo_constraint_framework::{EvalAtRow, FrameworkEval};
+use stwo::core::pcs::PcsConfig;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::proof::StarkProof;
+use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
+use stwo::prover::backend::BackendForChannel;
+use stwo::prover::poly::BitReversedOrder;
+use stwo::prover::poly::circle::CircleEvaluation;
+use stwo::prover::{CommitmentSchemeProver, ComponentProver, prove};
+use stwo_constraint_framework::{
+    EvalAtRow, FrameworkComponent, FrameworkEval, TraceLocationAllocator,
+};
 
 /// Whether `OBELYSK_TEST_DEVICES` (a comma-separated list; default `host,cuda`) names `kind`:
 /// a GPU machine without a C++ compiler runs only the CUDA half with `cuda`.
@@ -89,6 +101,63 @@ pub fn wide_fib_columns(log_size: u32, n_columns: usize) -> Vec<Vec<BaseField>> 
         }
     }
     columns
+}
+
+/// The wide-Fibonacci component over `n_columns` columns of `2^log_size` rows.
+pub fn component(log_size: u32, n_columns: usize) -> FrameworkComponent<WideFib> {
+    FrameworkComponent::new(
+        &mut TraceLocationAllocator::default(),
+        WideFib {
+            log_size,
+            columns: n_columns,
+        },
+        SecureField::zero(),
+    )
+}
+
+/// The proof configuration the backend tests use (stwo's default).
+pub fn config() -> PcsConfig {
+    PcsConfig::default()
+}
+
+/// A wide-Fibonacci proof on backend `B`.
+pub fn prove_wide_fib<B: BackendForChannel<Blake2sMerkleChannel>>(
+    log_size: u32,
+    n_columns: usize,
+) -> StarkProof<Blake2sMerkleHasher>
+where
+    FrameworkComponent<WideFib>: ComponentProver<B>,
+{
+    let config = config();
+    let twiddles = B::precompute_twiddles(
+        CanonicCoset::new(log_size + 1 + config.fri_config.log_blowup_factor)
+            .circle_domain()
+            .half_coset,
+    );
+    let channel = &mut Blake2sChannel::default();
+    let mut scheme = CommitmentSchemeProver::<B, Blake2sMerkleChannel>::new(config, &twiddles);
+    let tree = scheme.tree_builder();
+    tree.commit(channel);
+    let domain = CanonicCoset::new(log_size).circle_domain();
+    let trace: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>> =
+        wide_fib_columns(log_size, n_columns)
+            .into_iter()
+            .map(|c| {
+                let mut values: Vec<BaseField> = c;
+                stwo::core::utils::bit_reverse(&mut values);
+                CircleEvaluation::new(domain, values.into_iter().collect())
+            })
+            .collect();
+    let mut tree = scheme.tree_builder();
+    tree.extend_evals(trace);
+    tree.commit(channel);
+    let component = component(log_size, n_columns);
+    prove::<B, Blake2sMerkleChannel>(&[&component], channel, scheme).expect("proof")
+}
+
+/// The proof as postcard bytes, to compare proofs byte for byte.
+pub fn bytes(proof: &StarkProof<Blake2sMerkleHasher>) -> Vec<u8> {
+    postcard::to_allocvec(proof).expect("serialise proof")
 }
 
 /// A C++ `main` that reads the kernel's inputs from a file, launches the kernel once per row
