@@ -13,7 +13,7 @@ export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: toolchain build plugins demo test bench fmt lint clean plugins-only demo-only devnet contract nvrtc
+.PHONY: toolchain build plugins demo test test-release bench fmt lint clean plugins-only demo-only devnet contract nvrtc
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -52,6 +52,13 @@ test: toolchain devnet nvrtc
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
 	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
 	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace --test e2e timing_
+	@$(MAKE) --no-print-directory test-release
+
+# The verifier's tamper and mutation tests again in release: overflow checks and debug
+# assertions are off there, so a non-canonical value or a bad shape behaves differently.
+test-release:
+	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --release -p obelysk-prover --test proof_tampering --test mutations
+	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --release -p obelysk-vm --test mutations
 	@$(MAKE) --no-print-directory plugins-only demo-only
 
 plugins-only:

@@ -191,7 +191,8 @@ async fn proven_jobs_are_attested_on_devnet_exactly_once_across_a_restart() {
             proof["attestation"],
             format!("0x{}", hex::encode(record.attestation))
         );
-        assert_eq!(proof["proof_hash"], hex::encode(record.proof_hash));
+        assert_eq!(proof["steps"], record.steps);
+        assert_eq!(proof["security_bits"], record.security_bits);
         assert_eq!(record.prover, prover.address);
         let path = download_proof(&node, id, tmp.path());
         let shown = chain_cli(

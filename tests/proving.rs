@@ -128,11 +128,15 @@ async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
         record["program_id"].as_str().unwrap(),
         obelysk_vm::lower::lower(&module).unwrap().id().to_string()
     );
+    // The attestation is the statement's, not the proof bytes': v2 binds the step count and
+    // the AIR version instead.
     let mut h = Blake2s256::new();
-    h.update(b"obelysk/attest/v1");
-    for part in ["program_id", "input_hash", "output_hash", "proof_hash"] {
+    h.update(b"obelysk/attest/v2");
+    for part in ["program_id", "input_hash", "output_hash"] {
         h.update(unhex(record[part].as_str().unwrap()));
     }
+    h.update(record["steps"].as_u64().unwrap().to_le_bytes());
+    h.update(obelysk_air::statement::AIR_VERSION.to_le_bytes());
     h.update(96u32.to_le_bytes());
     assert_eq!(
         format!("0x{}", hex::encode(h.finalize())),

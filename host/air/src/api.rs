@@ -4,6 +4,7 @@ use obelysk_vm::lower::{LowerError, lower};
 
 use crate::proof::{FormatError, ProofFile};
 use crate::security::{InsufficientSecurity, SecurityLevel, check_security};
+use crate::soundness::Soundness;
 use crate::statement::Statement;
 use crate::vm::{AirError, verify_air};
 
@@ -99,6 +100,16 @@ pub fn verify_program(
     file: &ProofFile,
     min_security_bits: u32,
 ) -> Result<Statement, VerifyError> {
+    verify_program_soundness(program, file, min_security_bits).map(|(statement, _)| statement)
+}
+
+/// Like [`verify_program`], also returning the proof's own soundness, term by term (at
+/// least its preset's level; higher for smaller proofs).
+pub fn verify_program_soundness(
+    program: &obelysk_vm::ir::Program,
+    file: &ProofFile,
+    min_security_bits: u32,
+) -> Result<(Statement, Soundness), VerifyError> {
     let id = program.id();
     if id.0 != file.statement.program_id || file.ir_version != obelysk_vm::ir::IR_VERSION {
         return Err(VerifyError::ProgramMismatch {
@@ -108,39 +119,17 @@ pub fn verify_program(
         });
     }
     let body = file.decode_body()?;
-    check_security(&body.config, min_security_bits)?;
-    let level = [SecurityLevel::Bits96, SecurityLevel::Bits128]
-        .into_iter()
-        .find(|level| level.pcs_config() == body.config)
-        .ok_or(VerifyError::UnknownConfig)?;
+    // Only a preset is trusted: its level is known, its preprocessed root pinned. Nothing is
+    // computed from a hostile configuration.
+    let level = SecurityLevel::of_config(&body.config).ok_or(VerifyError::UnknownConfig)?;
+    check_security(level.bits(), min_security_bits)?;
     if file.security_bits != level.bits()
-        || crate::statement::attestation(&file.statement, &file.body, level.bits())
-            != file.attestation
+        || crate::statement::attestation(&file.statement, level.bits()) != file.attestation
     {
         return Err(VerifyError::Attestation);
     }
-    // stwo's verifier is not written for hostile input everywhere; a malformed proof must be
-    // an error, never a crash.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        verify_air(
-            program,
-            &file.statement,
-            level,
-            &body.claim,
-            &body.claimed_sums,
-            body.stark,
-        )
-    }));
-    match outcome {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(AirError::Stark(
-                "malformed proof (the verifier rejected its shape)".into(),
-            )
-            .into());
-        }
-    }
-    Ok(file.statement.clone())
+    let soundness = verify_air(program, &file.statement, level, body)?;
+    Ok((file.statement.clone(), soundness))
 }
 
 fn hex(bytes: &[u8]) -> String {

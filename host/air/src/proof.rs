@@ -5,9 +5,12 @@
 //!             ‖ postcard(ProofFile)
 //! ```
 //! The fixed header is read before anything else, so a verifier explains a version mismatch
-//! ("format 2, this verifier reads 1, made by obelysk 0.3.0") instead of failing to parse.
-//! The body (PCS config, claim, claimed sums, STARK) is kept as the exact bytes the prover
-//! wrote: its Blake2s is the `proof_hash` the attestation binds.
+//! ("format 2, this verifier reads 1, made by obelysk 0.3.0") instead of failing to parse. The
+//! producer is informational: nothing verifies it and the attestation does not bind it.
+//!
+//! Decoding is strict: the file and its body must be postcard's canonical encoding of what
+//! they decode to (no over-long integers, no trailing bytes), and every field element must be
+//! canonical ([`crate::shape::check_canonical`]), so one proof has one byte string.
 
 use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
@@ -15,6 +18,7 @@ use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::PcsConfig;
 
 use crate::components::N_COMPONENTS;
+use crate::security::SecurityLevel;
 use crate::statement::{Statement, attestation};
 use crate::verifier::Proof;
 use crate::vm::Claim;
@@ -22,31 +26,34 @@ use crate::vm::Claim;
 /// Magic bytes at the start of every proof file.
 pub const MAGIC: &[u8; 8] = b"OBELYSK\0";
 /// The proof format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// This build's version (written into proofs as the producer).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What a proof file holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProofFile {
     /// IR version of the lowering that produced `statement.program_id`.
     pub ir_version: u32,
     pub statement: Statement,
-    /// `pow_bits + log_blowup · n_queries` of `body`'s PCS config.
+    /// The level the proof's preset guarantees ([`SecurityLevel::bits`]), bound by the
+    /// attestation.
     pub security_bits: u32,
-    /// postcard([`ProofBody`]); hashed as-is into the attestation.
+    /// postcard([`ProofBody`]).
     pub body: Vec<u8>,
-    /// The 32-byte attestation (recomputed by every verifier; stored for convenience).
+    /// The 32-byte attestation of the statement at `security_bits` (recomputed by every
+    /// verifier; stored for convenience).
     pub attestation: [u8; 32],
 }
 
 /// The cryptographic part of a proof.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProofBody {
-    /// The producer's version, as in the file header (which is not hashed; this copy is).
-    pub producer: String,
     pub config: PcsConfig,
     pub claim: Claim,
+    /// The nonce ground before the relation elements are drawn
+    /// ([`SecurityLevel::interaction_pow_bits`]).
+    pub interaction_pow: u64,
     pub claimed_sums: [SecureField; N_COMPONENTS],
     pub stark: Proof,
 }
@@ -66,21 +73,20 @@ pub enum FormatError {
 }
 
 impl ProofFile {
-    /// Packs a proven statement: serializes the body and computes the attestation.
-    pub fn new(statement: Statement, body: &ProofBody) -> Self {
-        let security_bits = body.config.security_bits();
-        let body = postcard::to_allocvec(body).expect("proof bodies serialize");
-        let attestation = attestation(&statement, &body, security_bits);
+    /// Packs a statement proven at `level`: serializes the body and computes the attestation.
+    pub fn new(statement: Statement, level: SecurityLevel, body: &ProofBody) -> Self {
+        let security_bits = level.bits();
+        let attestation = attestation(&statement, security_bits);
         ProofFile {
             ir_version: obelysk_vm::ir::IR_VERSION,
             statement,
             security_bits,
-            body,
+            body: postcard::to_allocvec(body).expect("proof bodies serialize"),
             attestation,
         }
     }
 
-    /// `Blake2s(body)`: the proof hash the attestation binds.
+    /// `Blake2s(body)`: the proof's content address (the store files proofs by it).
     pub fn proof_hash(&self) -> [u8; 32] {
         Blake2s256::digest(&self.body).into()
     }
@@ -95,7 +101,7 @@ impl ProofFile {
         bytes
     }
 
-    /// Parses a file, checking the header first.
+    /// Parses a file, checking the header first, then the body's encoding.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(FormatError::NotAProof)?;
         let corrupt = || FormatError::Corrupt("truncated header".into());
@@ -113,31 +119,37 @@ impl ProofFile {
                 producer: String::from_utf8_lossy(producer).into_owned(),
             });
         }
-        let (file, trailing) = postcard::take_from_bytes::<ProofFile>(rest)
-            .map_err(|e| FormatError::Corrupt(e.to_string()))?;
-        if !trailing.is_empty() {
-            return Err(FormatError::Corrupt(format!(
-                "{} trailing bytes",
-                trailing.len()
-            )));
-        }
-        if file.decode_body()?.producer.as_bytes() != producer {
-            return Err(FormatError::Corrupt(
-                "the header's producer differs from the proof body's".into(),
-            ));
-        }
+        let file: ProofFile = decode_exact(rest, "proof file")?;
+        file.decode_body()?;
         Ok(file)
     }
 
-    /// Decodes the body.
+    /// Decodes the body: canonically encoded, every field element canonical.
     pub fn decode_body(&self) -> Result<ProofBody, FormatError> {
-        let (body, trailing) = postcard::take_from_bytes::<ProofBody>(&self.body)
-            .map_err(|e| FormatError::Corrupt(format!("proof body: {e}")))?;
-        if !trailing.is_empty() {
-            return Err(FormatError::Corrupt(
-                "trailing bytes in the proof body".into(),
-            ));
-        }
+        let body: ProofBody = decode_exact(&self.body, "proof body")?;
+        crate::shape::check_canonical(&body.claimed_sums, &body.stark)
+            .map_err(|e| FormatError::Corrupt(e.0))?;
         Ok(body)
     }
+}
+
+/// Decodes `bytes` as a `T` that re-encodes to exactly `bytes`.
+fn decode_exact<T: Serialize + serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, FormatError> {
+    let (value, trailing) = postcard::take_from_bytes::<T>(bytes)
+        .map_err(|e| FormatError::Corrupt(format!("{what}: {e}")))?;
+    if !trailing.is_empty() {
+        return Err(FormatError::Corrupt(format!(
+            "{what}: {} trailing bytes",
+            trailing.len()
+        )));
+    }
+    if postcard::to_allocvec(&value).ok().as_deref() != Some(bytes) {
+        return Err(FormatError::Corrupt(format!(
+            "{what}: not in canonical encoding"
+        )));
+    }
+    Ok(value)
 }

@@ -5,7 +5,9 @@
 //! part ([`crate::vm::public_sum`]).
 
 use stwo::core::channel::Channel;
-use stwo_constraint_framework::relation;
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::SecureField;
+use stwo_constraint_framework::{Relation, relation};
 
 relation!(StateRelation, 4);
 relation!(HaltedRelation, 2);
@@ -50,6 +52,23 @@ impl Relations {
             range10: Range10::draw(channel),
             output: OutputRelation::draw(channel),
         }
+    }
+
+    /// Every relation's name and tuple width.
+    pub fn widths(&self) -> Vec<(String, usize)> {
+        fn of<R: Relation<BaseField, SecureField>>(r: &R) -> (String, usize) {
+            (r.get_name().to_string(), r.get_size())
+        }
+        vec![
+            of(&self.state),
+            of(&self.halted),
+            of(&self.rom),
+            of(&self.bind),
+            of(&self.mem),
+            of(&self.range16),
+            of(&self.range10),
+            of(&self.output),
+        ]
     }
 
     /// Placeholder elements, for building components only to read their column sizes.

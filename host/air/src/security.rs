@@ -1,30 +1,44 @@
-//! Proof security parameters.
+//! Proof security presets, named by the level they actually deliver.
 //!
-//! stwo's conjectured security of a proof is `pow_bits + log_blowup_factor × n_queries`
-//! ([`PcsConfig::security_bits`]). Its `PcsConfig::default()` gives 13 bits: never ship it.
-//! Obelysk proves at [`SecurityLevel::Bits96`] unless told otherwise, and verifiers refuse any
-//! proof below the minimum they are configured with ([`check_security`]).
+//! A preset fixes stwo's PCS configuration and the grinding before the relation elements are
+//! drawn. Its level ([`SecurityLevel::bits`]) is the *worst case* over every claim the
+//! verifier accepts: [`crate::soundness::soundness`] at the largest components, ROM and output
+//! (`crate::vm::worst_case_claim`), so that every proof at the preset has at least that level.
+//! That is `min(conjectured FRI, field-bounded terms)`: QM31 has about 2^124 elements, which
+//! caps every challenge, so no configuration reaches 128 bits at the sizes the VM allows.
+//! Verifiers refuse any proof below the minimum they are configured with
+//! ([`check_security`]), and the attestation binds the preset's level.
+
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use stwo::core::fri::FriConfig;
 use stwo::core::pcs::PcsConfig;
 
+use crate::soundness::{Soundness, soundness};
+
 /// The security presets a node can prove at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SecurityLevel {
-    /// 96 bits: 20 bits of grinding, blowup 2, 76 queries. The default.
+    /// 96 bits: 20 bits of grinding, blowup 2, 76 queries (96 conjectured FRI bits, 58
+    /// provable); the field terms give 98.9 at the largest claim. The default.
     #[default]
     Bits96,
-    /// 128 bits: 26 bits of grinding, blowup 4, 51 queries.
-    Bits128,
+    /// 98 bits: 26 bits of grinding, blowup 4, 51 queries (128 conjectured FRI bits, 77
+    /// provable); capped by the field terms (98.4 at the largest claim), not by FRI. This
+    /// was the "128-bit" preset.
+    Bits98,
 }
 
 impl SecurityLevel {
+    /// Every preset.
+    pub const ALL: [SecurityLevel; 2] = [SecurityLevel::Bits96, SecurityLevel::Bits98];
+
     /// The stwo configuration of this preset.
     pub fn pcs_config(self) -> PcsConfig {
         let (pow_bits, log_blowup, n_queries) = match self {
             SecurityLevel::Bits96 => (20, 1, 76),
-            SecurityLevel::Bits128 => (26, 2, 51),
+            SecurityLevel::Bits98 => (26, 2, 51),
         };
         PcsConfig {
             pow_bits,
@@ -33,13 +47,60 @@ impl SecurityLevel {
         }
     }
 
-    /// The bits this preset guarantees.
+    /// Proof-of-work bits ground after the main trace is committed, before the LogUp relation
+    /// elements are drawn: each try at lucky elements costs a commitment and 2^16 hashes. It
+    /// lifts the LogUp term from 93.6 to 109.6 bits at the largest claim (without it, LogUp
+    /// would cap every preset below 96).
+    pub fn interaction_pow_bits(self) -> u32 {
+        16
+    }
+
+    /// The preset whose configuration is `config`, if any.
+    pub fn of_config(config: &PcsConfig) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.pcs_config() == *config)
+    }
+
+    /// The preset of level `bits`, if any.
+    pub fn of_bits(bits: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.bits() == bits)
+    }
+
+    /// The preset of level `bits`, or a message that lists the presets (what config files
+    /// and flags report).
+    pub fn parse_bits(bits: u32) -> Result<Self, String> {
+        Self::of_bits(bits).ok_or_else(|| {
+            let names: Vec<String> = Self::ALL.iter().map(|l| l.bits().to_string()).collect();
+            let why = if bits > 98 {
+                " (no preset reaches it: the QM31 field caps the challenges; 98 is the former \
+                 \"128-bit\" preset)"
+            } else {
+                ""
+            };
+            format!("must be {} bits, not {bits}{why}", names.join(" or "))
+        })
+    }
+
+    /// The soundness of the largest proof the verifier accepts at this preset.
+    pub fn worst_case(self) -> Soundness {
+        let (claim, rom_rows, outputs) = crate::vm::worst_case_claim();
+        soundness(
+            &self.pcs_config(),
+            self.interaction_pow_bits(),
+            &claim,
+            rom_rows,
+            outputs,
+        )
+    }
+
+    /// The bits every proof at this preset has (its [`worst_case`](Self::worst_case)).
     pub fn bits(self) -> u32 {
-        self.pcs_config().security_bits()
+        static BITS: OnceLock<[u32; 2]> = OnceLock::new();
+        let bits = BITS.get_or_init(|| SecurityLevel::ALL.map(|l| l.worst_case().bits()));
+        bits[self as usize]
     }
 }
 
-/// A proof's configuration is weaker than the verifier accepts.
+/// A proof's security is below what the verifier accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the proof has {found} bits of security, the verifier requires at least {required}")]
 pub struct InsufficientSecurity {
@@ -47,9 +108,8 @@ pub struct InsufficientSecurity {
     pub required: u32,
 }
 
-/// Refuses configurations below `min_bits`.
-pub fn check_security(config: &PcsConfig, min_bits: u32) -> Result<u32, InsufficientSecurity> {
-    let found = config.security_bits();
+/// Refuses a proof of `found` bits when `min_bits` are required.
+pub fn check_security(found: u32, min_bits: u32) -> Result<u32, InsufficientSecurity> {
     if found < min_bits {
         return Err(InsufficientSecurity {
             found,
@@ -64,27 +124,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn presets_meet_their_names() {
-        assert_eq!(SecurityLevel::Bits96.bits(), 96);
-        assert_eq!(SecurityLevel::Bits128.bits(), 128);
+    fn presets_are_named_by_their_worst_case() {
+        for level in SecurityLevel::ALL {
+            let worst = level.worst_case();
+            let name: u32 = format!("{level:?}")[4..].parse().unwrap();
+            assert_eq!(level.bits(), name, "{level:?}: {worst:?}");
+            // Neither the conjectured FRI bits nor the field are below the name.
+            assert!(worst.fri_conjectured >= name && worst.field >= f64::from(name));
+        }
         assert_eq!(SecurityLevel::default(), SecurityLevel::Bits96);
+        // The default stays at 96 or more by the honest count.
+        assert!(SecurityLevel::default().bits() >= 96);
     }
 
     #[test]
     fn weak_configs_are_refused() {
-        let stwo_default = PcsConfig::default();
-        assert_eq!(stwo_default.security_bits(), 13);
+        assert_eq!(PcsConfig::default().security_bits(), 13);
+        assert_eq!(SecurityLevel::of_config(&PcsConfig::default()), None);
         assert_eq!(
-            check_security(&stwo_default, 96),
+            check_security(13, 96),
             Err(InsufficientSecurity {
                 found: 13,
                 required: 96
             })
         );
-        assert_eq!(
-            check_security(&SecurityLevel::Bits96.pcs_config(), 96),
-            Ok(96)
-        );
-        assert!(check_security(&SecurityLevel::Bits96.pcs_config(), 128).is_err());
+        assert_eq!(check_security(96, 96), Ok(96));
+        assert!(check_security(SecurityLevel::Bits96.bits(), 97).is_err());
     }
 }

@@ -5,18 +5,28 @@
 //! ([`Statement::mix_into`]) before any relation element is drawn, so a proof for one statement
 //! says nothing about another.
 //!
-//! The attestation binds program, input, output, proof and security in 32 bytes:
+//! The attestation binds the statement, the AIR it was proven under and the guaranteed
+//! security level in 32 bytes:
 //!
 //! ```text
-//! attestation = Blake2s("obelysk/attest/v1" ‖ program_id ‖ H(input) ‖ H(output) ‖ Blake2s(proof) ‖ bits_le32)
+//! attestation = Blake2s("obelysk/attest/v2" ‖ program_id ‖ H(input) ‖ H(output)
+//!                       ‖ steps_le64 ‖ air_version_le32 ‖ security_bits_le32)
 //! H(words)    = Blake2s("obelysk/words/v1" ‖ len_le32 ‖ word_0 le32 ‖ word_1 le32 ‖ ...)
 //! ```
 //!
-//! Anyone holding the parts recomputes it ([`attestation`]); the chain stores it with its parts.
+//! It does not depend on the proof: a prover can make many valid proofs of one statement
+//! (other padded sizes, another proof-of-work nonce), and each must attest the same fact, so
+//! a statement proven at a preset has exactly one attestation. Anyone holding the parts
+//! recomputes it ([`attestation`]); the chain stores it with its parts.
 
 use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::Channel;
+
+/// Version of the AIR (its components, relations and statement): bumped whenever a change
+/// could make one proof mean something else. Mixed into the transcript and bound by the
+/// attestation.
+pub const AIR_VERSION: u32 = 2;
 
 /// What a proof proves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +43,7 @@ impl Statement {
     /// Mixes every field, length-prefixed, into `channel`.
     pub fn mix_into(&self, channel: &mut impl Channel) {
         channel.mix_u32s(&words_of_bytes(b"obelysk/statement/v1"));
+        channel.mix_u64(u64::from(AIR_VERSION));
         channel.mix_u32s(&words_of_bytes(&self.program_id));
         for words in [&self.input, &self.output] {
             channel.mix_u64(words.len() as u64);
@@ -53,18 +64,12 @@ pub fn hash_words(words: &[u32]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// The 32-byte attestation of a proven statement.
-pub fn attestation(statement: &Statement, proof_bytes: &[u8], security_bits: u32) -> [u8; 32] {
-    attestation_of_parts(&AttestationParts {
-        program_id: statement.program_id,
-        input_hash: hash_words(&statement.input),
-        output_hash: hash_words(&statement.output),
-        proof_hash: Blake2s256::digest(proof_bytes).into(),
-        security_bits,
-    })
+/// The 32-byte attestation of `statement` proven at `security_bits` under this AIR.
+pub fn attestation(statement: &Statement, security_bits: u32) -> [u8; 32] {
+    attestation_of_parts(&AttestationParts::of(statement, security_bits))
 }
 
-/// The hashed parts an attestation binds (what the chain stores beside it).
+/// The parts an attestation binds (what the chain stores beside it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttestationParts {
     pub program_id: [u8; 32],
@@ -72,19 +77,35 @@ pub struct AttestationParts {
     pub input_hash: [u8; 32],
     /// `H(output)`.
     pub output_hash: [u8; 32],
-    /// Blake2s of the proof bytes.
-    pub proof_hash: [u8; 32],
+    pub steps: u64,
+    /// [`AIR_VERSION`] of the verifier that accepted the proof.
+    pub air_version: u32,
     pub security_bits: u32,
+}
+
+impl AttestationParts {
+    /// The parts of `statement` at `security_bits`, under this build's AIR.
+    pub fn of(statement: &Statement, security_bits: u32) -> Self {
+        AttestationParts {
+            program_id: statement.program_id,
+            input_hash: hash_words(&statement.input),
+            output_hash: hash_words(&statement.output),
+            steps: statement.steps,
+            air_version: AIR_VERSION,
+            security_bits,
+        }
+    }
 }
 
 /// The attestation of already-hashed parts (the registry contract computes the same).
 pub fn attestation_of_parts(parts: &AttestationParts) -> [u8; 32] {
     let mut hasher = Blake2s256::new();
-    hasher.update(b"obelysk/attest/v1");
+    hasher.update(b"obelysk/attest/v2");
     hasher.update(parts.program_id);
     hasher.update(parts.input_hash);
     hasher.update(parts.output_hash);
-    hasher.update(parts.proof_hash);
+    hasher.update(parts.steps.to_le_bytes());
+    hasher.update(parts.air_version.to_le_bytes());
     hasher.update(parts.security_bits.to_le_bytes());
     hasher.finalize().into()
 }
@@ -165,8 +186,7 @@ mod tests {
 
     #[test]
     fn attestation_binds_every_part() {
-        let proof = b"proof bytes";
-        let base = attestation(&statement(), proof, 96);
+        let base = attestation(&statement(), 96);
         let other_statements = [
             Statement {
                 program_id: [0; 32],
@@ -180,23 +200,36 @@ mod tests {
                 output: vec![],
                 ..statement()
             },
+            Statement {
+                steps: 5,
+                ..statement()
+            },
         ];
         for other in &other_statements {
-            assert_ne!(attestation(other, proof, 96), base, "{other:?}");
+            assert_ne!(attestation(other, 96), base, "{other:?}");
         }
-        assert_ne!(attestation(&statement(), b"proof bytez", 96), base);
-        assert_ne!(attestation(&statement(), proof, 128), base);
-        // The step count is in the proof, not in the attestation's formula.
+        assert_ne!(attestation(&statement(), 98), base);
+        let mut parts = AttestationParts::of(&statement(), 96);
+        assert_eq!(attestation_of_parts(&parts), base);
+        parts.air_version += 1;
+        assert_ne!(attestation_of_parts(&parts), base);
+    }
+
+    #[test]
+    fn attestation_formula_is_pinned() {
+        // The registry contract and third-party clients recompute this formula: a fixed
+        // vector, so it cannot drift silently.
+        let mut h = Blake2s256::new();
+        h.update(b"obelysk/attest/v2");
+        h.update([7; 32]);
+        h.update(hash_words(&[48, 18, 7]));
+        h.update(hash_words(&[42]));
+        h.update((1u64 << 10).to_le_bytes());
+        h.update(AIR_VERSION.to_le_bytes());
+        h.update(96u32.to_le_bytes());
         assert_eq!(
-            attestation(
-                &Statement {
-                    steps: 5,
-                    ..statement()
-                },
-                proof,
-                96
-            ),
-            base
+            attestation(&statement(), 96),
+            <[u8; 32]>::from(h.finalize())
         );
     }
 

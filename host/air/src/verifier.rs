@@ -6,7 +6,7 @@
 //! commit(root, log sizes)      preprocessed and main trees
 //! channel()                    to mix claims and draw relation elements between commits
 //! commit_interaction(..)       mixes the claimed LogUp sums, then takes the interaction tree
-//! verify(components, proof)    stwo's verifier
+//! verify(components, proof)    the shape check, then stwo's verifier
 //! ```
 //! The checks stwo leaves to us (pinned preprocessed root, LogUp balance, minimum security)
 //! are the caller's, between these steps.
@@ -20,8 +20,21 @@ use stwo::core::vcs::blake2_hash::Blake2sHash;
 use stwo::core::vcs_lifted::blake2_merkle::{Blake2sMerkleChannel, Blake2sMerkleHasher};
 use stwo::core::verifier::{VerificationError, verify};
 
+use crate::shape::{ShapeError, check_stark};
+
 /// A proof as stwo produces it with Blake2s commitments.
 pub type Proof = StarkProof<Blake2sMerkleHasher>;
+
+/// Why a STARK is rejected.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StarkError {
+    /// Not the shape the verifier's components expect (checked before stwo sees it).
+    #[error("malformed proof: {0}")]
+    Shape(#[from] ShapeError),
+    /// stwo's verifier rejects it.
+    #[error(transparent)]
+    Stwo(#[from] VerificationError),
+}
 
 /// The verifier's transcript.
 pub struct Verifier {
@@ -62,13 +75,23 @@ impl Verifier {
         &mut self.channel
     }
 
-    /// Verifies `proof` against `components`, built from the verifier's own data.
-    pub fn verify(
-        mut self,
-        components: &[&dyn Component],
-        proof: Proof,
-    ) -> Result<(), VerificationError> {
-        verify(components, &mut self.channel, &mut self.scheme, proof)
+    /// Verifies `proof` against `components`, built from the verifier's own data: first its
+    /// shape ([`crate::shape::check_stark`]), so stwo only ever sees a well-formed proof.
+    pub fn verify(mut self, components: &[&dyn Component], proof: Proof) -> Result<(), StarkError> {
+        let config = self.scheme.config;
+        check_stark(
+            components,
+            &self.channel,
+            &self.scheme.trees,
+            &config,
+            &proof,
+        )?;
+        Ok(verify(
+            components,
+            &mut self.channel,
+            &mut self.scheme,
+            proof,
+        )?)
     }
 }
 

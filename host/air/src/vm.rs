@@ -2,8 +2,8 @@
 //! rows, the public LogUp sum) and the verification of a [`crate::proof::ProofBody`].
 //!
 //! Channel order, prover and verifier alike:
-//! `config` → preprocessed root → statement → claim (log sizes) → main root → relation
-//! elements → claimed sums → interaction root → stwo's proof.
+//! `config` → preprocessed root → statement → claim (log sizes) → main root → interaction
+//! proof of work → relation elements → claimed sums → interaction root → stwo's proof.
 
 use num_traits::Zero;
 use obelysk_vm::ir::Program;
@@ -19,10 +19,12 @@ use crate::components::boundary::{MAX_LOG_ADDRESSES, MIN_LOG_ADDRESSES};
 use crate::components::io::{TAG_INPUT, TAG_INPUT_LEN};
 use crate::components::rom::RomRow;
 use crate::components::{Kind, N_COMPONENTS, VmComponent, VmEval, preprocessed_columns};
+use crate::proof::ProofBody;
 use crate::relations::Relations;
 use crate::security::SecurityLevel;
+use crate::soundness::{Soundness, TooManyUses, check_relation_uses, relation_uses, soundness};
 use crate::statement::Statement;
-use crate::verifier::{Verifier, tree_log_sizes};
+use crate::verifier::{StarkError, Verifier, tree_log_sizes};
 
 /// The most steps a proof may claim: clocks stay below 2^24, timestamps below 2^26.
 pub const MAX_STEPS: u64 = 1 << 24;
@@ -30,6 +32,22 @@ pub const MAX_STEPS: u64 = 1 << 24;
 pub const MAX_LOG_ROWS: u32 = 22;
 /// The smallest component (one SIMD vector of rows).
 pub const MIN_LOG_ROWS: u32 = 4;
+/// The most input words a statement may have (the ROM then stays within `MAX_LOG_ROWS`).
+pub const MAX_INPUT_WORDS: usize = 1 << 20;
+
+/// The largest claim, ROM and output the verifier accepts: every family and the ROM at
+/// their maximum, the boundary at its maximum, one output word per step.
+pub fn worst_case_claim() -> (Claim, u64, u64) {
+    let rom_rows = obelysk_vm::ir::MAX_CODE_LEN + MAX_INPUT_WORDS + 1;
+    let log_sizes = Kind::ALL.map(|kind| match kind {
+        Kind::Range16 => 16,
+        Kind::Range10 => 10,
+        Kind::Rom => rows_log_size(rom_rows),
+        Kind::Boundary => MAX_LOG_ADDRESSES,
+        _ => MAX_LOG_ROWS,
+    });
+    (Claim { log_sizes }, rom_rows as u64, MAX_STEPS)
+}
 
 /// The prover's claim: each component's log size, in [`Kind::ALL`] order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,25 +185,55 @@ pub enum AirError {
     Unbalanced,
     #[error("the statement claims {0} steps (must be 1..={MAX_STEPS})")]
     Steps(u64),
+    #[error(
+        "the statement has {input} input and {output} output words (at most {MAX_INPUT_WORDS} \
+         inputs, fewer outputs than steps)"
+    )]
+    StatementSize { input: usize, output: usize },
+    #[error(transparent)]
+    RelationUses(#[from] TooManyUses),
+    #[error("the proof of work before the relation elements is invalid")]
+    InteractionPow,
+    #[error("the proof is malformed: {0}")]
+    Shape(String),
     #[error("the STARK does not verify: {0}")]
     Stark(String),
 }
 
+impl From<StarkError> for AirError {
+    fn from(e: StarkError) -> Self {
+        match e {
+            StarkError::Shape(e) => AirError::Shape(e.0),
+            StarkError::Stwo(e) => AirError::Stark(e.to_string()),
+        }
+    }
+}
+
 /// Verifies a proof body of `statement` about `program` (which the verifier lowered itself)
-/// at the preset `level`.
+/// at the preset `level`. Returns the proof's soundness, term by term.
 pub fn verify_air(
     program: &Program,
     statement: &Statement,
     level: SecurityLevel,
-    claim: &Claim,
-    claimed_sums: &[SecureField; N_COMPONENTS],
-    stark: crate::verifier::Proof,
-) -> Result<(), AirError> {
+    body: ProofBody,
+) -> Result<Soundness, AirError> {
+    let ProofBody {
+        config: _,
+        claim,
+        interaction_pow,
+        claimed_sums,
+        stark,
+    } = body;
     if statement.steps == 0 || statement.steps > MAX_STEPS {
         return Err(AirError::Steps(statement.steps));
     }
+    let (input, output) = (statement.input.len(), statement.output.len());
+    if input > MAX_INPUT_WORDS || output as u64 >= statement.steps {
+        return Err(AirError::StatementSize { input, output });
+    }
     let rom = rom_rows(program, &statement.input);
     claim.check(rom.len()).map_err(AirError::Claim)?;
+    check_relation_uses(&relation_uses(&claim))?;
     let roots = stark.0.commitments.clone();
     if roots.len() != 4 {
         return Err(AirError::Commitments(roots.len()));
@@ -197,20 +245,33 @@ pub fn verify_air(
     verifier.commit(roots[0], &crate::components::preprocessed_log_sizes());
     statement.mix_into(verifier.channel());
     claim.mix_into(verifier.channel());
-    let sized = components(claim, &Relations::dummy(), claimed_sums);
+    let sized = components(&claim, &Relations::dummy(), &claimed_sums);
     verifier.commit(roots[1], &tree_log_sizes(&as_dyn(&sized), 1));
+    let pow_bits = level.interaction_pow_bits();
+    if !verifier
+        .channel()
+        .verify_pow_nonce(pow_bits, interaction_pow)
+    {
+        return Err(AirError::InteractionPow);
+    }
+    verifier.channel().mix_u64(interaction_pow);
     let rel = Relations::draw(verifier.channel());
-    verifier.commit_interaction(claimed_sums, roots[2], &tree_log_sizes(&as_dyn(&sized), 2));
+    verifier.commit_interaction(&claimed_sums, roots[2], &tree_log_sizes(&as_dyn(&sized), 2));
     let entry = program.functions[program.main].entry;
     let total: SecureField = claimed_sums.iter().copied().sum::<SecureField>()
         + public_sum(&rel, entry, &rom, statement);
     if !total.is_zero() {
         return Err(AirError::Unbalanced);
     }
-    let components = components(claim, &rel, claimed_sums);
-    verifier
-        .verify(&as_dyn(&components), stark)
-        .map_err(|e| AirError::Stark(e.to_string()))
+    let components = components(&claim, &rel, &claimed_sums);
+    verifier.verify(&as_dyn(&components), stark)?;
+    Ok(soundness(
+        &level.pcs_config(),
+        pow_bits,
+        &claim,
+        rom.len() as u64,
+        output as u64,
+    ))
 }
 
 /// The root of the preprocessed tree for each preset. The tree does not depend on the program,
@@ -219,9 +280,7 @@ pub fn verify_air(
 pub fn pinned_preprocessed_root(level: SecurityLevel) -> [u8; 32] {
     let hex = match level {
         SecurityLevel::Bits96 => "8b837b9d3621d69645e5f877ad3c46e7806d7ecc51e04c6e04f92626c9cd2a73",
-        SecurityLevel::Bits128 => {
-            "0c59f3eb84e4dc5c2429a85cbdb54da27cfaa30d57aa7c8b754afe2df055d183"
-        }
+        SecurityLevel::Bits98 => "0c59f3eb84e4dc5c2429a85cbdb54da27cfaa30d57aa7c8b754afe2df055d183",
     };
     let mut root = [0u8; 32];
     for (i, byte) in root.iter_mut().enumerate() {

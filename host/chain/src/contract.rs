@@ -12,10 +12,10 @@ const SIERRA_JSON: &str = include_str!("../contract/attestation_registry.sierra.
 const CASM_JSON: &str = include_str!("../contract/attestation_registry.casm.json");
 
 /// Class hash of the registry's Sierra class (what `deploy` names).
-pub const CLASS_HASH: &str = "0x01df1047f5263af7b0e6f46a4267aaf7129b5de94457d9dc1694f2c4d8c50aa3";
+pub const CLASS_HASH: &str = "0x07551bed3a4ebf2ca6a676fb697c1b0174e72ba57b13f5c4f97b482bdfd0d93f";
 /// Compiled-class hash of its CASM with Blake2s, the hash current Starknet (0.14.1+) expects.
 pub const COMPILED_CLASS_HASH: &str =
-    "0x055e5140090f2e5c05d9cb2de1e6a9402a3c5e1f9a3337e1a8ec5e6b24bf7178";
+    "0x041549492cb3b9c3a90a38328408a8dbd13c048b6e4aa4ba0a3c8b80ab1d9367";
 
 struct Class {
     sierra: Arc<FlattenedSierraClass>,

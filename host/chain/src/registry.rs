@@ -13,7 +13,8 @@ pub struct AttestationParts {
     pub program_id: [u8; 32],
     pub input_hash: [u8; 32],
     pub output_hash: [u8; 32],
-    pub proof_hash: [u8; 32],
+    pub steps: u64,
+    pub air_version: u32,
     pub security_bits: u32,
 }
 
@@ -24,7 +25,8 @@ pub struct OnChainRecord {
     pub program_id: [u8; 32],
     pub input_hash: [u8; 32],
     pub output_hash: [u8; 32],
-    pub proof_hash: [u8; 32],
+    pub steps: u64,
+    pub air_version: u32,
     pub security_bits: u32,
     /// The account that submitted it.
     pub prover: Felt,
@@ -41,14 +43,11 @@ impl AttestationParts {
     /// Calldata of `submit_attestation`.
     pub fn calldata(&self) -> Vec<Felt> {
         let mut data = u128_as_u256(self.job_id).to_vec();
-        for hash in [
-            &self.program_id,
-            &self.input_hash,
-            &self.output_hash,
-            &self.proof_hash,
-        ] {
+        for hash in [&self.program_id, &self.input_hash, &self.output_hash] {
             data.extend(bytes_as_u256(hash));
         }
+        data.push(Felt::from(self.steps));
+        data.push(Felt::from(self.air_version));
         data.push(Felt::from(self.security_bits));
         data
     }
@@ -58,7 +57,8 @@ impl AttestationParts {
         record.program_id == self.program_id
             && record.input_hash == self.input_hash
             && record.output_hash == self.output_hash
-            && record.proof_hash == self.proof_hash
+            && record.steps == self.steps
+            && record.air_version == self.air_version
             && record.security_bits == self.security_bits
     }
 }
@@ -78,8 +78,9 @@ impl OnChainRecord {
             program_id: hash(2)?,
             input_hash: hash(4)?,
             output_hash: hash(6)?,
-            proof_hash: hash(8)?,
-            security_bits: small(felts[10], "security_bits")? as u32,
+            steps: small(felts[8], "steps")?,
+            air_version: word(felts[9], "air_version")?,
+            security_bits: word(felts[10], "security_bits")?,
             prover: felts[11],
             timestamp: small(felts[12], "timestamp")?,
         })
@@ -111,6 +112,10 @@ pub fn u256_as_bytes(low: Felt, high: Felt) -> Result<[u8; 32], DecodeError> {
 
 fn small(felt: Felt, what: &str) -> Result<u64, DecodeError> {
     u64::try_from(felt).map_err(|_| DecodeError(format!("{what} {felt:#x} is out of range")))
+}
+
+fn word(felt: Felt, what: &str) -> Result<u32, DecodeError> {
+    u32::try_from(felt).map_err(|_| DecodeError(format!("{what} {felt:#x} is out of range")))
 }
 
 /// Parses `0x` + 64 hex (or 64 hex) into 32 bytes.
@@ -146,39 +151,49 @@ mod tests {
     }
 
     #[test]
-    fn calldata_is_job_then_four_hashes_then_bits() {
+    fn calldata_is_job_then_three_hashes_then_steps_version_bits() {
         let parts = AttestationParts {
             job_id: 7,
             program_id: hash(1),
             input_hash: hash(2),
             output_hash: hash(3),
-            proof_hash: hash(4),
+            steps: 1 << 40,
+            air_version: 2,
             security_bits: 96,
         };
         let data = parts.calldata();
         assert_eq!(data.len(), 11);
         assert_eq!(&data[..2], &[Felt::from(7u8), Felt::ZERO]);
         assert_eq!(&data[6..8], &bytes_as_u256(&hash(3)));
+        assert_eq!(data[8], Felt::from(1u64 << 40));
+        assert_eq!(data[9], Felt::from(2u8));
         assert_eq!(data[10], Felt::from(96u8));
     }
 
     #[test]
     fn records_decode_and_reject_bad_shapes() {
         let mut felts = Vec::new();
-        for seed in 0..5 {
+        for seed in 0..4 {
             felts.extend(bytes_as_u256(&hash(seed)));
         }
         felts.extend([
-            Felt::from(128u8),
+            Felt::from(1u64 << 40),
+            Felt::from(2u8),
+            Felt::from(98u8),
             Felt::from(0xabcu32),
             Felt::from(1_700_000_000u64),
         ]);
         let record = OnChainRecord::decode(&felts).unwrap();
         assert_eq!(record.attestation, hash(0));
-        assert_eq!(record.proof_hash, hash(4));
-        assert_eq!(record.security_bits, 128);
+        assert_eq!(record.output_hash, hash(3));
+        assert_eq!(record.steps, 1 << 40);
+        assert_eq!(record.air_version, 2);
+        assert_eq!(record.security_bits, 98);
         assert_eq!(record.timestamp, 1_700_000_000);
         assert!(OnChainRecord::decode(&felts[..12]).is_err());
+        let mut wide = felts.clone();
+        wide[10] = Felt::from(1u64 << 32);
+        assert!(OnChainRecord::decode(&wide).is_err());
         felts[0] = Felt::MAX;
         assert!(OnChainRecord::decode(&felts).is_err());
     }

@@ -13,7 +13,8 @@ fn parts(job_id: u128, seed: u8, security_bits: u32) -> AttestationParts {
         program_id: hash(3),
         input_hash: hash(5),
         output_hash: hash(11),
-        proof_hash: hash(13),
+        steps: u64::from(seed) * 1000 + 1,
+        air_version: obelysk_air::statement::AIR_VERSION,
         security_bits,
     }
 }
@@ -24,7 +25,8 @@ fn expected_attestation(parts: &AttestationParts) -> [u8; 32] {
         program_id: parts.program_id,
         input_hash: parts.input_hash,
         output_hash: parts.output_hash,
-        proof_hash: parts.proof_hash,
+        steps: parts.steps,
+        air_version: parts.air_version,
         security_bits: parts.security_bits,
     })
 }
@@ -96,21 +98,22 @@ async fn registry_lifecycle_on_devnet() {
         Err(ChainError::AlreadyAttested)
     );
     assert_eq!(
-        as_prover.attest(registry, &parts(1, 9, 128)).await,
+        as_prover.attest(registry, &parts(1, 9, 98)).await,
         Err(ChainError::AlreadyAttested)
     );
 
     // Concurrent submissions from one account get consecutive nonces; every record is right,
     // including extreme parts.
     let mut batch: Vec<AttestationParts> = (2..8u128)
-        .map(|job| parts(job, job as u8 * 17, if job % 2 == 0 { 96 } else { 128 }))
+        .map(|job| parts(job, job as u8 * 17, if job % 2 == 0 { 96 } else { 98 }))
         .collect();
     batch.push(AttestationParts {
         job_id: u128::MAX,
         program_id: [0xff; 32],
         input_hash: [0; 32],
         output_hash: [0xff; 32],
-        proof_hash: [0x80; 32],
+        steps: u64::MAX,
+        air_version: u32::MAX,
         security_bits: u32::MAX,
     });
     let sent = join_all(batch.iter().map(|p| as_prover.attest(registry, p))).await;

@@ -336,7 +336,8 @@ pub fn proof_parts(
         program_id: hash(&proof.program_id)?,
         input_hash: hash(&proof.input_hash)?,
         output_hash: hash(&proof.output_hash)?,
-        proof_hash: hash(&proof.proof_hash)?,
+        steps: proof.steps,
+        air_version: obelysk_air::statement::AIR_VERSION,
         security_bits: proof.security_bits,
     })
 }

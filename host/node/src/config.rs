@@ -32,7 +32,7 @@
 //!                           # (cuda when a GPU and NVRTC are present, else simd)
 //! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
-//! security_bits = 96        # 96 or 128
+//! security_bits = 96        # 96 or 98 (presets by their worst-case level)
 //!
 //! [starknet]                # attest completed proven jobs; off while rpc_url is empty
 //! rpc_url = ""              # JSON-RPC endpoint, e.g. http://127.0.0.1:5050
@@ -108,7 +108,7 @@ pub struct ProverConfig {
     pub max_steps: u64,
     /// Memory for proofs in flight, in MiB; 0 means 3/4 of the available memory.
     pub memory_mb: u64,
-    /// 96 or 128.
+    /// 96 or 98: the presets, named by their worst-case level (see `obelysk_air::security`).
     pub security_bits: u32,
 }
 

@@ -135,15 +135,8 @@ impl Backend {
 impl PoolSettings {
     /// Resolves `config` against this machine's cores and available memory.
     pub fn resolve(config: &ProverConfig) -> Result<PoolSettings, String> {
-        let level = match config.security_bits {
-            96 => SecurityLevel::Bits96,
-            128 => SecurityLevel::Bits128,
-            bits => {
-                return Err(format!(
-                    "[prover] security_bits must be 96 or 128, not {bits}"
-                ));
-            }
-        };
+        let level = SecurityLevel::parse_bits(config.security_bits)
+            .map_err(|e| format!("[prover] security_bits {e}"))?;
         let backend = Backend::parse(&config.backend).map_err(|e| format!("[prover] {e}"))?;
         if config.max_steps == 0 || config.max_steps > obelysk_air::vm::MAX_STEPS {
             return Err(format!(
@@ -518,7 +511,7 @@ mod tests {
             c.workers = 3;
             c.memory_mb = 2048;
             c.backend = "cpu".into();
-            c.security_bits = 128;
+            c.security_bits = 98;
         }))
         .unwrap();
         assert_eq!(
@@ -528,7 +521,7 @@ mod tests {
                 set.backend,
                 set.level.bits()
             ),
-            (3, 2048 << 20, Backend::Cpu, 128)
+            (3, 2048 << 20, Backend::Cpu, 98)
         );
         // `cuda` needs a device; `auto` takes one when there is one.
         let cuda = PoolSettings::resolve(&config(|c| c.backend = "cuda".into()));
@@ -547,6 +540,7 @@ mod tests {
         for (bad, says) in [
             (config(|c| c.backend = "gpu".into()), "not one of"),
             (config(|c| c.security_bits = 100), "security_bits"),
+            (config(|c| c.security_bits = 128), "no preset reaches it"),
             (config(|c| c.max_steps = 0), "max_steps"),
             (config(|c| c.max_steps = (1 << 24) + 1), "max_steps"),
         ] {

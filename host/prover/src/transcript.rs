@@ -3,6 +3,7 @@
 //! ```text
 //! Prover::new(config, &twiddles)   mixes the PCS config
 //! commit(columns)                  preprocessed and main trees
+//! grind(bits)                      proof of work before the relation elements
 //! channel()                        to mix claims and draw relation elements between commits
 //! commit_interaction(..)           mixes the claimed LogUp sums, then commits the interaction tree
 //! prove(components)                stwo's prover
@@ -66,6 +67,14 @@ impl<'t, B: BackendForChannel<Blake2sMerkleChannel>> Prover<'t, B> {
     /// The roots committed so far.
     pub fn roots(&self) -> Vec<[u8; 32]> {
         self.scheme.roots().iter().map(|root| root.0).collect()
+    }
+
+    /// Grinds a nonce with `bits` leading zero bits over the transcript so far and mixes it in
+    /// (the verifier checks and mixes it at the same point).
+    pub fn grind(&mut self, bits: u32) -> u64 {
+        let nonce = B::grind(&self.channel, bits);
+        self.channel.mix_u64(nonce);
+        nonce
     }
 
     /// The channel, for mixing claims and drawing relation elements between commitments.

@@ -5,7 +5,7 @@ use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::relations::Relations;
 use obelysk_air::security::SecurityLevel;
 use obelysk_air::statement::Statement;
-use obelysk_air::vm::{Claim, components};
+use obelysk_air::vm::{Claim, MAX_INPUT_WORDS, components};
 use obelysk_vm::interp::{self, ExecError, Trace};
 use obelysk_vm::ir::Program;
 use obelysk_vm::lower::{LowerError, lower};
@@ -65,6 +65,8 @@ pub enum ProveError {
     Witness(#[from] WitnessError),
     #[error("stwo: {0}")]
     Stwo(String),
+    #[error("the input has {0} words; a proof's statement holds at most {MAX_INPUT_WORDS}")]
+    InputTooLarge(usize),
 }
 
 /// Proves `module` run on `input` at `level`: returns the output and the proof file.
@@ -99,6 +101,9 @@ pub fn prove_program_on<B: ProverBackend>(
 where
     VmComponent: ComponentProver<B>,
 {
+    if input.len() > MAX_INPUT_WORDS {
+        return Err(ProveError::InputTooLarge(input.len()));
+    }
     progress(Phase::Execute);
     let trace = interp::run(program, input, max_steps)?;
     progress(Phase::Trace);
@@ -194,7 +199,7 @@ where
         .map(|&kind| table_columns(witness.table(kind), claim.log_size(kind)))
         .collect();
     let body = prove_columns::<B>(statement, &claim, main, level, progress)?;
-    Ok(ProofFile::new(statement.clone(), &body))
+    Ok(ProofFile::new(statement.clone(), level, &body))
 }
 
 /// Commits and proves given main-trace columns (per component, in `Kind::ALL` order).
@@ -218,6 +223,7 @@ where
     statement.mix_into(prover.channel());
     claim.mix_into(prover.channel());
     prover.commit(main.iter().flatten().cloned().map(B::from_simd).collect());
+    let interaction_pow = prover.grind(level.interaction_pow_bits());
 
     let rel = Relations::draw(prover.channel());
     let by_id = preprocessed::by_id(&preprocessed);
@@ -244,9 +250,9 @@ where
         .prove(&provers)
         .map_err(|e| ProveError::Stwo(e.to_string()))?;
     Ok(ProofBody {
-        producer: obelysk_air::proof::VERSION.to_string(),
         config,
         claim: *claim,
+        interaction_pow,
         claimed_sums,
         stark,
     })

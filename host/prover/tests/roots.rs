@@ -6,7 +6,7 @@ use obelysk_prover::preprocessed;
 
 #[test]
 fn pinned_roots_are_the_tables_roots() {
-    for level in [SecurityLevel::Bits96, SecurityLevel::Bits128] {
+    for level in SecurityLevel::ALL {
         let root = preprocessed::root(level.pcs_config());
         assert_eq!(
             hex::encode(root),

@@ -12,7 +12,10 @@
 //! Other exports are allowed (rustc adds `__data_end` and `__heap_base`).
 
 use blake2::{Blake2s256, Digest};
-use wasmtime::{ExternType, FuncType, Module, ValType};
+use wasmtime::wasmparser::{
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncType, Operator, Parser,
+    Payload, TypeRef, ValType, Validator,
+};
 
 use crate::VmError;
 
@@ -55,44 +58,216 @@ pub struct ModuleInfo {
     pub memory_pages: u64,
 }
 
-/// Checks imports and exports of a compiled module against the guest ABI.
-pub fn check_abi(module: &Module, bytes: &[u8]) -> Result<ModuleInfo, VmError> {
+/// An ABI import, by what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbiImport {
+    /// `input_len: [] -> [i32]`.
+    InputLen,
+    /// `read: [i32] -> [i32]`.
+    Read,
+    /// `write: [i32] -> []`.
+    Write,
+}
+
+impl AbiImport {
+    /// The ABI function `obelysk.<name>`, if there is one.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "input_len" => AbiImport::InputLen,
+            "read" => AbiImport::Read,
+            "write" => AbiImport::Write,
+            _ => return None,
+        })
+    }
+
+    /// Whether `ty` is this import's ABI type.
+    pub(crate) fn has_type(self, ty: &FuncType) -> bool {
+        let (params, results) = self.signature();
+        ty.params() == params && ty.results() == results
+    }
+
+    fn signature(self) -> (&'static [ValType], &'static [ValType]) {
+        match self {
+            AbiImport::InputLen => (&[], &[ValType::I32]),
+            AbiImport::Read => (&[ValType::I32], &[ValType::I32]),
+            AbiImport::Write => (&[ValType::I32], &[]),
+        }
+    }
+}
+
+/// A module that passed [`check_module`]: its ABI facts, for the lowering and the node.
+#[derive(Debug, Clone)]
+pub struct CheckedModule {
+    pub info: ModuleInfo,
+    /// The function imports, in index order (every one an ABI function of the right type).
+    pub imports: Vec<AbiImport>,
+    /// The function index of `main`.
+    pub main: u32,
+}
+
+const PAGE: u64 = 1 << 16;
+
+/// The one module check that upload, sandbox, prover and verifier share: the bytes validate
+/// with [`allowed_features`]; imports are only the ABI functions, each with its ABI type;
+/// `memory` is an exported memory and `main: [] -> []` an exported function; every active
+/// data and element segment has a constant offset and fits its memory or table, so
+/// instantiation cannot trap. A module this accepts instantiates in the sandbox.
+pub fn check_module(bytes: &[u8]) -> Result<CheckedModule, VmError> {
+    Validator::new_with_features(allowed_features())
+        .validate_all(bytes)
+        .map_err(|e| VmError::InvalidModule(e.to_string()))?;
+    let invalid =
+        |e: wasmtime::wasmparser::BinaryReaderError| VmError::InvalidModule(e.to_string());
+    let mut types: Vec<FuncType> = Vec::new();
+    // Type of every function, imports first.
+    let mut function_types: Vec<u32> = Vec::new();
     let mut imports = Vec::new();
-    for import in module.imports() {
-        let full = format!("{}.{}", import.module(), import.name());
-        let expected = match (import.module(), import.name()) {
-            (IMPORT_MODULE, "input_len") => signature(&[], &[ValType::I32]),
-            (IMPORT_MODULE, "read") => signature(&[ValType::I32], &[ValType::I32]),
-            (IMPORT_MODULE, "write") => signature(&[ValType::I32], &[]),
-            (module, name) => {
-                return Err(VmError::UnsupportedImport {
-                    module: module.to_string(),
-                    name: name.to_string(),
-                });
+    let mut import_names = Vec::new();
+    let mut memory_pages: Vec<u64> = Vec::new();
+    let mut table_sizes: Vec<u64> = Vec::new();
+    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+    let mut segments: Vec<(&'static str, u32, ConstExpr<'_>, u64)> = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(invalid)? {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    types.push(ty.map_err(invalid)?);
+                }
             }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(invalid)?;
+                    let full = format!("{}.{}", import.module, import.name);
+                    let abi = (import.module == IMPORT_MODULE)
+                        .then(|| AbiImport::named(import.name))
+                        .flatten()
+                        .ok_or_else(|| VmError::UnsupportedImport {
+                            module: import.module.to_string(),
+                            name: import.name.to_string(),
+                        })?;
+                    let (params, results) = abi.signature();
+                    let expected = signature(params, results);
+                    let TypeRef::Func(index) = import.ty else {
+                        return Err(VmError::AbiSignature {
+                            name: full,
+                            expected,
+                            found: describe_type_ref(&import.ty),
+                        });
+                    };
+                    let ty = &types[index as usize];
+                    if !abi.has_type(ty) {
+                        return Err(VmError::AbiSignature {
+                            name: full,
+                            expected,
+                            found: describe(ty),
+                        });
+                    }
+                    imports.push(abi);
+                    import_names.push(full);
+                    function_types.push(index);
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    function_types.push(ty.map_err(invalid)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    table_sizes.push(table.map_err(invalid)?.ty.initial);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    memory_pages.push(memory.map_err(invalid)?.initial);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(invalid)?;
+                    exports.push((export.name.to_string(), export.kind, export.index));
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data.map_err(invalid)?;
+                    if let DataKind::Active {
+                        memory_index,
+                        offset_expr,
+                    } = data.kind
+                    {
+                        segments.push(("data", memory_index, offset_expr, data.data.len() as u64));
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader {
+                    let element = element.map_err(invalid)?;
+                    let items = match &element.items {
+                        ElementItems::Functions(items) => items.count(),
+                        ElementItems::Expressions(_, items) => items.count(),
+                    };
+                    if let ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } = element.kind
+                    {
+                        segments.push((
+                            "element",
+                            table_index.unwrap_or(0),
+                            offset_expr,
+                            u64::from(items),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (what, index, offset, len) in segments {
+        let offset = constant_offset(&offset).ok_or_else(|| {
+            VmError::Segment(format!(
+                "an active {what} segment has a non-constant offset"
+            ))
+        })?;
+        let capacity = if what == "data" {
+            memory_pages[index as usize].saturating_mul(PAGE)
+        } else {
+            table_sizes[index as usize]
         };
-        match import.ty() {
-            ExternType::Func(ty) if describe(&ty) == expected => imports.push(full),
-            other => {
-                return Err(VmError::AbiSignature {
-                    name: full,
-                    expected,
-                    found: describe_extern(&other),
-                });
-            }
+        let unit = if what == "data" { "bytes" } else { "entries" };
+        if offset + len > capacity {
+            return Err(VmError::Segment(format!(
+                "an active {what} segment writes {len} {unit} at offset {offset}, past the \
+                 initial {capacity} {unit}"
+            )));
         }
     }
 
-    let mut exports = Vec::new();
-    let mut memory_pages = None;
-    let mut has_main = false;
-    for export in module.exports() {
-        match (export.name(), export.ty()) {
-            ("memory", ExternType::Memory(mem)) => memory_pages = Some(mem.minimum()),
-            ("main", ExternType::Func(ty)) if describe(&ty) == signature(&[], &[]) => {
-                has_main = true
+    let mut memory = None;
+    let mut main = None;
+    for (name, kind, index) in &exports {
+        match (name.as_str(), kind) {
+            ("memory", ExternalKind::Memory) => memory = Some(memory_pages[*index as usize]),
+            ("main", ExternalKind::Func) => {
+                let ty = &types[function_types[*index as usize] as usize];
+                if !ty.params().is_empty() || !ty.results().is_empty() {
+                    return Err(VmError::AbiSignature {
+                        name: "main".into(),
+                        expected: signature(&[], &[]),
+                        found: describe(ty),
+                    });
+                }
+                if (*index as usize) < imports.len() {
+                    return Err(VmError::AbiSignature {
+                        name: "main".into(),
+                        expected: "a function defined by the module".into(),
+                        found: "an import".into(),
+                    });
+                }
+                main = Some(*index);
             }
-            (name @ ("memory" | "main"), other) => {
+            (name @ ("memory" | "main"), kind) => {
                 return Err(VmError::AbiSignature {
                     name: name.to_string(),
                     expected: if name == "memory" {
@@ -100,24 +275,35 @@ pub fn check_abi(module: &Module, bytes: &[u8]) -> Result<ModuleInfo, VmError> {
                     } else {
                         signature(&[], &[])
                     },
-                    found: describe_extern(&other),
+                    found: describe_kind(*kind),
                 });
             }
             _ => {}
         }
-        exports.push(export.name().to_string());
     }
-    let memory_pages = memory_pages.ok_or_else(|| VmError::MissingExport("memory".into()))?;
-    if !has_main {
-        return Err(VmError::MissingExport("main".into()));
-    }
-    Ok(ModuleInfo {
-        id: ModuleId::of(bytes),
-        size: bytes.len(),
-        exports,
+    let memory_pages = memory.ok_or_else(|| VmError::MissingExport("memory".into()))?;
+    let main = main.ok_or_else(|| VmError::MissingExport("main".into()))?;
+    Ok(CheckedModule {
+        info: ModuleInfo {
+            id: ModuleId::of(bytes),
+            size: bytes.len(),
+            exports: exports.into_iter().map(|(name, _, _)| name).collect(),
+            imports: import_names,
+            memory_pages,
+        },
         imports,
-        memory_pages,
+        main,
     })
+}
+
+/// The value of a constant offset expression (`i32.const k`), read as unsigned.
+fn constant_offset(expr: &ConstExpr<'_>) -> Option<u64> {
+    let mut reader = expr.get_operators_reader();
+    let value = match reader.read().ok()? {
+        Operator::I32Const { value } => u64::from(value as u32),
+        _ => return None,
+    };
+    matches!(reader.read().ok()?, Operator::End).then_some(value)
 }
 
 fn signature(params: &[ValType], results: &[ValType]) -> String {
@@ -131,20 +317,28 @@ fn signature(params: &[ValType], results: &[ValType]) -> String {
 }
 
 fn describe(ty: &FuncType) -> String {
-    signature(
-        &ty.params().collect::<Vec<_>>(),
-        &ty.results().collect::<Vec<_>>(),
-    )
+    signature(ty.params(), ty.results())
 }
 
-fn describe_extern(ty: &ExternType) -> String {
+fn describe_type_ref(ty: &TypeRef) -> String {
     match ty {
-        ExternType::Func(f) => describe(f),
-        ExternType::Global(_) => "global".into(),
-        ExternType::Table(_) => "table".into(),
-        ExternType::Memory(_) => "memory".into(),
-        ExternType::Tag(_) => "tag".into(),
+        TypeRef::Func(_) | TypeRef::FuncExact(_) => "func".into(),
+        TypeRef::Table(_) => "table".into(),
+        TypeRef::Memory(_) => "memory".into(),
+        TypeRef::Global(_) => "global".into(),
+        TypeRef::Tag(_) => "tag".into(),
     }
+}
+
+fn describe_kind(kind: ExternalKind) -> String {
+    match kind {
+        ExternalKind::Func | ExternalKind::FuncExact => "func",
+        ExternalKind::Table => "table",
+        ExternalKind::Memory => "memory",
+        ExternalKind::Global => "global",
+        ExternalKind::Tag => "tag",
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub enum VmError {
         expected: String,
         found: String,
     },
+    /// An active data or element segment would trap at instantiation.
+    #[error("segment out of bounds: {0}")]
+    Segment(String),
     /// A required export is missing.
     #[error("missing export `{0}`: guests export `memory` and `main: [] -> []`")]
     MissingExport(String),
@@ -59,6 +62,7 @@ impl VmError {
             VmError::InvalidModule(_) => "invalid_module",
             VmError::UnsupportedImport { .. } => "unsupported_import",
             VmError::AbiSignature { .. } => "abi_signature",
+            VmError::Segment(_) => "segment_bounds",
             VmError::MissingExport(_) => "missing_export",
             VmError::OutOfFuel { .. } => "out_of_fuel",
             VmError::MemoryLimit { .. } => "memory_limit",
@@ -78,6 +82,7 @@ impl VmError {
             VmError::InvalidModule(_)
                 | VmError::UnsupportedImport { .. }
                 | VmError::AbiSignature { .. }
+                | VmError::Segment(_)
                 | VmError::MissingExport(_)
         )
     }

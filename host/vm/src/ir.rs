@@ -21,13 +21,15 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 4;
+pub const IR_VERSION: u32 = 5;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
 pub const MAX_CODE_LEN: usize = 1 << 20;
 /// See [`MAX_CODE_LEN`].
 pub const MAX_FRAME_SLOTS: u32 = 1 << 16;
+/// The largest word an instruction may encode to ([`Instr::encode`]): `2^20 − 1`.
+pub const MAX_ENCODED_WORD: u32 = (1 << 20) - 1;
 
 /// A frame-relative slot index.
 pub type Slot = u32;
@@ -122,7 +124,7 @@ pub enum Instr {
     Write { src: Slot },
     /// Wasm `unreachable`: a run that gets here traps, so it has no proof.
     Trap,
-    /// The end of `main`: the run's final state.
+    /// The end of the run (the entry stub's last instruction, after `main` returns).
     Halt,
 }
 
@@ -192,7 +194,8 @@ pub struct Function {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     pub code: Vec<Instr>,
-    /// The index in `functions` of the exported `main`.
+    /// The index in `functions` of the entry: a stub (function index `u32::MAX`) that calls
+    /// the exported `main` and halts.
     pub main: usize,
     /// Every defined (non-imported) function.
     pub functions: Vec<Function>,
@@ -204,10 +207,12 @@ crate::hash::hex_id!(
 );
 
 impl Program {
-    /// `Blake2s("obelysk/program/v1" ‖ main entry ‖ code length ‖ encoded instructions)`.
+    /// `Blake2s("obelysk/program/ir" ‖ IR_VERSION ‖ main entry ‖ code length ‖ encoded
+    /// instructions)`: the tag carries the IR version, so one id never means two programs.
     pub fn id(&self) -> ProgramId {
         let mut hasher = Blake2s256::new();
-        hasher.update(b"obelysk/program/v1");
+        hasher.update(b"obelysk/program/ir");
+        hasher.update(IR_VERSION.to_le_bytes());
         hasher.update(self.functions[self.main].entry.to_le_bytes());
         hasher.update((self.code.len() as u32).to_le_bytes());
         for instr in &self.code {

@@ -11,8 +11,11 @@ use wasmtime::wasmparser::{
     BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType, Validator,
 };
 
-use crate::abi::{IMPORT_MODULE, allowed_features};
-use crate::ir::{BinOp, Function, Instr, MAX_CODE_LEN, MAX_FRAME_SLOTS, Pc, Program, Slot};
+use crate::VmError;
+use crate::abi::{AbiImport, IMPORT_MODULE, allowed_features, check_module};
+use crate::ir::{
+    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, Pc, Program, Slot,
+};
 
 /// Why a module cannot be lowered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,27 +51,23 @@ fn list(names: &BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
-/// The ABI imports, lowered to VM instructions instead of calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AbiImport {
-    InputLen,
-    Read,
-    Write,
+impl From<VmError> for LowerError {
+    fn from(e: VmError) -> Self {
+        match e {
+            VmError::InvalidModule(reason) => LowerError::Invalid(reason),
+            other => LowerError::Abi(other.to_string()),
+        }
+    }
 }
 
-/// Validates `bytes` and lowers the module to a [`Program`] whose entry is the exported `main`.
+/// Checks `bytes` against the guest ABI ([`check_module`], the check the sandbox makes) and
+/// lowers the module to a [`Program`]. Its entry is a stub that calls the exported `main` and
+/// halts when it returns, so a call to `main` from inside the module returns like any call.
 pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
+    let checked = check_module(bytes)?;
     let module = ModuleParts::parse(bytes)?;
-    let main = *module
-        .exports
-        .get("main")
-        .ok_or_else(|| LowerError::Abi("the module exports no function `main`".into()))?;
-    let main = main
-        .checked_sub(module.imports.len() as u32)
-        .ok_or_else(|| {
-            LowerError::Abi("`main` must be defined by the module, not imported".into())
-        })? as usize;
-    let lowered = lower_functions(&module, Some(main))?;
+    let main = (checked.main - module.imports.len() as u32) as usize;
+    let lowered = lower_functions(&module)?;
     let mut unsupported = module.unsupported.clone();
     for names in lowered.unsupported.iter().flatten() {
         for (name, n) in names {
@@ -78,11 +77,66 @@ pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
     if !unsupported.is_empty() {
         return Err(LowerError::Unsupported(unsupported));
     }
-    Ok(Program {
-        code: lowered.code,
-        main,
-        functions: lowered.functions,
-    })
+    let program = with_entry(lowered.code, lowered.functions, main, &[]);
+    check_encoding(&program)?;
+    Ok(program)
+}
+
+/// `code` and `functions` with an entry stub appended: it puts `args` in the frame of
+/// function `callee`, calls it, writes its result (if any) and halts.
+fn with_entry(
+    mut code: Vec<Instr>,
+    mut functions: Vec<Function>,
+    callee: usize,
+    args: &[u32],
+) -> Program {
+    let callee = &functions[callee];
+    let entry = code.len() as Pc;
+    for (i, &value) in args.iter().enumerate() {
+        code.push(Instr::Const {
+            dst: 1 + i as Slot,
+            value,
+        });
+    }
+    code.push(Instr::Call {
+        frame: 1,
+        target: callee.entry,
+    });
+    if callee.results == 1 {
+        code.push(Instr::Write { src: 1 });
+    }
+    code.push(Instr::Halt);
+    functions.push(Function {
+        index: u32::MAX,
+        entry,
+        params: 0,
+        results: 0,
+        frame_size: 1 + args.len() as u32,
+    });
+    Program {
+        code,
+        main: functions.len() - 1,
+        functions,
+    }
+}
+
+/// Refuses a program with an encoded word of 2^20 or more (or too long to encode): each
+/// word must be one field element in the ROM, with no wrap-around.
+fn check_encoding(program: &Program) -> Result<(), LowerError> {
+    if program.code.len() > MAX_CODE_LEN {
+        return Err(LowerError::Unsupported(BTreeMap::from([(
+            format!("more than {MAX_CODE_LEN} instructions"),
+            1,
+        )])));
+    }
+    for (pc, instr) in program.code.iter().enumerate() {
+        if instr.encode().iter().any(|&word| word > MAX_ENCODED_WORD) {
+            return Err(LowerError::Invalid(format!(
+                "instruction @{pc} ({instr}) does not encode in 20-bit words"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A module lowered function by function, for running individual exports (the spec-test
@@ -105,36 +159,7 @@ impl Library {
     /// A program that calls `function` with `args` and writes its result (if any), then halts:
     /// how a single exported call (a spec-test `invoke`, say) is proven like a `main`.
     pub fn entry_program(&self, function: usize, args: &[u32]) -> Program {
-        let callee = &self.functions[function];
-        let mut code = self.code.clone();
-        let entry = code.len() as Pc;
-        for (i, &value) in args.iter().enumerate() {
-            code.push(Instr::Const {
-                dst: 1 + i as Slot,
-                value,
-            });
-        }
-        code.push(Instr::Call {
-            frame: 1,
-            target: callee.entry,
-        });
-        if callee.results == 1 {
-            code.push(Instr::Write { src: 1 });
-        }
-        code.push(Instr::Halt);
-        let mut functions = self.functions.clone();
-        functions.push(Function {
-            index: u32::MAX,
-            entry,
-            params: 0,
-            results: 0,
-            frame_size: 1 + args.len() as u32,
-        });
-        Program {
-            code,
-            main: functions.len() - 1,
-            functions,
-        }
+        with_entry(self.code.clone(), self.functions.clone(), function, args)
     }
 }
 
@@ -147,7 +172,7 @@ pub fn lower_library(bytes: &[u8]) -> Result<Library, LowerError> {
             *n,
         )])));
     }
-    let lowered = lower_functions(&module, None)?;
+    let lowered = lower_functions(&module)?;
     // A function is supported only if everything it can call is.
     let mut unsupported = lowered.unsupported.clone();
     loop {
@@ -192,7 +217,7 @@ struct Lowered {
     callees: Vec<Vec<usize>>,
 }
 
-fn lower_functions(module: &ModuleParts<'_>, main: Option<usize>) -> Result<Lowered, LowerError> {
+fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
     let imports = module.imports.len() as u32;
     let mut lowering = Lowering {
         code: Vec::new(),
@@ -209,7 +234,7 @@ fn lower_functions(module: &ModuleParts<'_>, main: Option<usize>) -> Result<Lowe
         let index = imports + i as u32;
         let ty = module.func_type(index).clone();
         let patches_before = lowering.call_patches.len();
-        let function = lowering.function(module, index, &ty, body, main == Some(i))?;
+        let function = lowering.function(module, index, &ty, body)?;
         let unsupported = std::mem::take(&mut lowering.unsupported);
         if unsupported.is_empty() {
             out.callees.push(
@@ -291,16 +316,19 @@ impl<'a> ModuleParts<'a> {
                 Payload::ImportSection(reader) => {
                     for import in reader.into_imports() {
                         let import = import.map_err(invalid)?;
-                        let abi = match (import.module, import.name, import.ty) {
-                            (IMPORT_MODULE, "input_len", TypeRef::Func(_)) => AbiImport::InputLen,
-                            (IMPORT_MODULE, "read", TypeRef::Func(_)) => AbiImport::Read,
-                            (IMPORT_MODULE, "write", TypeRef::Func(_)) => AbiImport::Write,
-                            (module, name, _) => {
-                                return Err(LowerError::Abi(format!(
-                                    "unsupported import `{module}.{name}`"
-                                )));
-                            }
+                        let abi = match (import.module, import.ty) {
+                            (IMPORT_MODULE, TypeRef::Func(ty)) => AbiImport::named(import.name)
+                                .filter(|abi| abi.has_type(&parts.types[ty as usize])),
+                            _ => None,
                         };
+                        // Lowering relies on each import's stack effect: a mistyped one
+                        // would lower to the wrong slots.
+                        let abi = abi.ok_or_else(|| {
+                            LowerError::Abi(format!(
+                                "unsupported import `{}.{}` (or not of its ABI type)",
+                                import.module, import.name
+                            ))
+                        })?;
                         parts.imports.push(abi);
                     }
                 }
@@ -384,20 +412,48 @@ struct FunctionState {
     dead_depth: u32,
     /// An unsupported instruction was met: only collect names from here on.
     poisoned: bool,
-    is_main: bool,
+}
+
+/// Why an operator was not lowered.
+enum Refusal {
+    /// Outside the supported set (named, collected with the others).
+    Unsupported(String),
+    /// The lowering's own bookkeeping went wrong (a validated module never gets here).
+    Invalid(String),
+}
+
+impl From<String> for Refusal {
+    fn from(name: String) -> Self {
+        Refusal::Unsupported(name)
+    }
+}
+
+fn underflow() -> Refusal {
+    Refusal::Invalid("operand stack underflow while lowering".into())
 }
 
 impl FunctionState {
-    fn push(&mut self) -> Slot {
+    fn push(&mut self) -> Result<Slot, Refusal> {
         let slot = self.sp;
-        self.sp += 1;
+        self.sp = self
+            .sp
+            .checked_add(1)
+            .filter(|&sp| sp <= MAX_FRAME_SLOTS)
+            .ok_or_else(|| {
+                Refusal::Unsupported(format!("a frame of more than {MAX_FRAME_SLOTS} slots"))
+            })?;
         self.max_sp = self.max_sp.max(self.sp);
-        slot
+        Ok(slot)
     }
 
-    fn pop(&mut self) -> Slot {
-        self.sp -= 1;
-        self.sp
+    fn pop(&mut self) -> Result<Slot, Refusal> {
+        self.sp = self.sp.checked_sub(1).ok_or_else(underflow)?;
+        Ok(self.sp)
+    }
+
+    /// The slot `depth` values below the top (0 = the top).
+    fn peek(&self, depth: u32) -> Result<Slot, Refusal> {
+        self.sp.checked_sub(depth + 1).ok_or_else(underflow)
     }
 }
 
@@ -440,7 +496,6 @@ impl Lowering {
         index: u32,
         ty: &FuncType,
         body: &wasmtime::wasmparser::FunctionBody<'_>,
-        is_main: bool,
     ) -> Result<Function, LowerError> {
         let invalid =
             |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
@@ -454,9 +509,6 @@ impl Lowering {
         }
         if results > 1 {
             self.unsupported("multi-value result");
-        }
-        if is_main && (params, results) != (0, 0) {
-            return Err(LowerError::Abi("`main` must have type [] -> []".into()));
         }
         // Locals start at zero: frames are reused, so say so explicitly.
         let mut locals = params;
@@ -491,7 +543,6 @@ impl Lowering {
             dead: false,
             dead_depth: 0,
             poisoned: false,
-            is_main,
         };
         let mut reader = body.get_operators_reader().map_err(invalid)?;
         while !reader.eof() {
@@ -502,9 +553,13 @@ impl Lowering {
                 }
                 continue;
             }
-            if let Err(name) = self.operator(module, &mut state, &op) {
-                self.unsupported(name);
-                state.poisoned = true;
+            match self.operator(module, &mut state, &op) {
+                Ok(()) => {}
+                Err(Refusal::Unsupported(name)) => {
+                    self.unsupported(name);
+                    state.poisoned = true;
+                }
+                Err(Refusal::Invalid(reason)) => return Err(LowerError::Invalid(reason)),
             }
         }
         Ok(Function {
@@ -516,13 +571,13 @@ impl Lowering {
         })
     }
 
-    /// Lowers one operator; `Err(name)` for an unsupported one.
+    /// Lowers one operator.
     fn operator(
         &mut self,
         module: &ModuleParts<'_>,
         s: &mut FunctionState,
         op: &Operator<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         if s.dead {
             match op {
                 Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
@@ -563,7 +618,7 @@ impl Lowering {
             }
             Operator::If { blockty } => {
                 let arity = arity(&blockty)?;
-                let cond = s.pop();
+                let cond = s.pop()?;
                 let jump = self.emit(Instr::JumpIfZero { cond, target: 0 });
                 s.blocks.push(Block {
                     kind: BlockKind::If,
@@ -599,7 +654,7 @@ impl Lowering {
                 }
                 if block.kind == BlockKind::Function {
                     if !s.dead || !block.exits.is_empty() {
-                        self.function_exit(s, block.height, block.arity);
+                        self.function_exit(block.height, block.arity);
                     }
                     return Ok(());
                 }
@@ -608,21 +663,22 @@ impl Lowering {
                 s.dead = false;
             }
             Operator::Br { relative_depth } => {
-                self.branch(s, relative_depth);
+                self.branch(s, relative_depth)?;
                 s.dead = true;
             }
             Operator::BrIf { relative_depth } => {
-                let cond = s.pop();
+                let cond = s.pop()?;
+                let top = s.peek(0).ok();
                 let target = &s.blocks[s.blocks.len() - 1 - relative_depth as usize];
                 let moves_value = target.kind != BlockKind::Loop
                     && target.arity == 1
-                    && s.sp - 1 != target.height;
+                    && top != Some(target.height);
                 if target.kind == BlockKind::Loop {
                     let head = target.head;
                     self.emit(Instr::JumpIf { cond, target: head });
                 } else if target.kind == BlockKind::Function || moves_value {
                     let skip = self.emit(Instr::JumpIfZero { cond, target: 0 });
-                    self.branch(s, relative_depth);
+                    self.branch(s, relative_depth)?;
                     let here = self.pc();
                     self.patch(skip, here);
                 } else {
@@ -632,22 +688,22 @@ impl Lowering {
                 }
             }
             Operator::Return => {
-                self.branch(s, s.blocks.len() as u32 - 1);
+                self.branch(s, s.blocks.len() as u32 - 1)?;
                 s.dead = true;
             }
             Operator::Call { function_index } => {
                 if let Some(abi) = module.imports.get(function_index as usize) {
                     match abi {
                         AbiImport::InputLen => {
-                            let dst = s.push();
+                            let dst = s.push()?;
                             self.emit(Instr::InputLen { dst });
                         }
                         AbiImport::Read => {
-                            let index = s.sp - 1;
+                            let index = s.peek(0)?;
                             self.emit(Instr::Read { dst: index, index });
                         }
                         AbiImport::Write => {
-                            let src = s.pop();
+                            let src = s.pop()?;
                             self.emit(Instr::Write { src });
                         }
                     }
@@ -655,25 +711,27 @@ impl Lowering {
                     let callee = module.func_type(function_index);
                     let (params, results) =
                         (callee.params().len() as u32, callee.results().len() as u32);
-                    let frame = s.sp - params;
+                    let frame = s.sp.checked_sub(params).ok_or_else(underflow)?;
                     let at = self.emit(Instr::Call { frame, target: 0 });
                     self.call_patches.push((at, function_index));
-                    s.sp = frame + results;
-                    s.max_sp = s.max_sp.max(s.sp);
+                    s.sp = frame;
+                    for _ in 0..results {
+                        s.push()?;
+                    }
                 }
             }
             Operator::Drop => {
-                s.pop();
+                s.pop()?;
             }
             Operator::LocalGet { local_index } => {
-                let dst = s.push();
+                let dst = s.push()?;
                 self.emit(Instr::Copy {
                     dst,
                     src: local_index,
                 });
             }
             Operator::LocalSet { local_index } => {
-                let src = s.pop();
+                let src = s.pop()?;
                 self.emit(Instr::Copy {
                     dst: local_index,
                     src,
@@ -682,18 +740,18 @@ impl Lowering {
             Operator::LocalTee { local_index } => {
                 self.emit(Instr::Copy {
                     dst: local_index,
-                    src: s.sp - 1,
+                    src: s.peek(0)?,
                 });
             }
             Operator::I32Const { value } => {
-                let dst = s.push();
+                let dst = s.push()?;
                 self.emit(Instr::Const {
                     dst,
                     value: value as u32,
                 });
             }
             Operator::I32Eqz => {
-                let src = s.sp - 1;
+                let src = s.peek(0)?;
                 self.emit(Instr::Eqz { dst: src, src });
             }
             Operator::I32Add
@@ -705,8 +763,8 @@ impl Lowering {
             | Operator::I32LeU
             | Operator::I32GeU => {
                 let op = binop(op).expect("matched a binary operator");
-                let rhs = s.pop();
-                let lhs = s.sp - 1;
+                let rhs = s.pop()?;
+                let lhs = s.peek(0)?;
                 self.emit(Instr::Binary {
                     op,
                     dst: lhs,
@@ -714,41 +772,41 @@ impl Lowering {
                     rhs,
                 });
             }
-            _ => return Err(operator_name(op)),
+            _ => return Err(Refusal::Unsupported(operator_name(op))),
         }
         Ok(())
     }
 
     /// A branch to the block `depth` levels out: move its result into place, then jump.
-    fn branch(&mut self, s: &mut FunctionState, depth: u32) {
+    fn branch(&mut self, s: &mut FunctionState, depth: u32) -> Result<(), Refusal> {
         let index = s.blocks.len() - 1 - depth as usize;
         let target = &s.blocks[index];
         if target.kind == BlockKind::Loop {
             let head = target.head;
             self.emit(Instr::Jump { target: head });
-            return;
+            return Ok(());
         }
-        if target.arity == 1 && s.sp - 1 != target.height {
-            let (dst, src) = (target.height, s.sp - 1);
-            self.emit(Instr::Copy { dst, src });
+        if target.arity == 1 {
+            let top = s.peek(0)?;
+            if top != target.height {
+                let dst = target.height;
+                self.emit(Instr::Copy { dst, src: top });
+            }
         }
         let at = self.emit(Instr::Jump { target: 0 });
         s.blocks[index].exits.push(at);
+        Ok(())
     }
 
     /// The end of a function: its result (at `height`) moves to slot 0, then return.
-    fn function_exit(&mut self, s: &FunctionState, height: Slot, results: u32) {
+    fn function_exit(&mut self, height: Slot, results: u32) {
         if results == 1 && height != 0 {
             self.emit(Instr::Copy {
                 dst: 0,
                 src: height,
             });
         }
-        self.emit(if s.is_main {
-            Instr::Halt
-        } else {
-            Instr::Return
-        });
+        self.emit(Instr::Return);
     }
 }
 

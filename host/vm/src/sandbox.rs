@@ -157,9 +157,9 @@ impl Sandbox {
         if let Some(hit) = self.cached(&id) {
             return Ok(hit);
         }
+        let info = abi::check_module(bytes)?.info;
         let module = Module::new(&self.engine, bytes)
             .map_err(|e| VmError::InvalidModule(format!("{e:#}")))?;
-        let info = abi::check_abi(&module, bytes)?;
         let loaded = LoadedModule { info, module };
         let mut cache = self.cache.lock().expect("module cache lock");
         if cache.len() >= self.limits.module_cache.max(1) {

@@ -263,3 +263,133 @@ fn step_limit_bounds_the_run() {
         ExecError::StepLimit { limit: 1000 }
     );
 }
+
+/// The verifier's front end refuses what the sandbox refuses: one module check for both.
+#[test]
+fn front_end_and_sandbox_refuse_the_same_modules() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let main = r#"(func (export "main") (call $write (i32.const 42)))"#;
+    let refused = [
+        // `write` imported with the wrong type: the lowering's stack effects would be wrong.
+        (
+            "write as [i32] -> [i32]",
+            r#"(module (import "obelysk" "write" (func $write (param i32) (result i32)))
+                   (memory (export "memory") 1)
+                   (func (export "main") (drop (call $write (i32.const 42)))))"#
+                .to_string(),
+            "abi_signature",
+        ),
+        (
+            "read as [] -> [i32]",
+            format!(
+                r#"(module (import "obelysk" "read" (func $read (result i32))) {}
+                   (memory (export "memory") 1)
+                   (func (export "main") (drop (call $read))))"#,
+                r#"(import "obelysk" "write" (func $write (param i32)))"#
+            ),
+            "abi_signature",
+        ),
+        (
+            "a data segment past the memory",
+            format!(r#"(module {IO} (data (i32.const 65534) "abc") {main})"#),
+            "segment_bounds",
+        ),
+        (
+            "a data segment at a negative (huge) offset",
+            format!(r#"(module {IO} (data (i32.const -1) "a") {main})"#),
+            "segment_bounds",
+        ),
+        (
+            "an element segment past the table",
+            format!(r#"(module {IO} (table 1 funcref) (elem (i32.const 1) $f) (func $f) {main})"#),
+            "segment_bounds",
+        ),
+        (
+            "no memory export",
+            r#"(module (import "obelysk" "write" (func $write (param i32))) (memory 1)
+                 (func (export "main") (call $write (i32.const 42))))"#
+                .to_string(),
+            "missing_export",
+        ),
+        (
+            "`memory` exported as a function",
+            r#"(module (import "obelysk" "write" (func $write (param i32))) (memory 1)
+                 (func (export "memory")) (func (export "main") (call $write (i32.const 42))))"#
+                .to_string(),
+            "abi_signature",
+        ),
+        (
+            "`main` with a result",
+            format!(r#"(module {IO} (func (export "main") (result i32) (i32.const 42)))"#),
+            "abi_signature",
+        ),
+        (
+            "`main` imported",
+            r#"(module (import "obelysk" "input_len" (func (result i32)))
+                 (memory (export "memory") 1) (export "main" (func 0)))"#
+                .to_string(),
+            "abi_signature",
+        ),
+    ];
+    for (what, wat, code) in refused {
+        let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let native = sandbox.load(&wasm).map(drop).unwrap_err();
+        assert_eq!(native.code(), code, "{what}: {native}");
+        let lowered = lower(&wasm).unwrap_err();
+        assert!(
+            matches!(lowered, LowerError::Abi(_) | LowerError::Invalid(_)),
+            "{what}: {lowered}"
+        );
+        assert_eq!(
+            lowered.to_string(),
+            format!("guest ABI: {native}"),
+            "{what}"
+        );
+    }
+    // A segment that fits exactly is fine, in both.
+    let edge = wat::parse_str(format!(
+        r#"(module {IO} (data (i32.const 65533) "abc") (table 2 funcref) (elem (i32.const 1) $f)
+           (func $f) {main})"#
+    ))
+    .unwrap();
+    assert_eq!(agree(&edge, &[vec![]]), vec![Ok(vec![42])]);
+}
+
+/// `main` is an ordinary function behind an entry stub: its exits are `return`s, so a call
+/// to `main` from inside the module returns to its caller instead of ending the run.
+#[test]
+fn main_is_entered_through_a_halting_stub() {
+    let wasm = module(
+        r#"(func $main (export "main")
+             (call $write (call $len))
+             (if (i32.eq (call $len) (i32.const 1))
+               (then (call $write (i32.const 7)) (return)))
+             (call $helper))
+           (func $helper (call $write (i32.const 9)))
+           (func $reenter (call $main))"#,
+    );
+    let program = lower(&wasm).unwrap();
+    let entry = &program.functions[program.main];
+    assert_eq!(entry.index, u32::MAX);
+    let stub = &program.code[entry.entry as usize..];
+    let main_entry = program.functions[0].entry;
+    assert_eq!(
+        stub,
+        [
+            Instr::Call {
+                frame: 1,
+                target: main_entry
+            },
+            Instr::Halt
+        ]
+    );
+    // The only `halt` is the stub's: `main` itself returns.
+    let halts: Vec<usize> = (0..program.code.len())
+        .filter(|&pc| program.code[pc] == Instr::Halt)
+        .collect();
+    assert_eq!(halts, [program.code.len() - 1]);
+    assert_eq!(
+        agree(&wasm, &[vec![], vec![5]]),
+        vec![Ok(vec![0, 9]), Ok(vec![1, 7])]
+    );
+}

@@ -4,8 +4,13 @@
 //! 32-byte attestation from them exactly as the node does (`obelysk_air::statement::attestation`)
 //! and stores it with its parts, the prover and the block timestamp:
 //!
-//!     attestation = Blake2s-256("obelysk/attest/v1" ‖ program_id ‖ input_hash ‖ output_hash
-//!                               ‖ proof_hash ‖ security_bits as 4 little-endian bytes)
+//!     attestation = Blake2s-256("obelysk/attest/v2" ‖ program_id ‖ input_hash ‖ output_hash
+//!                               ‖ steps as 8 little-endian bytes ‖ air_version as 4
+//!                               ‖ security_bits as 4)
+//!
+//! It binds the proven statement (program, input, output, steps), the AIR version that
+//! verified it and the preset's security level; not the proof bytes, so a statement has one
+//! attestation.
 //!
 //! Each `u256` part is its 32 hash bytes read big-endian, and so is the attestation.
 
@@ -18,7 +23,8 @@ pub struct AttestationRecord {
     pub program_id: u256,
     pub input_hash: u256,
     pub output_hash: u256,
-    pub proof_hash: u256,
+    pub steps: u64,
+    pub air_version: u32,
     pub security_bits: u32,
     pub prover: ContractAddress,
     pub timestamp: u64,
@@ -34,7 +40,8 @@ pub trait IAttestationRegistry<TContractState> {
         program_id: u256,
         input_hash: u256,
         output_hash: u256,
-        proof_hash: u256,
+        steps: u64,
+        air_version: u32,
         security_bits: u32
     ) -> u256;
     /// The record of `job_id`; fails with 'not attested' when there is none.
@@ -52,15 +59,21 @@ pub trait IAttestationRegistry<TContractState> {
 
 /// The attestation of the given parts (see the module comment).
 pub fn attestation(
-    program_id: u256, input_hash: u256, output_hash: u256, proof_hash: u256, security_bits: u32
+    program_id: u256,
+    input_hash: u256,
+    output_hash: u256,
+    steps: u64,
+    air_version: u32,
+    security_bits: u32
 ) -> u256 {
     let mut message: Array<u8> = array![
-        'o', 'b', 'e', 'l', 'y', 's', 'k', '/', 'a', 't', 't', 'e', 's', 't', '/', 'v', '1'
+        'o', 'b', 'e', 'l', 'y', 's', 'k', '/', 'a', 't', 't', 'e', 's', 't', '/', 'v', '2'
     ];
     push_u256_be(ref message, program_id);
     push_u256_be(ref message, input_hash);
     push_u256_be(ref message, output_hash);
-    push_u256_be(ref message, proof_hash);
+    push_u64_le(ref message, steps);
+    push_u32_le(ref message, air_version);
     push_u32_le(ref message, security_bits);
     blake2s::digest(message.span())
 }
@@ -86,6 +99,17 @@ fn push_u128_be(ref out: Array<u8>, value: u128) {
     while j > 0 {
         j -= 1;
         out.append(*little.at(j));
+    };
+}
+
+fn push_u64_le(ref out: Array<u8>, value: u64) {
+    let mut rest = value;
+    let mut i = 0;
+    while i < 8_u32 {
+        let (quotient, byte) = DivRem::div_rem(rest, 256_u64.try_into().unwrap());
+        out.append(byte.try_into().unwrap());
+        rest = quotient;
+        i += 1;
     };
 }
 
@@ -380,21 +404,23 @@ pub mod AttestationRegistry {
             program_id: u256,
             input_hash: u256,
             output_hash: u256,
-            proof_hash: u256,
+            steps: u64,
+            air_version: u32,
             security_bits: u32
         ) -> u256 {
             let prover = get_caller_address();
             assert(self.provers.read(prover), 'not a prover');
             assert(!self.attested.read(job_id), 'already attested');
             let attestation = super::attestation(
-                program_id, input_hash, output_hash, proof_hash, security_bits
+                program_id, input_hash, output_hash, steps, air_version, security_bits
             );
             let record = AttestationRecord {
                 attestation,
                 program_id,
                 input_hash,
                 output_hash,
-                proof_hash,
+                steps,
+                air_version,
                 security_bits,
                 prover,
                 timestamp: get_block_timestamp(),

@@ -70,15 +70,16 @@ pub struct AttestArgs {
     pub job: String,
     #[command(flatten)]
     pub node: NodeArgs,
-    /// Give the parts instead of asking the node (all five together).
-    #[arg(long, requires_all = ["input_hash", "output_hash", "proof_hash", "security_bits"])]
+    /// Give the parts instead of asking the node (all five together; the AIR version is
+    /// this build's).
+    #[arg(long, requires_all = ["input_hash", "output_hash", "steps", "security_bits"])]
     pub program_id: Option<String>,
     #[arg(long, requires = "program_id")]
     pub input_hash: Option<String>,
     #[arg(long, requires = "program_id")]
     pub output_hash: Option<String>,
     #[arg(long, requires = "program_id")]
-    pub proof_hash: Option<String>,
+    pub steps: Option<u64>,
     #[arg(long, requires = "program_id")]
     pub security_bits: Option<u32>,
 }
@@ -171,7 +172,8 @@ pub async fn chain(args: ChainArgs) -> anyhow::Result<i32> {
                 program_id: record.program_id,
                 input_hash: record.input_hash,
                 output_hash: record.output_hash,
-                proof_hash: record.proof_hash,
+                steps: record.steps,
+                air_version: record.air_version,
                 security_bits: record.security_bits,
             });
             let consistent = recomputed == record.attestation;
@@ -269,7 +271,8 @@ fn given_parts(job: Uuid, program_id: &str, args: &AttestArgs) -> anyhow::Result
         program_id: hash("program-id", &Some(program_id.to_string()))?,
         input_hash: hash("input-hash", &args.input_hash)?,
         output_hash: hash("output-hash", &args.output_hash)?,
-        proof_hash: hash("proof-hash", &args.proof_hash)?,
+        steps: args.steps.unwrap_or_default(),
+        air_version: obelysk_air::statement::AIR_VERSION,
         security_bits: args.security_bits.unwrap_or_default(),
     })
 }
@@ -313,7 +316,6 @@ fn check_proof_file(record: &OnChainRecord, path: &PathBuf) -> anyhow::Result<Ve
             hash_words(&file.statement.output),
             record.output_hash,
         ),
-        ("proof_hash", file.proof_hash(), record.proof_hash),
         ("attestation", file.attestation, record.attestation),
     ];
     let mut mismatches: Vec<String> = expected
@@ -321,8 +323,22 @@ fn check_proof_file(record: &OnChainRecord, path: &PathBuf) -> anyhow::Result<Ve
         .filter(|(_, local, chain)| local != chain)
         .map(|(name, _, _)| name.to_string())
         .collect();
-    if file.security_bits != record.security_bits {
-        mismatches.push("security_bits".into());
+    for (name, local, chain) in [
+        ("steps", file.statement.steps, record.steps),
+        (
+            "air_version",
+            u64::from(obelysk_air::statement::AIR_VERSION),
+            u64::from(record.air_version),
+        ),
+        (
+            "security_bits",
+            u64::from(file.security_bits),
+            u64::from(record.security_bits),
+        ),
+    ] {
+        if local != chain {
+            mismatches.push(name.into());
+        }
     }
     Ok(mismatches)
 }
@@ -337,7 +353,8 @@ fn record_json(record: &OnChainRecord) -> serde_json::Value {
         "program_id": hex::encode(record.program_id),
         "input_hash": hex::encode(record.input_hash),
         "output_hash": hex::encode(record.output_hash),
-        "proof_hash": hex::encode(record.proof_hash),
+        "steps": record.steps,
+        "air_version": record.air_version,
         "security_bits": record.security_bits,
         "prover": format!("{:#x}", record.prover),
         "timestamp": record.timestamp,
@@ -349,7 +366,8 @@ fn print_record(record: &OnChainRecord) {
     println!("program      {}", hex::encode(record.program_id));
     println!("input hash   {}", hex::encode(record.input_hash));
     println!("output hash  {}", hex::encode(record.output_hash));
-    println!("proof hash   {}", hex::encode(record.proof_hash));
+    println!("steps        {}", record.steps);
+    println!("AIR version  {}", record.air_version);
     println!("security     {} bits", record.security_bits);
     println!("prover       {:#x}", record.prover);
     println!("timestamp    {}", record.timestamp);

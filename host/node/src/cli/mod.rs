@@ -57,7 +57,7 @@ pub struct ProveArgs {
     /// Where to write the proof.
     #[arg(long, short)]
     pub output: PathBuf,
-    /// Security preset: 96 or 128 bits.
+    /// Security preset: 96 or 98 bits (each preset's worst-case level).
     #[arg(long, default_value_t = 96)]
     pub security: u32,
     /// Step budget of the run.

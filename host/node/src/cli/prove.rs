@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use obelysk_air::api::verify_file;
+use obelysk_air::api::verify_program_soundness;
 use obelysk_air::proof::ProofFile;
 use obelysk_air::security::SecurityLevel;
 use obelysk_prover::Phase;
@@ -20,11 +20,7 @@ use crate::prover::Backend;
 
 /// The preset for `bits`.
 pub fn security_level(bits: u32) -> anyhow::Result<SecurityLevel> {
-    match bits {
-        96 => Ok(SecurityLevel::Bits96),
-        128 => Ok(SecurityLevel::Bits128),
-        _ => anyhow::bail!("--security must be 96 or 128 (got {bits})"),
-    }
+    SecurityLevel::parse_bits(bits).map_err(|e| anyhow::anyhow!("--security {e}"))
 }
 
 /// Reads a module: binary `.wasm`, or WebAssembly text.
@@ -136,9 +132,13 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         std::fs::read(&args.proof).with_context(|| format!("reading {}", args.proof.display()))?;
     let verdict = ProofFile::from_bytes(&bytes)
         .map_err(obelysk_air::VerifyError::from)
-        .and_then(|file| verify_file(&module, &file, args.min_security).map(|s| (s, file)));
+        .and_then(|file| {
+            let program = obelysk_vm::lower::lower(&module)?;
+            verify_program_soundness(&program, &file, args.min_security)
+                .map(|(s, soundness)| (s, soundness, file))
+        });
     match verdict {
-        Ok((statement, file)) => {
+        Ok((statement, soundness, file)) => {
             let attestation = format!("0x{}", hex::encode(file.attestation));
             if args.json {
                 println!(
@@ -150,6 +150,15 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                         "output": statement.output,
                         "steps": statement.steps,
                         "security_bits": file.security_bits,
+                        "soundness": {
+                            "bits": soundness.bits(),
+                            "fri_conjectured": soundness.fri_conjectured,
+                            "fri_provable": soundness.fri_provable,
+                            "field": soundness.field,
+                            "logup": soundness.logup,
+                            "deep_ali": soundness.deep_ali,
+                            "fri_folding": soundness.fri_folding,
+                        },
                         "proof_hash": hex::encode(file.proof_hash()),
                         "attestation": attestation,
                     })
@@ -160,7 +169,15 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                 println!("input        {:?}", statement.input);
                 println!("output       {:?}", statement.output);
                 println!("steps        {}", statement.steps);
-                println!("security     {} bits", file.security_bits);
+                println!(
+                    "security     {} bits (preset); this proof {}: FRI {} conjectured ({} \
+                     provable), field {:.1}",
+                    file.security_bits,
+                    soundness.bits(),
+                    soundness.fri_conjectured,
+                    soundness.fri_provable,
+                    soundness.field
+                );
                 println!("attestation  {attestation}");
             }
             Ok(0)
