@@ -201,3 +201,62 @@ pub fn soundness(
         field,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_uses_are_summed_and_bounded() {
+        let (worst, _, _) = crate::vm::worst_case_claim();
+        let uses = relation_uses(&worst);
+        // Every relation the AIR has, with its tuple width.
+        let names: Vec<&str> = uses.iter().map(|u| u.name.as_str()).collect();
+        for name in ["StateRelation", "MemRelation", "RomRelation", "Range16"] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+        let mem = uses.iter().find(|u| u.name == "MemRelation").unwrap();
+        assert_eq!(mem.width, 5);
+        // Doubling one family's rows adds exactly its per-row entries.
+        let mut bigger = worst;
+        bigger.log_sizes[Kind::Const.index()] += 1;
+        let grown = relation_uses(&bigger);
+        let state = |u: &[RelationUse]| {
+            u.iter()
+                .find(|u| u.name == "StateRelation")
+                .unwrap()
+                .fractions
+        };
+        // `const` rows consume one State and yield one: two State entries per row.
+        assert_eq!(state(&grown) - state(&uses), 2 << crate::vm::MAX_LOG_ROWS);
+        // Today's largest claim is far below the bound; a synthetic one past it is refused.
+        check_relation_uses(&uses).unwrap();
+        let over = [RelationUse {
+            name: "MemRelation".into(),
+            fractions: u64::from(P / 2),
+            width: 5,
+        }];
+        let err = check_relation_uses(&over).unwrap_err();
+        assert_eq!(err.name, "MemRelation");
+    }
+
+    #[test]
+    fn grinding_and_size_move_the_field_terms() {
+        let config = crate::security::SecurityLevel::Bits96.pcs_config();
+        let (worst, rom_rows, outputs) = crate::vm::worst_case_claim();
+        let ground = soundness(&config, 16, &worst, rom_rows, outputs);
+        let bare = soundness(&config, 0, &worst, rom_rows, outputs);
+        assert!((ground.logup - bare.logup - 16.0).abs() < 1e-9);
+        // Without grinding, LogUp alone caps the largest proof below 96 bits.
+        assert!(bare.logup < 96.0 && bare.bits() < 96, "{bare:?}");
+        assert_eq!(ground.bits(), 96);
+        // A small claim has more margin in every field term.
+        let small = Claim {
+            log_sizes: worst.log_sizes.map(|s| s.min(16)),
+        };
+        let light = soundness(&config, 16, &small, 100, 10);
+        assert!(light.field > ground.field + 5.0 && light.deep_ali > ground.deep_ali);
+        assert_eq!(ground.fri_conjectured, 96);
+        assert_eq!(ground.fri_provable, 20 + 76 / 2);
+    }
+}

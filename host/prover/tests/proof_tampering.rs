@@ -102,6 +102,30 @@ fn another_program() {
     assert!(matches!(err, VerifyError::Air(_)), "{err}");
 }
 
+/// A module the sandbox refuses is refused by the verifier too, however the proof reads: here
+/// `write` imported as `[i32] -> [i32]` (whose lowering would shift every slot) and a data
+/// segment that traps at instantiation, around a program that writes 42.
+#[test]
+fn modules_the_sandbox_refuses_are_refused() {
+    let honest = module(r#"(func (export "main") (call $write (i32.const 42)))"#);
+    let (output, file) = prove(&honest, &[], LEVEL).unwrap();
+    assert_eq!(output, [42]);
+    verify_file(&honest, &file, 96).unwrap();
+    let mistyped = wat::parse_str(
+        r#"(module (import "obelysk" "write" (func $write (param i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "main") (drop (call $write (i32.const 42)))))"#,
+    )
+    .unwrap();
+    let trapping = module(
+        r#"(data (i32.const 65535) "xy") (func (export "main") (call $write (i32.const 42)))"#,
+    );
+    for refused in [mistyped, trapping] {
+        let err = verify_file(&refused, &file, 96).unwrap_err();
+        assert!(matches!(err, VerifyError::Module(_)), "{err}");
+    }
+}
+
 #[test]
 fn preprocessed_root_claimed_sums_and_log_sizes() {
     let (wasm, file) = proven();

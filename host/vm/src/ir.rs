@@ -227,11 +227,13 @@ impl Program {
     pub fn listing(&self) -> String {
         let mut out = String::new();
         for (pc, instr) in self.code.iter().enumerate() {
-            if let Some(f) = self.functions.iter().find(|f| f.entry as usize == pc) {
-                out.push_str(&format!(
+            match self.functions.iter().find(|f| f.entry as usize == pc) {
+                Some(f) if f.index == u32::MAX => out.push_str("entry:\n"),
+                Some(f) => out.push_str(&format!(
                     "func {} (params {}, results {}, frame {}):\n",
                     f.index, f.params, f.results, f.frame_size
-                ));
+                )),
+                None => {}
             }
             out.push_str(&format!("  @{pc:<5} {instr}\n"));
         }
