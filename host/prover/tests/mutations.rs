@@ -9,79 +9,25 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "../../vm/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use common::*;
-use std::collections::BTreeMap;
-
 use obelysk_air::api::{VerifyError, verify_program};
 use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::statement::attestation;
 use obelysk_vm::ir::Program;
 use stwo::core::fields::m31::{M31, P};
+use support::{Rng, Tracking, largest_allocation};
 
 /// The largest single allocation verification may make, whatever the proof says: 64 MiB.
 const ALLOCATION_BOUND: usize = 64 << 20;
 
-/// Records the largest allocation a thread makes while its tracking is on.
-struct Tracking;
-
-thread_local! {
-    static TRACK: Cell<bool> = const { Cell::new(false) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn note(size: usize) {
-    let _ = TRACK.try_with(|track| {
-        if track.get() {
-            let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-        }
-    });
-}
-
 #[global_allocator]
 static ALLOCATOR: Tracking = Tracking;
-
-/// SplitMix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// One mutation of the honest file, as bytes (`None`: it changed nothing, skip it).
 fn mutate(rng: &mut Rng, file: &ProofFile, bytes: &[u8]) -> Option<Vec<u8>> {
@@ -272,13 +218,12 @@ fn reclaim(rng: &mut Rng, body: &mut ProofBody) {
 /// Decodes and verifies with allocation tracking on; returns the verdict's error code
 /// (`None`: accepted) and the largest allocation.
 fn check(program: &Program, bytes: &[u8]) -> (Option<&'static str>, usize) {
-    LARGEST.with(|l| l.set(0));
-    TRACK.with(|t| t.set(true));
-    let verdict = ProofFile::from_bytes(bytes)
-        .map_err(VerifyError::from)
-        .and_then(|file| verify_program(program, &file, 96));
-    TRACK.with(|t| t.set(false));
-    (verdict.err().map(|e| e.code()), LARGEST.with(Cell::get))
+    let (verdict, largest) = largest_allocation(|| {
+        ProofFile::from_bytes(bytes)
+            .map_err(VerifyError::from)
+            .and_then(|file| verify_program(program, &file, 96))
+    });
+    (verdict.err().map(|e| e.code()), largest)
 }
 
 #[test]

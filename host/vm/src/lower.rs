@@ -7,12 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::wasmparser::{
-    BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType, Validator,
-};
+use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType};
 
 use crate::VmError;
-use crate::abi::{AbiImport, IMPORT_MODULE, allowed_features, check_module};
+use crate::abi::{AbiImport, IMPORT_MODULE, check_module};
 use crate::ir::{
     BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, Pc, Program, Slot,
 };
@@ -292,9 +290,7 @@ struct ModuleParts<'a> {
 impl<'a> ModuleParts<'a> {
     /// Validates `bytes` (the allowed Wasm features) and reads the sections lowering needs.
     fn parse(bytes: &'a [u8]) -> Result<Self, LowerError> {
-        Validator::new_with_features(allowed_features())
-            .validate_all(bytes)
-            .map_err(|e| LowerError::Invalid(e.to_string()))?;
+        crate::abi::validate(bytes)?;
         let invalid =
             |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
         let mut parts = ModuleParts {

@@ -1,13 +1,26 @@
 //! Mutated modules through the front end, deterministically: the seed corpus (`tests/fixtures/
 //! *.wat`, which `host/fuzz` also turns into its libFuzzer corpus) with bytes flipped,
-//! truncated, inserted and overwritten. The lowering and the module check never panic, and
-//! the front end never accepts a module the sandbox refuses.
+//! truncated, inserted and overwritten. The lowering and the module check never panic, never
+//! make an allocation above [`allocation_bound`], and never accept a module the sandbox
+//! refuses.
 //!
 //! `OBELYSK_MUTATIONS` sets how many per seed (default 2000).
+
+mod support;
 
 use obelysk_vm::abi::check_module;
 use obelysk_vm::lower::{lower, lower_library};
 use obelysk_vm::{Limits, Sandbox};
+use support::{Rng, Tracking, largest_allocation};
+
+/// The largest single allocation checking and lowering a module may make: 16 × its size
+/// plus 1 MiB (the seeds are under 400 bytes).
+fn allocation_bound(module: &[u8]) -> usize {
+    16 * module.len() + (1 << 20)
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
 
 /// The committed seeds: every `.wat` fixture of the end-to-end tests.
 fn seeds() -> Vec<(String, Vec<u8>)> {
@@ -27,23 +40,6 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     seeds.sort();
     assert!(seeds.len() >= 5, "the seed corpus is missing");
     seeds
-}
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
@@ -79,9 +75,17 @@ fn mutated_modules_never_panic_the_front_end() {
             let mut rng = Rng(i as u64 ^ (seed.len() as u64) << 32);
             let module = mutate(&mut rng, &seed);
             tried += 1;
-            let checked = check_module(&module);
-            let _ = lower_library(&module);
-            if let Ok(program) = lower(&module) {
+            let ((checked, lowered_module), largest) = largest_allocation(|| {
+                let checked = check_module(&module).map(drop);
+                let _ = lower_library(&module);
+                (checked, lower(&module))
+            });
+            assert!(
+                largest <= allocation_bound(&module),
+                "{name} #{i}: an allocation of {largest} bytes for a {}-byte module",
+                module.len()
+            );
+            if let Ok(program) = lowered_module {
                 lowered += 1;
                 assert!(
                     checked.is_ok(),
@@ -99,4 +103,20 @@ fn mutated_modules_never_panic_the_front_end() {
     }
     eprintln!("{tried} mutated modules, {lowered} still lowered");
     assert!(tried > 0);
+}
+
+/// The module `host/fuzz` found: 200 bytes whose import section declares a million imports,
+/// for which the validator reserved 72 MB. Refused before validation now.
+#[test]
+fn declared_counts_cannot_outgrow_the_module() {
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    // Import section: 6 bytes, declaring 1 000 000 imports (varint c0 84 3d).
+    module.extend([0x02, 0x06, 0xc0, 0x84, 0x3d, 0x00, 0x00, 0x00]);
+    let (verdict, largest) = largest_allocation(|| check_module(&module).map(drop));
+    let err = verdict.unwrap_err();
+    assert_eq!(err.code(), "invalid_module");
+    assert!(err.to_string().contains("declares 1000000 items"), "{err}");
+    assert!(largest <= allocation_bound(&module), "{largest} bytes");
+    let (lowered, largest) = largest_allocation(|| lower(&module).map(drop));
+    assert!(lowered.is_err() && largest <= allocation_bound(&module));
 }
