@@ -13,7 +13,7 @@ export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: toolchain build plugins demo test test-release bench fmt lint clean plugins-only demo-only devnet contract nvrtc
+.PHONY: toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -66,6 +66,16 @@ plugins-only:
 
 demo-only:
 	@OBELYSK=$(OBELYSK) PLUGINS_DIR=$(TARGET_DIR)/plugins bash tests/demo.sh
+
+# libFuzzer with ASan on both fuzz targets (host/fuzz), FUZZ_SECONDS each; not part of `make
+# test` (the sanitizer build takes ~8 min), which replays the same entry points instead.
+FUZZ_SECONDS ?= 120
+fuzz: toolchain
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked -j$(CARGO_JOBS) cargo-fuzz
+	cd host/fuzz && CARGO_TARGET_DIR=$(abspath $(TARGET_DIR)) $(CARGO) run -j$(CARGO_JOBS) --bin seeds
+	cd host/fuzz && for t in verify_proof lower_module; do \
+		CARGO_BUILD_JOBS=$(CARGO_JOBS) $(CARGO) fuzz run --fuzz-dir . $$t corpus/$$t -- \
+		-max_total_time=$(FUZZ_SECONDS) -seed=1 -malloc_limit_mb=64 -rss_limit_mb=4096 || exit 1; done
 
 bench: plugins
 	$(CARGO) bench -j$(CARGO_JOBS) -p obelysk-benches
