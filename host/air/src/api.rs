@@ -2,7 +2,7 @@
 
 use obelysk_vm::lower::{LowerError, lower};
 
-use crate::proof::{FormatError, ProofFile};
+use crate::proof::{FormatError, ProofBody, ProofFile};
 use crate::security::{InsufficientSecurity, SecurityLevel, check_security};
 use crate::soundness::Soundness;
 use crate::statement::Statement;
@@ -67,8 +67,8 @@ pub fn verify(
     proof: &[u8],
     min_security_bits: u32,
 ) -> Result<Statement, VerifyError> {
-    let file = ProofFile::from_bytes(proof)?;
-    let statement = verify_file(module, &file, min_security_bits)?;
+    let (file, body) = ProofFile::decode(proof)?;
+    let (statement, _) = verify_body(&lower(module)?, &file, body, min_security_bits)?;
     for (what, found, expected) in [
         ("input", &statement.input, input),
         ("output", &statement.output, output),
@@ -110,6 +110,17 @@ pub fn verify_program_soundness(
     file: &ProofFile,
     min_security_bits: u32,
 ) -> Result<(Statement, Soundness), VerifyError> {
+    verify_body(program, file, file.decode_body()?, min_security_bits)
+}
+
+/// Like [`verify_program_soundness`], with `file`'s body already decoded
+/// ([`ProofFile::decode`]), so bytes are decoded once.
+pub fn verify_body(
+    program: &obelysk_vm::ir::Program,
+    file: &ProofFile,
+    body: ProofBody,
+    min_security_bits: u32,
+) -> Result<(Statement, Soundness), VerifyError> {
     let id = program.id();
     if id.0 != file.statement.program_id || file.ir_version != obelysk_vm::ir::IR_VERSION {
         return Err(VerifyError::ProgramMismatch {
@@ -118,7 +129,6 @@ pub fn verify_program_soundness(
             ir_version: file.ir_version,
         });
     }
-    let body = file.decode_body()?;
     // Only a preset is trusted: its level is known, its preprocessed root pinned. Nothing is
     // computed from a hostile configuration.
     let level = SecurityLevel::of_config(&body.config).ok_or(VerifyError::UnknownConfig)?;

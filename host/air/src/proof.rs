@@ -103,6 +103,12 @@ impl ProofFile {
 
     /// Parses a file, checking the header first, then the body's encoding.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        Self::decode(bytes).map(|(file, _)| file)
+    }
+
+    /// Parses a file and decodes its body, once: what a verifier of raw bytes needs (see
+    /// [`crate::api::verify_body`]).
+    pub fn decode(bytes: &[u8]) -> Result<(Self, ProofBody), FormatError> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(FormatError::NotAProof)?;
         let corrupt = || FormatError::Corrupt("truncated header".into());
         let (version, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
@@ -120,8 +126,8 @@ impl ProofFile {
             });
         }
         let file: ProofFile = decode_exact(rest, "proof file")?;
-        file.decode_body()?;
-        Ok(file)
+        let body = file.decode_body()?;
+        Ok((file, body))
     }
 
     /// Decodes the body: canonically encoded, every field element canonical.

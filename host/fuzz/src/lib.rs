@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use obelysk_air::api::verify_program;
+use obelysk_air::api::verify_body;
 use obelysk_air::proof::ProofFile;
 use obelysk_vm::ir::Program;
 
@@ -21,10 +21,11 @@ pub fn program() -> &'static Program {
     })
 }
 
-/// Decodes and verifies `data` as a proof file: any verdict but a panic is fine.
+/// Decodes and verifies `data` as a proof file (as `obelysk verify` does): any verdict but a
+/// panic is fine.
 pub fn verify_proof(data: &[u8]) {
-    if let Ok(file) = ProofFile::from_bytes(data) {
-        let _ = verify_program(program(), &file, 96);
+    if let Ok((file, body)) = ProofFile::decode(data) {
+        let _ = verify_body(program(), &file, body, 96);
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use common::*;
-use obelysk_air::api::{VerifyError, verify_program};
+use obelysk_air::api::{VerifyError, verify_body};
 use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::statement::attestation;
 use obelysk_vm::ir::Program;
@@ -219,9 +219,9 @@ fn reclaim(rng: &mut Rng, body: &mut ProofBody) {
 /// (`None`: accepted) and the largest allocation.
 fn check(program: &Program, bytes: &[u8]) -> (Option<&'static str>, usize) {
     let (verdict, largest) = largest_allocation(|| {
-        ProofFile::from_bytes(bytes)
+        ProofFile::decode(bytes)
             .map_err(VerifyError::from)
-            .and_then(|file| verify_program(program, &file, 96))
+            .and_then(|(file, body)| verify_body(program, &file, body, 96))
     });
     (verdict.err().map(|e| e.code()), largest)
 }

@@ -121,12 +121,7 @@ fn with_entry(
 /// Refuses a program with an encoded word of 2^20 or more (or too long to encode): each
 /// word must be one field element in the ROM, with no wrap-around.
 fn check_encoding(program: &Program) -> Result<(), LowerError> {
-    if program.code.len() > MAX_CODE_LEN {
-        return Err(LowerError::Unsupported(BTreeMap::from([(
-            format!("more than {MAX_CODE_LEN} instructions"),
-            1,
-        )])));
-    }
+    check_code_len(program.code.len())?;
     for (pc, instr) in program.code.iter().enumerate() {
         if instr.encode().iter().any(|&word| word > MAX_ENCODED_WORD) {
             return Err(LowerError::Invalid(format!(
@@ -250,19 +245,11 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
             out.unsupported.push(Some(unsupported));
         }
         if function.frame_size > MAX_FRAME_SLOTS {
-            return Err(LowerError::Unsupported(BTreeMap::from([(
-                format!("a frame of more than {MAX_FRAME_SLOTS} slots"),
-                1,
-            )])));
+            return Err(beyond_limit(frame_limit()));
         }
         out.functions.push(function);
     }
-    if lowering.code.len() > MAX_CODE_LEN {
-        return Err(LowerError::Unsupported(BTreeMap::from([(
-            format!("more than {MAX_CODE_LEN} instructions"),
-            1,
-        )])));
-    }
+    check_code_len(lowering.code.len())?;
     for &(at, callee) in &lowering.call_patches {
         let target = out.functions[(callee - imports) as usize].entry;
         if let Instr::Call { target: t, .. } = &mut lowering.code[at] {
@@ -271,6 +258,25 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
     }
     out.code = lowering.code;
     Ok(out)
+}
+
+/// A program past a VM limit, refused as one unsupported construct named `what`.
+fn beyond_limit(what: String) -> LowerError {
+    LowerError::Unsupported(BTreeMap::from([(what, 1)]))
+}
+
+fn frame_limit() -> String {
+    format!("a frame of more than {MAX_FRAME_SLOTS} slots")
+}
+
+/// Refuses code longer than [`MAX_CODE_LEN`].
+fn check_code_len(len: usize) -> Result<(), LowerError> {
+    if len > MAX_CODE_LEN {
+        return Err(beyond_limit(format!(
+            "more than {MAX_CODE_LEN} instructions"
+        )));
+    }
+    Ok(())
 }
 
 /// What lowering needs from the module's sections.
@@ -435,9 +441,7 @@ impl FunctionState {
             .sp
             .checked_add(1)
             .filter(|&sp| sp <= MAX_FRAME_SLOTS)
-            .ok_or_else(|| {
-                Refusal::Unsupported(format!("a frame of more than {MAX_FRAME_SLOTS} slots"))
-            })?;
+            .ok_or_else(|| Refusal::Unsupported(frame_limit()))?;
         self.max_sp = self.max_sp.max(self.sp);
         Ok(slot)
     }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use obelysk_air::api::verify_program_soundness;
+use obelysk_air::api::verify_body;
 use obelysk_air::proof::ProofFile;
 use obelysk_air::security::SecurityLevel;
 use obelysk_prover::Phase;
@@ -130,11 +130,11 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let module = read_module(&args.module)?;
     let bytes =
         std::fs::read(&args.proof).with_context(|| format!("reading {}", args.proof.display()))?;
-    let verdict = ProofFile::from_bytes(&bytes)
+    let verdict = ProofFile::decode(&bytes)
         .map_err(obelysk_air::VerifyError::from)
-        .and_then(|file| {
+        .and_then(|(file, body)| {
             let program = obelysk_vm::lower::lower(&module)?;
-            verify_program_soundness(&program, &file, args.min_security)
+            verify_body(&program, &file, body, args.min_security)
                 .map(|(s, soundness)| (s, soundness, file))
         });
     match verdict {
