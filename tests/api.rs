@@ -277,18 +277,18 @@ async fn uploads_report_what_the_vm_supports() {
     assert_eq!(stage1["vm"]["supported"], true, "{stage1}");
     assert_eq!(stage1["vm"]["program_id"].as_str().unwrap().len(), 64);
 
-    // A rustc guest still needs more than stage 1: every missing instruction is named.
-    let (_, fib) = node.upload(&plugin("fibonacci")).await;
-    assert_eq!(fib["vm"]["supported"], false, "{fib}");
-    let missing = fib["vm"]["unsupported"].as_object().unwrap();
+    // A guest using i64 needs more than the VM has: every missing instruction is named.
+    let (_, collatz) = node.upload(&plugin("collatz")).await;
+    assert_eq!(collatz["vm"]["supported"], false, "{collatz}");
+    let missing = collatz["vm"]["unsupported"].as_object().unwrap();
     assert!(
-        missing.contains_key("i32.and") && !missing.contains_key("global"),
-        "{fib}"
+        missing.contains_key("i64.add") && !missing.contains_key("global"),
+        "{collatz}"
     );
-    assert!(fib["vm"]["program_id"].is_null());
+    assert!(collatz["vm"]["program_id"].is_null());
     // It still runs in the sandbox, without a VM re-execution.
-    let id = node.job_id(fib["id"].as_str().unwrap(), &[10]).await;
-    assert_eq!(node.output(&id).await, vec![55]);
+    let id = node.job_id(collatz["id"].as_str().unwrap(), &[27]).await;
+    assert_eq!(node.output(&id).await, vec![111, 9232, 0]);
     assert!(node.wait(&id).await["vm_steps"].is_null());
 
     // A module that lowers is re-executed by the VM, which must agree; its step count is kept.

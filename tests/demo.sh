@@ -30,16 +30,15 @@ if [ -z "$url" ]; then
 fi
 echo "== node listening on $url (data in $data_dir)"
 
-fib="$root/tests/fixtures/fib.wat"
+fib="$PLUGINS_DIR/fibonacci.wasm"
 proof="$data_dir/fib.proof"
-echo "== fib(10000): upload, execute, prove, verify, attest (tests/fixtures/fib.wat)"
+echo "== fib(10000): upload, execute, prove, verify, attest (the fibonacci plugin, built with the SDK)"
 "$OBELYSK" submit "$fib" --input 10000 --node "$url" --wait -o "$proof"
 
 echo "== obelysk verify: the downloaded proof, checked by a separate process without the node"
 "$OBELYSK" verify "$fib" "$proof"
 
-echo "== first-party plugins, run only (--no-prove: they need instructions the VM does not prove yet)"
-"$OBELYSK" submit "$PLUGINS_DIR/fibonacci.wasm" --input 48 --node "$url" --wait --no-prove
+echo "== a first-party plugin, run only (--no-prove: it needs linear memory, which the VM does not prove yet)"
 "$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait --no-prove
 
 if command -v curl >/dev/null; then

@@ -419,7 +419,9 @@ async fn timing_estimates_predict_prove_time_and_enforce_limits() {
 async fn submit_wait_saves_the_proof_and_obelysk_proof_downloads_it() {
     let tmp = temp_dir();
     let node = Node::start(tmp.path(), CONFIG);
-    let module = fixture_path("fib.wat");
+    // A first-party plugin built with the SDK, proven by the node and checked by the CLI.
+    plugin("fibonacci");
+    let module = plugins_dir().join("fibonacci.wasm");
     let saved = tmp.path().join("saved.proof");
     let url = node.url.clone();
     let (module_arg, saved_arg) = (module.clone(), saved.clone());
@@ -446,6 +448,7 @@ async fn submit_wait_saves_the_proof_and_obelysk_proof_downloads_it() {
         attestation.starts_with("0x") && attestation.len() == 66,
         "{text}"
     );
+    assert!(text.contains("[832040]"), "F(30): {text}");
     let job_id = text
         .lines()
         .find_map(|l| l.strip_prefix("job "))

@@ -17,6 +17,7 @@ relation!(MemRelation, 5);
 relation!(Range16, 1);
 relation!(Range10, 1);
 relation!(OutputRelation, 3);
+relation!(BytesRelation, 4);
 
 /// Every relation's random elements, drawn once after the main trace is committed.
 #[derive(Clone, Debug)]
@@ -37,6 +38,9 @@ pub struct Relations {
     pub range10: Range10,
     /// `Output(k, lo, hi)`: output word `k`, consumed by the verifier.
     pub output: OutputRelation,
+    /// `Bytes(op, a, b, r)`: bytes `a, b < 2^8` with `r = a op b` (`and`, `or`, `xor`) or
+    /// `r = 0` (`op = pair`, a range check of two bytes); see `components::byte_table`.
+    pub bytes: BytesRelation,
 }
 
 impl Relations {
@@ -51,6 +55,7 @@ impl Relations {
             range16: Range16::draw(channel),
             range10: Range10::draw(channel),
             output: OutputRelation::draw(channel),
+            bytes: BytesRelation::draw(channel),
         }
     }
 
@@ -68,6 +73,7 @@ impl Relations {
             of(&self.range16),
             of(&self.range10),
             of(&self.output),
+            of(&self.bytes),
         ]
     }
 
@@ -82,6 +88,7 @@ impl Relations {
             range16: Range16::dummy(),
             range10: Range10::dummy(),
             output: OutputRelation::dummy(),
+            bytes: BytesRelation::dummy(),
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn worst_case_claim() -> (Claim, u64, u64) {
     let log_sizes = Kind::ALL.map(|kind| match kind {
         Kind::Range16 => 16,
         Kind::Range10 => 10,
+        Kind::Bytes => crate::components::byte_table::LOG_SIZE,
         Kind::Rom => rows_log_size(rom_rows),
         Kind::Boundary => MAX_LOG_ADDRESSES,
         _ => MAX_LOG_ROWS,
@@ -77,6 +78,7 @@ impl Claim {
             let ok = match kind {
                 Kind::Range16 => size == 16,
                 Kind::Range10 => size == 10,
+                Kind::Bytes => size == crate::components::byte_table::LOG_SIZE,
                 Kind::Rom => size == rows_log_size(rom_rows),
                 Kind::Boundary => (MIN_LOG_ADDRESSES..=MAX_LOG_ADDRESSES).contains(&size),
                 _ => (MIN_LOG_ROWS..=MAX_LOG_ROWS).contains(&size),
@@ -279,8 +281,8 @@ pub fn verify_air(
 /// "tables" (say, a range table that contains 2^16). `obelysk-prover`'s tests recompute it.
 pub fn pinned_preprocessed_root(level: SecurityLevel) -> [u8; 32] {
     let hex = match level {
-        SecurityLevel::Bits96 => "8b837b9d3621d69645e5f877ad3c46e7806d7ecc51e04c6e04f92626c9cd2a73",
-        SecurityLevel::Bits98 => "0c59f3eb84e4dc5c2429a85cbdb54da27cfaa30d57aa7c8b754afe2df055d183",
+        SecurityLevel::Bits96 => "18d3cb74e3dec6b8dc8370fd357f4ca4cdd2561bd222241487da93b997c7d495",
+        SecurityLevel::Bits98 => "2f122cc371af3f5dd6395d8cc4473f26cda73d74c389cc2906db900928473e57",
     };
     let mut root = [0u8; 32];
     for (i, byte) in root.iter_mut().enumerate() {

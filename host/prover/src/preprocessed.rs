@@ -1,6 +1,7 @@
-//! The preprocessed tree: range tables and `seq` columns (`obelysk_air::components::
+//! The preprocessed tree: range tables, the byte table and `seq` columns (`obelysk_air::components::
 //! preprocessed_columns`). It is the same for every program, so verifiers pin its root.
 
+use obelysk_air::components::byte_table;
 use obelysk_air::components::{preprocessed_columns, preprocessed_log_sizes};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::pcs::PcsConfig;
@@ -11,18 +12,27 @@ use stwo::prover::poly::circle::CircleEvaluation;
 use crate::Column;
 use crate::interaction::Preprocessed;
 
-/// A column of `0, 1, …, 2^log_size − 1`.
-fn sequence(log_size: u32) -> Column {
-    let values: BaseColumn = (0..1u32 << log_size)
-        .map(BaseField::from_u32_unchecked)
+/// A column of `2^log_size` rows, row `i` holding `value(i)`.
+fn column(log_size: u32, value: impl Fn(usize) -> u32) -> Column {
+    let values: BaseColumn = (0..1usize << log_size)
+        .map(|i| BaseField::from_u32_unchecked(value(i)))
         .collect();
     CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), values)
 }
 
-/// Every preprocessed column, in tree order. (Each is a sequence: a range table's values are
-/// `0..2^bits`, a boundary's addresses `0..2^k`.)
+/// Every preprocessed column, in tree order: the byte table's columns, and sequences
+/// `0..2^k` for the rest (a range table's values, a boundary's addresses).
 pub fn columns() -> Vec<Column> {
-    preprocessed_log_sizes().into_iter().map(sequence).collect()
+    preprocessed_columns()
+        .into_iter()
+        .zip(preprocessed_log_sizes())
+        .map(
+            |(id, log_size)| match byte_table::COLUMNS.iter().position(|name| *name == id.id) {
+                Some(k) => column(log_size, |i| byte_table::value(k, i)),
+                None => column(log_size, |i| i as u32),
+            },
+        )
+        .collect()
 }
 
 /// `columns` by id, for the interaction evaluator.

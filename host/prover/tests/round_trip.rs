@@ -29,9 +29,35 @@ fn every_operation_on_edge_values() {
     for a in EDGES {
         for b in [0, 1, a, u32::MAX - a, 1 << 16] {
             let out = round_trip(&all_ops(), &[a, b]);
-            assert_eq!(out[0], a.wrapping_add(b));
-            assert_eq!(out[1], a.wrapping_sub(b));
-            assert_eq!(out[4], u32::from(a < b));
+            let (sa, sb) = (a as i32, b as i32);
+            let expected = [
+                a.wrapping_add(b),
+                a.wrapping_sub(b),
+                u32::from(a == b),
+                u32::from(a != b),
+                u32::from(a < b),
+                u32::from(a > b),
+                u32::from(a <= b),
+                u32::from(a >= b),
+                u32::from(sa < sb),
+                u32::from(sa > sb),
+                u32::from(sa <= sb),
+                u32::from(sa >= sb),
+                a.wrapping_mul(b),
+                a & b,
+                a | b,
+                a ^ b,
+                a.wrapping_shl(b),
+                sa.wrapping_shr(b) as u32,
+                a.wrapping_shr(b),
+                a.rotate_left(b % 32),
+                a.rotate_right(b % 32),
+                if b != 0 { a } else { b },
+                u32::from(a == 0),
+                u32::from(b != 0),
+                2,
+            ];
+            assert_eq!(out, expected, "a = {a:#x}, b = {b:#x}");
         }
     }
 }

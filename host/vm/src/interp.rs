@@ -18,7 +18,7 @@ pub struct Step {
     pub pc: Pc,
     pub fp: u32,
     /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
-    /// `Eqz`: `[src, result]`; `JumpIf*`: `[cond]`; `Call`: `[return pc, caller fp]`;
+    /// `Eqz`, `Unary`: `[src, result]`; `Select`: `[first, second, cond]`; `JumpIf*`: `[cond]`; `JumpTable`: `[index]`; `Call`: `[return pc, caller fp]`;
     /// `Return`: `[return pc, caller fp]`; `InputLen`: `[len]`; `Read`: `[index, word]`;
     /// `Write`: `[word]`; others: nothing. Unused entries are 0.
     pub values: [u32; 3],
@@ -134,9 +134,21 @@ impl<'a> Machine<'a> {
                 }
                 Instr::Binary { op, dst, lhs, rhs } => {
                     let (a, b) = (self.get(lhs)?, self.get(rhs)?);
+                    if let Some(reason) = op.trap(a, b) {
+                        return Err(ExecError::Trap {
+                            pc,
+                            reason: reason.into(),
+                        });
+                    }
                     let r = op.apply(a, b);
                     self.set(dst, r)?;
                     values = [a, b, r];
+                }
+                Instr::Unary { op, dst, src } => {
+                    let a = self.get(src)?;
+                    let r = op.apply(a);
+                    self.set(dst, r)?;
+                    values = [a, r, 0];
                 }
                 Instr::Eqz { dst, src } => {
                     let a = self.get(src)?;
@@ -144,7 +156,18 @@ impl<'a> Machine<'a> {
                     self.set(dst, r)?;
                     values = [a, r, 0];
                 }
+                Instr::Select { dst, first, cond } => {
+                    let second = first.checked_add(1).ok_or(ExecError::StackOverflow)?;
+                    let (x, y, c) = (self.get(first)?, self.get(second)?, self.get(cond)?);
+                    self.set(dst, if c != 0 { x } else { y })?;
+                    values = [x, y, c];
+                }
                 Instr::Jump { target } => next = target,
+                Instr::JumpTable { index, count } => {
+                    let i = self.get(index)?;
+                    next = pc + 1 + i.min(count);
+                    values[0] = i;
+                }
                 Instr::JumpIf { cond, target } | Instr::JumpIfZero { cond, target } => {
                     let c = self.get(cond)?;
                     values[0] = c;

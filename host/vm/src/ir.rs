@@ -21,13 +21,16 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 5;
+pub const IR_VERSION: u32 = 6;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
 pub const MAX_CODE_LEN: usize = 1 << 20;
 /// See [`MAX_CODE_LEN`].
 pub const MAX_FRAME_SLOTS: u32 = 1 << 16;
+/// `br_table` targets (besides the default) a [`Instr::JumpTable`] may have: its count is
+/// one 16-bit limb.
+pub const MAX_TABLE_TARGETS: u32 = 1 << 16;
 /// The largest word an instruction may encode to ([`Instr::encode`]): `2^20 − 1`.
 pub const MAX_ENCODED_WORD: u32 = (1 << 20) - 1;
 
@@ -36,43 +39,247 @@ pub type Slot = u32;
 /// An absolute program counter (index into [`Program::code`]).
 pub type Pc = u32;
 
+/// Every instruction's opcode: the first word of [`Instr::encode`], and what the AIR's
+/// components (`obelysk_air::components`) match on. This table is the only place an opcode
+/// number is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Opcode {
+    Const = 0,
+    Copy = 1,
+    Eqz = 2,
+    Jump = 3,
+    JumpIf = 4,
+    JumpIfZero = 5,
+    Call = 6,
+    Return = 7,
+    InputLen = 8,
+    Read = 9,
+    Write = 10,
+    Trap = 11,
+    Halt = 12,
+    Select = 13,
+    JumpTable = 14,
+    Add = 16,
+    Sub = 17,
+    Eq = 18,
+    Ne = 19,
+    LtU = 20,
+    GtU = 21,
+    LeU = 22,
+    GeU = 23,
+    LtS = 24,
+    GtS = 25,
+    LeS = 26,
+    GeS = 27,
+    Mul = 28,
+    And = 29,
+    Or = 30,
+    Xor = 31,
+    Shl = 32,
+    ShrS = 33,
+    ShrU = 34,
+    Rotl = 35,
+    Rotr = 36,
+    DivS = 37,
+    DivU = 38,
+    RemS = 39,
+    RemU = 40,
+    Clz = 41,
+    Ctz = 42,
+    Popcnt = 43,
+    Extend8S = 44,
+    Extend16S = 45,
+}
+
+impl Opcode {
+    /// Every opcode, in numeric order.
+    pub const ALL: [Opcode; 45] = [
+        Opcode::Const,
+        Opcode::Copy,
+        Opcode::Eqz,
+        Opcode::Jump,
+        Opcode::JumpIf,
+        Opcode::JumpIfZero,
+        Opcode::Call,
+        Opcode::Return,
+        Opcode::InputLen,
+        Opcode::Read,
+        Opcode::Write,
+        Opcode::Trap,
+        Opcode::Halt,
+        Opcode::Select,
+        Opcode::JumpTable,
+        Opcode::Add,
+        Opcode::Sub,
+        Opcode::Eq,
+        Opcode::Ne,
+        Opcode::LtU,
+        Opcode::GtU,
+        Opcode::LeU,
+        Opcode::GeU,
+        Opcode::LtS,
+        Opcode::GtS,
+        Opcode::LeS,
+        Opcode::GeS,
+        Opcode::Mul,
+        Opcode::And,
+        Opcode::Or,
+        Opcode::Xor,
+        Opcode::Shl,
+        Opcode::ShrS,
+        Opcode::ShrU,
+        Opcode::Rotl,
+        Opcode::Rotr,
+        Opcode::DivS,
+        Opcode::DivU,
+        Opcode::RemS,
+        Opcode::RemU,
+        Opcode::Clz,
+        Opcode::Ctz,
+        Opcode::Popcnt,
+        Opcode::Extend8S,
+        Opcode::Extend16S,
+    ];
+
+    /// The encoded word.
+    pub const fn word(self) -> u32 {
+        self as u32
+    }
+}
+
 /// Two-operand i32 operations: `dst ← lhs op rhs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BinOp {
     Add,
     Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+    Shl,
+    ShrS,
+    ShrU,
+    Rotl,
+    Rotr,
+    DivS,
+    DivU,
+    RemS,
+    RemU,
     Eq,
     Ne,
+    LtS,
     LtU,
+    GtS,
     GtU,
+    LeS,
     LeU,
+    GeS,
     GeU,
 }
 
 impl BinOp {
-    /// All binary operations, in opcode order.
-    pub const ALL: [BinOp; 8] = [
+    /// All binary operations.
+    pub const ALL: [BinOp; 25] = [
         BinOp::Add,
         BinOp::Sub,
+        BinOp::Mul,
+        BinOp::And,
+        BinOp::Or,
+        BinOp::Xor,
+        BinOp::Shl,
+        BinOp::ShrS,
+        BinOp::ShrU,
+        BinOp::Rotl,
+        BinOp::Rotr,
+        BinOp::DivS,
+        BinOp::DivU,
+        BinOp::RemS,
+        BinOp::RemU,
         BinOp::Eq,
         BinOp::Ne,
+        BinOp::LtS,
         BinOp::LtU,
+        BinOp::GtS,
         BinOp::GtU,
+        BinOp::LeS,
         BinOp::LeU,
+        BinOp::GeS,
         BinOp::GeU,
     ];
 
-    /// The Wasm result of `lhs op rhs`.
+    /// Why Wasm traps on `lhs op rhs`, if it does: a division by zero, or `INT_MIN / −1`.
+    pub fn trap(self, lhs: u32, rhs: u32) -> Option<&'static str> {
+        match self {
+            BinOp::DivS | BinOp::DivU | BinOp::RemS | BinOp::RemU if rhs == 0 => {
+                Some("integer divide by zero")
+            }
+            BinOp::DivS if lhs == 1 << 31 && rhs == u32::MAX => Some("integer overflow"),
+            _ => None,
+        }
+    }
+
+    /// The Wasm result of `lhs op rhs`, where it does not [trap](BinOp::trap) (where it does,
+    /// 0).
     pub fn apply(self, lhs: u32, rhs: u32) -> u32 {
+        let (sl, sr) = (lhs as i32, rhs as i32);
         match self {
             BinOp::Add => lhs.wrapping_add(rhs),
             BinOp::Sub => lhs.wrapping_sub(rhs),
+            BinOp::Mul => lhs.wrapping_mul(rhs),
+            BinOp::And => lhs & rhs,
+            BinOp::Or => lhs | rhs,
+            BinOp::Xor => lhs ^ rhs,
+            BinOp::Shl => lhs.wrapping_shl(rhs),
+            BinOp::ShrS => sl.wrapping_shr(rhs) as u32,
+            BinOp::ShrU => lhs.wrapping_shr(rhs),
+            BinOp::Rotl => lhs.rotate_left(rhs % 32),
+            BinOp::Rotr => lhs.rotate_right(rhs % 32),
+            BinOp::DivS => sl.checked_div(sr).unwrap_or(0) as u32,
+            BinOp::DivU => lhs.checked_div(rhs).unwrap_or(0),
+            BinOp::RemS => sl.checked_rem(sr).map_or(0, |r| r as u32),
+            BinOp::RemU => lhs.checked_rem(rhs).unwrap_or(0),
             BinOp::Eq => u32::from(lhs == rhs),
             BinOp::Ne => u32::from(lhs != rhs),
+            BinOp::LtS => u32::from(sl < sr),
             BinOp::LtU => u32::from(lhs < rhs),
+            BinOp::GtS => u32::from(sl > sr),
             BinOp::GtU => u32::from(lhs > rhs),
+            BinOp::LeS => u32::from(sl <= sr),
             BinOp::LeU => u32::from(lhs <= rhs),
+            BinOp::GeS => u32::from(sl >= sr),
             BinOp::GeU => u32::from(lhs >= rhs),
+        }
+    }
+
+    /// Its opcode.
+    pub const fn opcode(self) -> Opcode {
+        match self {
+            BinOp::Add => Opcode::Add,
+            BinOp::Sub => Opcode::Sub,
+            BinOp::Mul => Opcode::Mul,
+            BinOp::And => Opcode::And,
+            BinOp::Or => Opcode::Or,
+            BinOp::Xor => Opcode::Xor,
+            BinOp::Shl => Opcode::Shl,
+            BinOp::ShrS => Opcode::ShrS,
+            BinOp::ShrU => Opcode::ShrU,
+            BinOp::Rotl => Opcode::Rotl,
+            BinOp::Rotr => Opcode::Rotr,
+            BinOp::DivS => Opcode::DivS,
+            BinOp::DivU => Opcode::DivU,
+            BinOp::RemS => Opcode::RemS,
+            BinOp::RemU => Opcode::RemU,
+            BinOp::Eq => Opcode::Eq,
+            BinOp::Ne => Opcode::Ne,
+            BinOp::LtS => Opcode::LtS,
+            BinOp::LtU => Opcode::LtU,
+            BinOp::GtS => Opcode::GtS,
+            BinOp::GtU => Opcode::GtU,
+            BinOp::LeS => Opcode::LeS,
+            BinOp::LeU => Opcode::LeU,
+            BinOp::GeS => Opcode::GeS,
+            BinOp::GeU => Opcode::GeU,
         }
     }
 
@@ -80,12 +287,82 @@ impl BinOp {
         match self {
             BinOp::Add => "add",
             BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::Xor => "xor",
+            BinOp::Shl => "shl",
+            BinOp::ShrS => "shr_s",
+            BinOp::ShrU => "shr_u",
+            BinOp::Rotl => "rotl",
+            BinOp::Rotr => "rotr",
+            BinOp::DivS => "div_s",
+            BinOp::DivU => "div_u",
+            BinOp::RemS => "rem_s",
+            BinOp::RemU => "rem_u",
             BinOp::Eq => "eq",
             BinOp::Ne => "ne",
+            BinOp::LtS => "lt_s",
             BinOp::LtU => "lt_u",
+            BinOp::GtS => "gt_s",
             BinOp::GtU => "gt_u",
+            BinOp::LeS => "le_s",
             BinOp::LeU => "le_u",
+            BinOp::GeS => "ge_s",
             BinOp::GeU => "ge_u",
+        }
+    }
+}
+
+/// One-operand i32 operations: `dst ← op src`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Clz,
+    Ctz,
+    Popcnt,
+    Extend8S,
+    Extend16S,
+}
+
+impl UnOp {
+    /// All unary operations.
+    pub const ALL: [UnOp; 5] = [
+        UnOp::Clz,
+        UnOp::Ctz,
+        UnOp::Popcnt,
+        UnOp::Extend8S,
+        UnOp::Extend16S,
+    ];
+
+    /// The Wasm result of `op x`.
+    pub fn apply(self, x: u32) -> u32 {
+        match self {
+            UnOp::Clz => x.leading_zeros(),
+            UnOp::Ctz => x.trailing_zeros(),
+            UnOp::Popcnt => x.count_ones(),
+            UnOp::Extend8S => x as u8 as i8 as i32 as u32,
+            UnOp::Extend16S => x as u16 as i16 as i32 as u32,
+        }
+    }
+
+    /// Its opcode.
+    pub const fn opcode(self) -> Opcode {
+        match self {
+            UnOp::Clz => Opcode::Clz,
+            UnOp::Ctz => Opcode::Ctz,
+            UnOp::Popcnt => Opcode::Popcnt,
+            UnOp::Extend8S => Opcode::Extend8S,
+            UnOp::Extend16S => Opcode::Extend16S,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            UnOp::Clz => "clz",
+            UnOp::Ctz => "ctz",
+            UnOp::Popcnt => "popcnt",
+            UnOp::Extend8S => "extend8_s",
+            UnOp::Extend16S => "extend16_s",
         }
     }
 }
@@ -104,14 +381,22 @@ pub enum Instr {
         lhs: Slot,
         rhs: Slot,
     },
+    /// `dst ← op src`.
+    Unary { op: UnOp, dst: Slot, src: Slot },
     /// `dst ← (src = 0)`.
     Eqz { dst: Slot, src: Slot },
+    /// `dst ← if cond ≠ 0 { first } else { first + 1 }`: Wasm `select`, whose two values are
+    /// adjacent on the operand stack.
+    Select { dst: Slot, first: Slot, cond: Slot },
     /// `pc ← target`.
     Jump { target: Pc },
     /// `pc ← target` when `cond ≠ 0`.
     JumpIf { cond: Slot, target: Pc },
     /// `pc ← target` when `cond = 0`.
     JumpIfZero { cond: Slot, target: Pc },
+    /// Wasm `br_table`: `pc ← pc + 1 + min(index, count)`, into the `count + 1` jumps that
+    /// follow (the last is the default). `count` is below [`MAX_TABLE_TARGETS`].
+    JumpTable { index: Slot, count: u32 },
     /// Saves `(pc + 1, fp)` at FRAME[fp + frame], then `fp ← fp + frame`, `pc ← target`.
     Call { frame: Slot, target: Pc },
     /// Restores `(pc, fp)` from FRAME[fp].
@@ -129,28 +414,57 @@ pub enum Instr {
 }
 
 impl Instr {
+    /// Its opcode.
+    pub const fn opcode(&self) -> Opcode {
+        match self {
+            Instr::Const { .. } => Opcode::Const,
+            Instr::Copy { .. } => Opcode::Copy,
+            Instr::Binary { op, .. } => op.opcode(),
+            Instr::Unary { op, .. } => op.opcode(),
+            Instr::Eqz { .. } => Opcode::Eqz,
+            Instr::Select { .. } => Opcode::Select,
+            Instr::Jump { .. } => Opcode::Jump,
+            Instr::JumpIf { .. } => Opcode::JumpIf,
+            Instr::JumpIfZero { .. } => Opcode::JumpIfZero,
+            Instr::JumpTable { .. } => Opcode::JumpTable,
+            Instr::Call { .. } => Opcode::Call,
+            Instr::Return => Opcode::Return,
+            Instr::InputLen { .. } => Opcode::InputLen,
+            Instr::Read { .. } => Opcode::Read,
+            Instr::Write { .. } => Opcode::Write,
+            Instr::Trap => Opcode::Trap,
+            Instr::Halt => Opcode::Halt,
+        }
+    }
+
+    /// The operands `[a, b, c]`: `a` = destination / condition / call frame, `b` = first
+    /// source / jump or call target, `c` = second source (a 32-bit immediate is split into
+    /// its 16-bit limbs `b, c`).
+    pub const fn operands(&self) -> [u32; 3] {
+        match *self {
+            Instr::Const { dst, value } => [dst, value & 0xffff, value >> 16],
+            Instr::Copy { dst, src } => [dst, src, 0],
+            Instr::Binary { dst, lhs, rhs, .. } => [dst, lhs, rhs],
+            Instr::Unary { dst, src, .. } | Instr::Eqz { dst, src } => [dst, src, 0],
+            Instr::Select { dst, first, cond } => [dst, first, cond],
+            Instr::Jump { target } => [0, target, 0],
+            Instr::JumpIf { cond, target } | Instr::JumpIfZero { cond, target } => {
+                [cond, target, 0]
+            }
+            Instr::JumpTable { index, count } => [index, count, 0],
+            Instr::Call { frame, target } => [frame, target, 0],
+            Instr::InputLen { dst } => [dst, 0, 0],
+            Instr::Read { dst, index } => [dst, index, 0],
+            Instr::Write { src } => [0, src, 0],
+            Instr::Return | Instr::Trap | Instr::Halt => [0, 0, 0],
+        }
+    }
+
     /// The fixed-width encoding `[opcode, a, b, c]` that the program id commits to; every
     /// word is below 2^20 for programs within [`MAX_CODE_LEN`] and [`MAX_FRAME_SLOTS`].
-    pub fn encode(&self) -> [u32; 4] {
-        match *self {
-            Instr::Const { dst, value } => [0, dst, value & 0xffff, value >> 16],
-            Instr::Copy { dst, src } => [1, dst, src, 0],
-            Instr::Binary { op, dst, lhs, rhs } => {
-                let code = BinOp::ALL.iter().position(|o| *o == op).expect("listed") as u32;
-                [16 + code, dst, lhs, rhs]
-            }
-            Instr::Eqz { dst, src } => [2, dst, src, 0],
-            Instr::Jump { target } => [3, 0, target, 0],
-            Instr::JumpIf { cond, target } => [4, cond, target, 0],
-            Instr::JumpIfZero { cond, target } => [5, cond, target, 0],
-            Instr::Call { frame, target } => [6, frame, target, 0],
-            Instr::Return => [7, 0, 0, 0],
-            Instr::InputLen { dst } => [8, dst, 0, 0],
-            Instr::Read { dst, index } => [9, dst, index, 0],
-            Instr::Write { src } => [10, 0, src, 0],
-            Instr::Trap => [11, 0, 0, 0],
-            Instr::Halt => [12, 0, 0, 0],
-        }
+    pub const fn encode(&self) -> [u32; 4] {
+        let [a, b, c] = self.operands();
+        [self.opcode().word(), a, b, c]
     }
 }
 
@@ -162,10 +476,19 @@ impl fmt::Display for Instr {
             Instr::Binary { op, dst, lhs, rhs } => {
                 write!(f, "s{dst} ← {} s{lhs} s{rhs}", op.name())
             }
+            Instr::Unary { op, dst, src } => write!(f, "s{dst} ← {} s{src}", op.name()),
             Instr::Eqz { dst, src } => write!(f, "s{dst} ← eqz s{src}"),
+            Instr::Select { dst, first, cond } => {
+                write!(
+                    f,
+                    "s{dst} ← s{cond} ? s{first} : s{}",
+                    first.wrapping_add(1)
+                )
+            }
             Instr::Jump { target } => write!(f, "jump @{target}"),
             Instr::JumpIf { cond, target } => write!(f, "jump @{target} if s{cond}"),
             Instr::JumpIfZero { cond, target } => write!(f, "jump @{target} unless s{cond}"),
+            Instr::JumpTable { index, count } => write!(f, "jump table s{index} of {count}"),
             Instr::Call { frame, target } => write!(f, "call @{target} frame +{frame}"),
             Instr::Return => f.write_str("return"),
             Instr::InputLen { dst } => write!(f, "s{dst} ← input_len"),
@@ -238,5 +561,33 @@ impl Program {
             out.push_str(&format!("  @{pc:<5} {instr}\n"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcode_table_is_one_word_per_opcode() {
+        for pair in Opcode::ALL.windows(2) {
+            assert!(
+                pair[0].word() < pair[1].word(),
+                "{pair:?}: listed in numeric order"
+            );
+        }
+        for op in BinOp::ALL {
+            assert!(Opcode::ALL.contains(&op.opcode()));
+            let instr = Instr::Binary {
+                op,
+                dst: 1,
+                lhs: 2,
+                rhs: 3,
+            };
+            assert_eq!(instr.encode(), [op.opcode().word(), 1, 2, 3]);
+        }
+        let opcodes: std::collections::BTreeSet<_> =
+            BinOp::ALL.iter().map(|o| o.opcode()).collect();
+        assert_eq!(opcodes.len(), BinOp::ALL.len(), "one opcode per operation");
     }
 }

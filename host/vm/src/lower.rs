@@ -12,7 +12,8 @@ use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeR
 use crate::VmError;
 use crate::abi::{AbiImport, IMPORT_MODULE, check_module};
 use crate::ir::{
-    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, Pc, Program, Slot,
+    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, MAX_TABLE_TARGETS, Pc,
+    Program, Slot, UnOp,
 };
 
 /// Why a module cannot be lowered.
@@ -687,6 +688,46 @@ impl Lowering {
                     s.blocks[index].exits.push(at);
                 }
             }
+            Operator::BrTable { ref targets } => {
+                let index = s.pop()?;
+                let mut depths = targets
+                    .targets()
+                    .collect::<Result<Vec<u32>, _>>()
+                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
+                let count = depths.len() as u32;
+                if count >= MAX_TABLE_TARGETS {
+                    return Err(Refusal::Unsupported(format!(
+                        "br_table with {count} targets (at most {})",
+                        MAX_TABLE_TARGETS - 1
+                    )));
+                }
+                depths.push(targets.default());
+                self.emit(Instr::JumpTable { index, count });
+                let entries: Vec<usize> = depths
+                    .iter()
+                    .map(|_| self.emit(Instr::Jump { target: 0 }))
+                    .collect();
+                let top = s.peek(0).ok();
+                for (entry, depth) in entries.into_iter().zip(depths) {
+                    let at = s.blocks.len() - 1 - depth as usize;
+                    let target = &s.blocks[at];
+                    let moves_value = target.kind != BlockKind::Loop
+                        && target.arity == 1
+                        && top != Some(target.height);
+                    if target.kind == BlockKind::Loop {
+                        let head = target.head;
+                        self.patch(entry, head);
+                    } else if target.kind == BlockKind::Function || moves_value {
+                        // The entry jumps to code that moves the result, then branches.
+                        let here = self.pc();
+                        self.patch(entry, here);
+                        self.branch(s, depth)?;
+                    } else {
+                        s.blocks[at].exits.push(entry);
+                    }
+                }
+                s.dead = true;
+            }
             Operator::Return => {
                 self.branch(s, s.blocks.len() as u32 - 1)?;
                 s.dead = true;
@@ -754,14 +795,22 @@ impl Lowering {
                 let src = s.peek(0)?;
                 self.emit(Instr::Eqz { dst: src, src });
             }
-            Operator::I32Add
-            | Operator::I32Sub
-            | Operator::I32Eq
-            | Operator::I32Ne
-            | Operator::I32LtU
-            | Operator::I32GtU
-            | Operator::I32LeU
-            | Operator::I32GeU => {
+            _ if unop(op).is_some() => {
+                let src = s.peek(0)?;
+                let op = unop(op).expect("matched a unary operator");
+                self.emit(Instr::Unary { op, dst: src, src });
+            }
+            Operator::Select | Operator::TypedSelect { ty: ValType::I32 } => {
+                let cond = s.pop()?;
+                let _second = s.pop()?;
+                let first = s.peek(0)?;
+                self.emit(Instr::Select {
+                    dst: first,
+                    first,
+                    cond,
+                });
+            }
+            _ if binop(op).is_some() => {
                 let op = binop(op).expect("matched a binary operator");
                 let rhs = s.pop()?;
                 let lhs = s.peek(0)?;
@@ -814,12 +863,40 @@ fn binop(op: &Operator<'_>) -> Option<BinOp> {
     Some(match op {
         Operator::I32Add => BinOp::Add,
         Operator::I32Sub => BinOp::Sub,
+        Operator::I32Mul => BinOp::Mul,
+        Operator::I32And => BinOp::And,
+        Operator::I32Or => BinOp::Or,
+        Operator::I32Xor => BinOp::Xor,
+        Operator::I32Shl => BinOp::Shl,
+        Operator::I32ShrS => BinOp::ShrS,
+        Operator::I32ShrU => BinOp::ShrU,
+        Operator::I32Rotl => BinOp::Rotl,
+        Operator::I32Rotr => BinOp::Rotr,
+        Operator::I32DivS => BinOp::DivS,
+        Operator::I32DivU => BinOp::DivU,
+        Operator::I32RemS => BinOp::RemS,
+        Operator::I32RemU => BinOp::RemU,
         Operator::I32Eq => BinOp::Eq,
         Operator::I32Ne => BinOp::Ne,
+        Operator::I32LtS => BinOp::LtS,
         Operator::I32LtU => BinOp::LtU,
+        Operator::I32GtS => BinOp::GtS,
         Operator::I32GtU => BinOp::GtU,
+        Operator::I32LeS => BinOp::LeS,
         Operator::I32LeU => BinOp::LeU,
+        Operator::I32GeS => BinOp::GeS,
         Operator::I32GeU => BinOp::GeU,
+        _ => return None,
+    })
+}
+
+fn unop(op: &Operator<'_>) -> Option<UnOp> {
+    Some(match op {
+        Operator::I32Clz => UnOp::Clz,
+        Operator::I32Ctz => UnOp::Ctz,
+        Operator::I32Popcnt => UnOp::Popcnt,
+        Operator::I32Extend8S => UnOp::Extend8S,
+        Operator::I32Extend16S => UnOp::Extend16S,
         _ => return None,
     })
 }
@@ -827,6 +904,7 @@ fn binop(op: &Operator<'_>) -> Option<BinOp> {
 /// Whether [`Lowering::operator`] handles `op` (used to list every unsupported one).
 fn is_supported(op: &Operator<'_>) -> bool {
     binop(op).is_some()
+        || unop(op).is_some()
         || matches!(
             op,
             Operator::Nop
@@ -837,6 +915,7 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::Else
                 | Operator::End
                 | Operator::Br { .. }
+                | Operator::BrTable { .. }
                 | Operator::BrIf { .. }
                 | Operator::Return
                 | Operator::Call { .. }
@@ -846,6 +925,8 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::LocalTee { .. }
                 | Operator::I32Const { .. }
                 | Operator::I32Eqz
+                | Operator::Select
+                | Operator::TypedSelect { ty: ValType::I32 }
         )
 }
 

@@ -1,4 +1,4 @@
-//! `add_sub` (IR `Binary{Add, Sub}`, opcodes 16, 17, `[op, dst, lhs, rhs]`): `dst ← lhs ± rhs`
+//! `add_sub` (IR `Binary{Add, Sub}`, `[op, dst, lhs, rhs]`): `dst ← lhs ± rhs`
 //! modulo 2^32.
 //!
 //! Columns after the frame: `is_sub, x_lo, x_hi, y_lo, y_hi, r_lo, r_hi, carry0, carry1,
@@ -14,11 +14,9 @@
 
 use stwo_constraint_framework::EvalAtRow;
 
-use super::frame::{Frame, Space, access, boolean, constant, range16, step};
+use super::Kind;
+use super::frame::{Frame, Space, access, boolean, constant, flagged_opcode, range16, step};
 use crate::relations::Relations;
-
-/// Opcode of `Binary{Add}`; `Sub` is the next one.
-pub const OPCODE_ADD: u32 = 16;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     let frame = Frame::read(eval);
@@ -45,7 +43,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     eval.add_constraint(p_lo + y_lo.clone() - q_lo - carry0.clone() * base.clone());
     eval.add_constraint(p_hi + y_hi.clone() + carry0 - q_hi - carry1 * base);
 
-    let opcode = constant::<E::F>(OPCODE_ADD) + is_sub;
+    let opcode = flagged_opcode(Kind::AddSub.opcodes(), std::slice::from_ref(&is_sub));
     step(eval, rel, &frame, opcode, frame.fall_through());
     let e = frame.enabler.clone();
     let fp = frame.fp.clone();

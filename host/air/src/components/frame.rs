@@ -19,6 +19,7 @@
 //! read a value from its future, and every chain of a cell's tokens starts at the boundary.
 
 use num_traits::One;
+use obelysk_vm::ir::Opcode;
 use stwo::core::fields::m31::BaseField;
 use stwo_constraint_framework::{EvalAtRow, RelationEntry};
 
@@ -36,6 +37,13 @@ pub enum Space {
 
 /// Accesses per step (timestamps `4·clk + 1 + j`, `j < ACCESSES_PER_STEP`).
 pub const ACCESSES_PER_STEP: u32 = 4;
+
+/// The largest timestamp, `ACCESSES_PER_STEP · MAX_STEPS`, plus the largest gap the range
+/// checks accept (`2^26`) stays below p, so `ts − prev_ts − 1` never wraps.
+const _: () = assert!(
+    (ACCESSES_PER_STEP as u64) * crate::vm::MAX_STEPS + (1 << 26) < (1u64 << 31) - 1,
+    "timestamps could wrap modulo p"
+);
 
 /// The step frame's columns.
 #[derive(Clone)]
@@ -78,6 +86,7 @@ impl<F: Clone + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F>
 
     /// The timestamp of this step's access `j`.
     pub fn ts(&self, j: u32) -> F {
+        assert!(j < ACCESSES_PER_STEP, "access {j} of a step");
         self.clk.clone() * BaseField::from(ACCESSES_PER_STEP) + F::from(BaseField::from(1 + j))
     }
 
@@ -199,6 +208,39 @@ pub fn boolean<E: EvalAtRow>(eval: &mut E, x: &E::F) {
 pub fn non_zero<E: EvalAtRow>(eval: &mut E, s: E::F, inv: E::F, nz: E::F) {
     eval.add_constraint(s.clone() * inv - nz.clone());
     eval.add_constraint(s * (E::F::one() - nz));
+}
+
+/// The constant `opcode`.
+pub fn opcode<F: From<BaseField>>(opcode: Opcode) -> F {
+    constant(opcode.word())
+}
+
+/// The opcode selected by a family's flags, from its row in the registry
+/// (`Kind::opcodes`): with one flag per opcode, `Σ flag_k · opcode_k`; with one fewer, the
+/// first opcode is the default, `opcode_0 + Σ flag_k · (opcode_{k+1} − opcode_0)`. Linear, so
+/// it can stand in a lookup's tuple.
+pub fn flagged_opcode<F>(opcodes: &[Opcode], flags: &[F]) -> F
+where
+    F: Clone + From<BaseField> + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F>,
+{
+    let word = |op: &Opcode| BaseField::from(op.word());
+    if flags.len() + 1 == opcodes.len() {
+        let base = word(&opcodes[0]);
+        flags
+            .iter()
+            .zip(&opcodes[1..])
+            .fold(F::from(base), |acc, (f, op)| {
+                acc + f.clone() * (word(op) - base)
+            })
+    } else {
+        assert_eq!(flags.len(), opcodes.len(), "one flag per opcode");
+        flags
+            .iter()
+            .zip(opcodes)
+            .fold(F::from(BaseField::from(0)), |acc, (f, op)| {
+                acc + f.clone() * word(op)
+            })
+    }
 }
 
 /// `E::F` constant.

@@ -1,5 +1,5 @@
-//! `io` (IR `InputLen` opcode 8 `[8, dst, 0, 0]`, `Read` 9 `[9, dst, index, 0]`, `Write` 10
-//! `[10, 0, src, 0]`).
+//! `io` (IR `InputLen` `[input_len, dst, 0, 0]`, `Read` `[read, dst, index, 0]`, `Write`
+//! `[write, 0, src, 0]`).
 //!
 //! Columns after the frame: flags `len, read, write`, then `x_lo, x_hi, w_lo, w_hi, old_lo,
 //! old_hi`, then the read of slot `b` (`index` or `src`, into x; for `read`, `write`) and the
@@ -14,11 +14,10 @@
 
 use stwo_constraint_framework::{EvalAtRow, RelationEntry};
 
-use super::frame::{Frame, Next, Space, access, boolean, constant, step};
+use super::Kind;
+use super::frame::{Frame, Next, Space, access, boolean, constant, flagged_opcode, step};
 use crate::relations::Relations;
 
-/// Opcode of `InputLen`; `Read` and `Write` follow.
-pub const OPCODE: u32 = 8;
 /// ROM tag of input words.
 pub const TAG_INPUT: u32 = 1;
 /// ROM tag of the input length.
@@ -42,9 +41,10 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         boolean(eval, flag);
     }
     eval.add_constraint(f_len.clone() + f_read.clone() + f_write.clone() - e);
-    let opcode = f_len.clone() * constant::<E::F>(OPCODE)
-        + f_read.clone() * constant::<E::F>(OPCODE + 1)
-        + f_write.clone() * constant::<E::F>(OPCODE + 2);
+    let opcode = flagged_opcode(
+        Kind::Io.opcodes(),
+        &[f_len.clone(), f_read.clone(), f_write.clone()],
+    );
     let next = Next::Step {
         pc: frame.pc.clone() + constant::<E::F>(1),
         fp: frame.fp.clone(),

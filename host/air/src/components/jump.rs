@@ -1,5 +1,4 @@
-//! `jump` (IR `Jump` opcode 3 `[3, 0, target, 0]`, `JumpIf` 4 and `JumpIfZero` 5
-//! `[op, cond, target, 0]`).
+//! `jump` (IR `Jump` `[jump, 0, target, 0]`, `JumpIf` and `JumpIfZero` `[op, cond, target, 0]`).
 //!
 //! Columns after the frame: flags `if, if_zero`, then `v_lo, v_hi, inv, nz, taken, next_pc`,
 //! then the read of `cond` (only for the conditional jumps).
@@ -10,11 +9,9 @@
 
 use stwo_constraint_framework::EvalAtRow;
 
-use super::frame::{Frame, Next, Space, access, boolean, constant, non_zero, step};
+use super::Kind;
+use super::frame::{Frame, Next, Space, access, boolean, constant, flagged_opcode, non_zero, step};
 use crate::relations::Relations;
-
-/// Opcode of `Jump`; `JumpIf` and `JumpIfZero` follow.
-pub const OPCODE: u32 = 3;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     let frame = Frame::read(eval);
@@ -36,7 +33,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     );
     let pc = frame.pc.clone();
     eval.add_constraint(next_pc.clone() - pc.clone() - e - taken * (frame.b.clone() - pc - one));
-    let opcode = constant::<E::F>(OPCODE) + f_if.clone() + f_ifz.clone() * constant::<E::F>(2);
+    let opcode = flagged_opcode(Kind::Jump.opcodes(), &[f_if.clone(), f_ifz.clone()]);
     let next = Next::Step {
         pc: next_pc,
         fp: frame.fp.clone(),

@@ -3,18 +3,28 @@
 //! See `host/air/DESIGN.md` for the relations and the attack each constraint stops.
 
 pub mod add_sub;
+pub mod bitwise;
 pub mod boundary;
+pub mod byte_table;
 pub mod call;
 pub mod cmp;
 pub mod constant;
 pub mod copy;
+pub mod div;
 pub mod frame;
 pub mod halt;
 pub mod io;
 pub mod jump;
+pub mod jump_table;
+pub mod mul;
 pub mod range_check;
+pub mod ret;
 pub mod rom;
+pub mod select;
+pub mod shift;
+pub mod unary;
 
+use obelysk_vm::ir::Opcode;
 use serde::{Deserialize, Serialize};
 use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 use stwo_constraint_framework::{EvalAtRow, FrameworkComponent, FrameworkEval};
@@ -22,87 +32,127 @@ use stwo_constraint_framework::{EvalAtRow, FrameworkComponent, FrameworkEval};
 use crate::relations::Relations;
 use range_check::RangeTable;
 
-/// Every component of the VM AIR, in the order their columns are committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Kind {
-    Range16,
-    Range10,
-    Rom,
-    Boundary,
-    Const,
-    Copy,
-    AddSub,
-    Cmp,
-    Jump,
-    Call,
-    Ret,
-    Io,
-    Halt,
+/// The registry: every component, in commitment order. Tables first, then the instruction
+/// families, each with its module (whose `evaluate` holds its constraints) and the opcodes it
+/// proves, in the order of its opcode flags. [`family`] is an exhaustive `match` over
+/// [`Opcode`]: an opcode with no family (other than the `untraced` ones, which have no proof)
+/// does not build, and one listed twice is an unreachable pattern (a `-D warnings` error).
+macro_rules! registry {
+    (
+        tables { $($table:ident: $table_name:literal),* $(,)? }
+        families { $($family:ident: $module:ident [$($op:ident),+]),* $(,)? }
+        untraced [$($untraced:ident),*]
+    ) => {
+        /// Every component of the VM AIR, in the order their columns are committed.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $($table,)*
+            $($family,)*
+        }
+
+        /// Number of components.
+        pub const N_COMPONENTS: usize = [$(stringify!($table),)* $(stringify!($family),)*].len();
+        const N_FAMILIES: usize = [$(stringify!($family),)*].len();
+
+        impl Kind {
+            /// All components, in commitment order.
+            pub const ALL: [Kind; N_COMPONENTS] = [$(Kind::$table,)* $(Kind::$family,)*];
+
+            /// The instruction families: components whose rows are VM steps.
+            pub const STEPS: [Kind; N_FAMILIES] = [$(Kind::$family,)*];
+
+            /// A short name (`add_sub`, `range16`, …).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$table => $table_name,)*
+                    $(Kind::$family => stringify!($module),)*
+                }
+            }
+
+            /// The opcodes a family proves, in the order of its opcode flags (empty for
+            /// a table).
+            pub fn opcodes(self) -> &'static [Opcode] {
+                match self {
+                    $(Kind::$family => &[$(Opcode::$op),+],)*
+                    _ => &[],
+                }
+            }
+
+            fn evaluate_family<E: EvalAtRow>(self, eval: &mut E, rel: &Relations) {
+                match self {
+                    $(Kind::$family => $module::evaluate(eval, rel),)*
+                    _ => unreachable!("{self:?} is a table"),
+                }
+            }
+        }
+
+        /// The family that proves `opcode`; `None` for an instruction no proof contains.
+        pub const fn family(opcode: Opcode) -> Option<Kind> {
+            match opcode {
+                $($(Opcode::$op)|+ => Some(Kind::$family),)*
+                $(Opcode::$untraced)|* => None,
+            }
+        }
+    };
 }
 
-/// Number of components.
-pub const N_COMPONENTS: usize = 13;
+registry! {
+    tables {
+        Range16: "range16",
+        Range10: "range10",
+        Bytes: "bytes",
+        Rom: "rom",
+        Boundary: "boundary",
+    }
+    families {
+        Const: constant [Const],
+        Copy: copy [Copy],
+        AddSub: add_sub [Add, Sub],
+        Cmp: cmp [Eqz, Eq, Ne, LtU, GtU, LeU, GeU, LtS, GtS, LeS, GeS],
+        Mul: mul [Mul],
+        Bitwise: bitwise [And, Or, Xor],
+        Shift: shift [Shl, ShrS, ShrU, Rotl, Rotr],
+        Div: div [DivS, DivU, RemS, RemU],
+        Unary: unary [Clz, Ctz, Popcnt, Extend8S, Extend16S],
+        Select: select [Select],
+        Jump: jump [Jump, JumpIf, JumpIfZero],
+        JumpTable: jump_table [JumpTable],
+        Call: call [Call],
+        Ret: ret [Return],
+        Io: io [InputLen, Read, Write],
+        Halt: halt [Halt],
+    }
+    untraced [Trap]
+}
 
 impl Kind {
-    /// All components, in commitment order.
-    pub const ALL: [Kind; N_COMPONENTS] = [
-        Kind::Range16,
-        Kind::Range10,
-        Kind::Rom,
-        Kind::Boundary,
-        Kind::Const,
-        Kind::Copy,
-        Kind::AddSub,
-        Kind::Cmp,
-        Kind::Jump,
-        Kind::Call,
-        Kind::Ret,
-        Kind::Io,
-        Kind::Halt,
-    ];
-
-    /// The instruction families: components whose rows are VM steps.
-    pub const STEPS: [Kind; 9] = [
-        Kind::Const,
-        Kind::Copy,
-        Kind::AddSub,
-        Kind::Cmp,
-        Kind::Jump,
-        Kind::Call,
-        Kind::Ret,
-        Kind::Io,
-        Kind::Halt,
-    ];
-
     /// Position in [`Kind::ALL`].
     pub fn index(self) -> usize {
         Kind::ALL.iter().position(|k| *k == self).expect("listed")
     }
 
-    /// A short name (`add_sub`, `range16`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Range16 => "range16",
-            Kind::Range10 => "range10",
-            Kind::Rom => "rom",
-            Kind::Boundary => "boundary",
-            Kind::Const => "const",
-            Kind::Copy => "copy",
-            Kind::AddSub => "add_sub",
-            Kind::Cmp => "cmp",
-            Kind::Jump => "jump",
-            Kind::Call => "call",
-            Kind::Ret => "ret",
-            Kind::Io => "io",
-            Kind::Halt => "halt",
-        }
+    /// Main-trace columns, read off the component's own constraints.
+    pub fn width(self) -> usize {
+        static WIDTHS: std::sync::OnceLock<[usize; N_COMPONENTS]> = std::sync::OnceLock::new();
+        WIDTHS.get_or_init(|| {
+            Kind::ALL.map(|kind| {
+                let eval = VmEval {
+                    kind,
+                    log_size: crate::vm::MIN_LOG_ROWS,
+                    rel: Relations::dummy(),
+                };
+                let info = eval.evaluate(stwo_constraint_framework::InfoEvaluator::empty());
+                info.mask_offsets.get(1).map_or(0, Vec::len)
+            })
+        })[self.index()]
     }
 }
 
-/// Every preprocessed column, in tree order: the two range tables and `seq` columns for each
-/// boundary size. None depends on the program, so the tree's root is a constant.
+/// Every preprocessed column, in tree order: the two range tables, the byte table and `seq`
+/// columns for each boundary size. None depends on the program, so the tree's root is a constant.
 pub fn preprocessed_columns() -> Vec<PreProcessedColumnId> {
     let mut columns = vec![RangeTable::Bits16.column(), RangeTable::Bits10.column()];
+    columns.extend(byte_table::COLUMNS.map(byte_table::column));
     columns.extend(
         (boundary::MIN_LOG_ADDRESSES..=boundary::MAX_LOG_ADDRESSES).map(boundary::seq_column),
     );
@@ -112,6 +162,7 @@ pub fn preprocessed_columns() -> Vec<PreProcessedColumnId> {
 /// The log sizes of [`preprocessed_columns`].
 pub fn preprocessed_log_sizes() -> Vec<u32> {
     let mut sizes = vec![RangeTable::Bits16.bits(), RangeTable::Bits10.bits()];
+    sizes.extend(byte_table::COLUMNS.map(|_| byte_table::LOG_SIZE));
     sizes.extend(boundary::MIN_LOG_ADDRESSES..=boundary::MAX_LOG_ADDRESSES);
     sizes
 }
@@ -139,17 +190,10 @@ impl FrameworkEval for VmEval {
         match self.kind {
             Kind::Range16 => RangeTable::Bits16.evaluate(&mut eval, rel),
             Kind::Range10 => RangeTable::Bits10.evaluate(&mut eval, rel),
+            Kind::Bytes => byte_table::evaluate(&mut eval, rel),
             Kind::Rom => rom::evaluate(&mut eval, rel),
             Kind::Boundary => boundary::evaluate(&mut eval, rel, self.log_size),
-            Kind::Const => constant::evaluate(&mut eval, rel),
-            Kind::Copy => copy::evaluate(&mut eval, rel),
-            Kind::AddSub => add_sub::evaluate(&mut eval, rel),
-            Kind::Cmp => cmp::evaluate(&mut eval, rel),
-            Kind::Jump => jump::evaluate(&mut eval, rel),
-            Kind::Call => call::evaluate_call(&mut eval, rel),
-            Kind::Ret => call::evaluate_ret(&mut eval, rel),
-            Kind::Io => io::evaluate(&mut eval, rel),
-            Kind::Halt => halt::evaluate(&mut eval, rel),
+            family => family.evaluate_family(&mut eval, rel),
         }
         eval.finalize_logup();
         eval

@@ -1,7 +1,16 @@
 //! Programs and helpers shared by the prover's tests.
 #![allow(dead_code)]
 
+use obelysk_air::components::Kind;
 use obelysk_air::security::SecurityLevel;
+use obelysk_air::statement::Statement;
+use obelysk_prover::check::{CheckError, check_witness};
+use obelysk_prover::vm::{prove_witness, statement};
+use obelysk_prover::witness::Witness;
+use obelysk_vm::interp;
+use obelysk_vm::ir::{Instr, Program};
+use obelysk_vm::lower::lower;
+use stwo::core::fields::m31::M31;
 
 const IO: &str = r#"
     (import "obelysk" "input_len" (func $len (result i32)))
@@ -31,7 +40,8 @@ pub fn fib_recursive() -> Vec<u8> {
     )
 }
 
-/// Every comparison and both arithmetic operations on `input[0], input[1]`, written out.
+/// Every comparison, arithmetic, bitwise and shift operation and `select` on `input[0], input[1]`,
+/// written out.
 pub fn all_ops() -> Vec<u8> {
     module(
         r#"(func (export "main") (local $a i32) (local $b i32)
@@ -45,6 +55,20 @@ pub fn all_ops() -> Vec<u8> {
             (call $write (i32.gt_u (local.get $a) (local.get $b)))
             (call $write (i32.le_u (local.get $a) (local.get $b)))
             (call $write (i32.ge_u (local.get $a) (local.get $b)))
+            (call $write (i32.lt_s (local.get $a) (local.get $b)))
+            (call $write (i32.gt_s (local.get $a) (local.get $b)))
+            (call $write (i32.le_s (local.get $a) (local.get $b)))
+            (call $write (i32.ge_s (local.get $a) (local.get $b)))
+            (call $write (i32.mul (local.get $a) (local.get $b)))
+            (call $write (i32.and (local.get $a) (local.get $b)))
+            (call $write (i32.or (local.get $a) (local.get $b)))
+            (call $write (i32.xor (local.get $a) (local.get $b)))
+            (call $write (i32.shl (local.get $a) (local.get $b)))
+            (call $write (i32.shr_s (local.get $a) (local.get $b)))
+            (call $write (i32.shr_u (local.get $a) (local.get $b)))
+            (call $write (i32.rotl (local.get $a) (local.get $b)))
+            (call $write (i32.rotr (local.get $a) (local.get $b)))
+            (call $write (select (local.get $a) (local.get $b) (local.get $b)))
             (call $write (i32.eqz (local.get $a)))
             (if (local.get $b) (then (call $write (i32.const 1))) (else (call $write (i32.const 0))))
             (call $write (call $len)))"#,
@@ -66,8 +90,9 @@ pub const EDGES: [u32; 8] = [
     u32::MAX,
 ];
 
-/// Uses every instruction family: calls and returns, loops, both conditional jumps and the
-/// unconditional one, every comparison, add and sub, input length, reads and writes.
+/// Uses every instruction family: calls and returns, loops, both conditional jumps, the
+/// unconditional one and a jump table, every comparison, add, sub, mul, and, or, xor, select, input length,
+/// shifts and rotations, divisions, clz/ctz/popcnt and sign extension, reads and writes.
 pub fn coverage() -> Vec<u8> {
     module(
         r#"(func $step (param $x i32) (param $y i32) (result i32)
@@ -87,7 +112,35 @@ pub fn coverage() -> Vec<u8> {
             (call $write (i32.lt_u (local.get $acc) (i32.const 7)))
             (call $write (i32.le_u (local.get $acc) (i32.const 7)))
             (call $write (i32.ge_u (local.get $acc) (i32.const 7)))
-            (call $write (i32.eqz (local.get $acc))))"#,
+            (call $write (i32.eqz (local.get $acc)))
+            (call $write (i32.lt_s (local.get $acc) (i32.const -7)))
+            (call $write (i32.gt_s (local.get $acc) (i32.const -7)))
+            (call $write (i32.le_s (i32.const -7) (local.get $acc)))
+            (call $write (i32.ge_s (i32.const -7) (local.get $acc)))
+            (call $write (i32.mul (local.get $acc) (i32.const 0x12345)))
+            (call $write (i32.and (local.get $acc) (i32.const 0xff0f)))
+            (call $write (i32.or (local.get $acc) (i32.const 0x10f0)))
+            (call $write (i32.xor (local.get $acc) (i32.const -1)))
+            (call $write (i32.shl (local.get $acc) (i32.const 7)))
+            (call $write (i32.shr_s (i32.const -99) (local.get $acc)))
+            (call $write (i32.shr_u (local.get $acc) (i32.const 33)))
+            (call $write (i32.rotl (local.get $acc) (i32.const 19)))
+            (call $write (i32.rotr (local.get $acc) (i32.const 0)))
+            (call $write (i32.div_s (local.get $acc) (i32.const -3)))
+            (call $write (i32.div_s (local.get $acc) (i32.const 3)))
+            (call $write (i32.div_u (local.get $acc) (i32.const 3)))
+            (call $write (i32.rem_s (i32.const -7) (local.get $acc)))
+            (call $write (i32.rem_u (local.get $acc) (i32.const 4)))
+            (call $write (i32.clz (local.get $acc)))
+            (call $write (i32.ctz (local.get $acc)))
+            (call $write (i32.popcnt (local.get $acc)))
+            (call $write (i32.extend8_s (i32.const 0xf0)))
+            (call $write (i32.extend16_s (local.get $acc)))
+            (call $write (select (local.get $acc) (i32.const 3) (local.get $i)))
+            (call $write (select (i32.const 1) (i32.const 2) (i32.const 0)))
+            (block $two (block $one (br_table $one $two (local.get $i)))
+                (call $write (i32.const 1)))
+            (call $write (i32.const 2)))"#,
     )
 }
 
@@ -109,4 +162,83 @@ pub fn mixed_input(log_steps: u32) -> Vec<u32> {
     let (base, per_iteration) = (steps(0), steps(1) - steps(0));
     let n = ((1u64 << log_steps) - base) / per_iteration;
     vec![n as u32, 6]
+}
+
+/// An honest run, ready to be forged.
+pub struct Run {
+    pub program: Program,
+    pub statement: Statement,
+    pub witness: Witness,
+}
+
+/// The honest witness of `wasm` on `input`.
+pub fn honest(wasm: &[u8], input: &[u32]) -> Run {
+    let program = lower(wasm).unwrap();
+    let trace = interp::run(&program, input, 1 << 20).unwrap();
+    let witness = Witness::build(&program, input, &trace).unwrap();
+    let statement = statement(&program, input, &trace);
+    Run {
+        program,
+        statement,
+        witness,
+    }
+}
+
+impl Run {
+    pub fn check(&self) -> Result<(), CheckError> {
+        check_witness(&self.program, &self.statement, &self.witness)
+    }
+
+    /// Asserts the forgery is caught; returns how.
+    pub fn rejected(&self) -> CheckError {
+        self.check()
+            .expect_err("a forged witness passed every check")
+    }
+
+    /// End to end: the real prover either refuses or makes a proof the verifier rejects.
+    pub fn rejected_end_to_end(&self, wasm: &[u8]) {
+        let Ok(file) = prove_witness(&self.statement, &self.witness, LEVEL, &mut |_| {}) else {
+            return;
+        };
+        let verdict = obelysk_air::api::verify_file(wasm, &file, 96);
+        assert!(verdict.is_err(), "a forged proof verified");
+    }
+
+    pub fn get(&self, kind: Kind, column: usize, row: usize) -> u32 {
+        self.witness.table(kind).columns[column][row].0
+    }
+
+    pub fn set(&mut self, kind: Kind, column: usize, row: usize, value: u32) {
+        self.witness.table_mut(kind).columns[column][row] = M31::from_u32_unchecked(value);
+    }
+
+    /// The first row of `kind` whose instruction satisfies `pick`.
+    pub fn row(&self, kind: Kind, pick: impl Fn(&Instr) -> bool) -> usize {
+        let pcs = &self.witness.table(kind).columns[1];
+        pcs.iter()
+            .position(|pc| pick(&self.program.code[pc.0 as usize]))
+            .expect("the program executes such a step")
+    }
+}
+
+/// Every column of `kind` is constrained: changing it on some row of `run` is caught.
+pub fn every_column_is_load_bearing(run: &Run, kind: Kind) {
+    let table = run.witness.table(kind);
+    for column in 0..table.columns.len() {
+        let caught = (0..table.rows()).any(|row| {
+            let mut forged = Run {
+                program: run.program.clone(),
+                statement: run.statement.clone(),
+                witness: run.witness.clone(),
+            };
+            let value = forged.get(kind, column, row);
+            forged.set(kind, column, row, value + 1);
+            forged.check().is_err()
+        });
+        assert!(
+            caught,
+            "column {column} of `{}` is unconstrained",
+            kind.name()
+        );
+    }
 }

@@ -1,0 +1,94 @@
+//! `mul` (IR `Binary{Mul}`, `[mul, dst, lhs, rhs]`): `dst ← lhs · rhs mod 2^32`.
+//!
+//! Columns after the frame: the bytes `x0..x3, y0..y3, r0..r3` (little-endian), carries
+//! `k0..k3`, `old_lo, old_hi`, then reads of `lhs` (x), `rhs` (y) and the write of `dst` (r).
+//!
+//! A 16-bit limb product reaches 2^32 > p, so the product is taken byte by byte. With
+//! `c_n = Σ_{i+j=n} x_i·y_j`:
+//! - `c_0 = r0 + 2^8·k0`, `c_1 + k0 = r1 + 2^8·k1`, `c_2 + k1 = r2 + 2^8·k2`,
+//!   `c_3 + k2 = r3 + 2^8·k3` (the bytes of the product above 2^32 are dropped);
+//! - every byte is one: `Bytes(pair, x0, x1, 0)`, `Bytes(pair, x2, x3, 0)`, and so for y and
+//!   r; every carry is in `Range10` (honest carries are at most 1018).
+//!
+//! Then both sides of each equation are below 2^20, so they hold over the integers, and `r`
+//! is the low 32 bits of `x·y`. The values read are `(x0 + 2^8·x1, x2 + 2^8·x3)`, and so for
+//! y; the value written is `(r0 + 2^8·r1, r2 + 2^8·r3)`.
+
+use obelysk_vm::ir::Opcode;
+use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+
+use super::byte_table::ByteOp;
+use super::frame::{Frame, Space, access, constant, opcode, step};
+use crate::relations::Relations;
+
+pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
+    let frame = Frame::read(eval);
+    let x: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
+    let y: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
+    let r: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
+    let k: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
+    let old = [eval.next_trace_mask(), eval.next_trace_mask()];
+    let e = frame.enabler.clone();
+    let byte = constant::<E::F>(1 << 8);
+    for n in 0..4 {
+        let mut lhs = (0..=n)
+            .map(|i| x[i].clone() * y[n - i].clone())
+            .fold(constant::<E::F>(0), |acc, term| acc + term);
+        if n > 0 {
+            lhs += k[n - 1].clone();
+        }
+        eval.add_constraint(lhs - r[n].clone() - k[n].clone() * byte.clone());
+    }
+    step(eval, rel, &frame, opcode(Opcode::Mul), frame.fall_through());
+    for bytes in [&x, &y, &r] {
+        for pair in bytes.chunks(2) {
+            eval.add_to_relation(RelationEntry::new(
+                &rel.bytes,
+                E::EF::from(e.clone()),
+                &[
+                    constant(ByteOp::Pair as u32),
+                    pair[0].clone(),
+                    pair[1].clone(),
+                    constant(0),
+                ],
+            ));
+        }
+    }
+    for carry in &k {
+        eval.add_to_relation(RelationEntry::new(
+            &rel.range10,
+            E::EF::from(e.clone()),
+            std::slice::from_ref(carry),
+        ));
+    }
+    let fp = frame.fp.clone();
+    let limbs = |b: &[E::F; 4]| {
+        [
+            b[0].clone() + b[1].clone() * byte.clone(),
+            b[2].clone() + b[3].clone() * byte.clone(),
+        ]
+    };
+    let (xv, yv, rv) = (limbs(&x), limbs(&y), limbs(&r));
+    for (j, (slot, value)) in [(&frame.b, xv), (&frame.c, yv)].into_iter().enumerate() {
+        access(
+            eval,
+            rel,
+            e.clone(),
+            Space::Stack,
+            fp.clone() + slot.clone(),
+            frame.ts(j as u32),
+            value.clone(),
+            value,
+        );
+    }
+    access(
+        eval,
+        rel,
+        e,
+        Space::Stack,
+        fp + frame.a.clone(),
+        frame.ts(2),
+        old,
+        rv,
+    );
+}
