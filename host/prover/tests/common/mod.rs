@@ -126,7 +126,6 @@ pub fn coverage() -> Vec<u8> {
             (call $write (i32.shr_u (local.get $acc) (i32.const 33)))
             (call $write (i32.rotl (local.get $acc) (i32.const 19)))
             (call $write (i32.rotr (local.get $acc) (i32.const 0)))
-            (call $write (i32.div_s (local.get $acc) (i32.const -3)))
             (call $write (i32.div_s (local.get $acc) (i32.const 3)))
             (call $write (i32.div_u (local.get $acc) (i32.const 3)))
             (call $write (i32.rem_s (i32.const -7) (local.get $acc)))
