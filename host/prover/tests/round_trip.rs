@@ -62,8 +62,11 @@ fn every_operation_on_edge_values() {
     }
 }
 
-/// The prover is generic over stwo's backend: the CPU backend makes the same proof, byte for
-/// byte, as SIMD (the CUDA backend will be held to the same test).
+/// The prover is generic over stwo's backend. The CUDA backend makes the same proof, byte for
+/// byte, as SIMD. stwo's CPU backend makes a proof that verifies, and the same one whenever a
+/// proof-of-work nonce below 2^20 exists: its grinding tries nonces 0, 1, 2, … while SIMD's
+/// (and so CUDA's) tries `(hi << 32) + low` with `low < 2^20`, so past 2^20 they pick different
+/// nonces (for about a third of the transcripts at 20 pow bits).
 #[test]
 fn backends_make_identical_proofs() {
     use obelysk_prover::vm::{prove_witness, prove_witness_on, statement};
@@ -81,7 +84,7 @@ fn backends_make_identical_proofs() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(simd.body, cpu.body);
+    obelysk_air::api::verify_program(&program, &simd, 96).unwrap();
     obelysk_air::api::verify_program(&program, &cpu, 96).unwrap();
 
     // The CUDA backend, its kernels run on the CPU by the host device.
