@@ -700,3 +700,80 @@ mod jump_table {
         run.rejected();
     }
 }
+
+mod globals {
+    use super::*;
+
+    // v_lo, v_hi, old_lo, old_hi (both families).
+    const V_LO: usize = AFTER_FRAME;
+
+    /// `$g` starts at 0x8000_ffff and `$k` is immutable: writes `$g`, then `$g ← input[0]`,
+    /// then `$g + $k` and `$z` (a mutable global that starts at zero).
+    fn program(g_init: u32) -> Vec<u8> {
+        module(&format!(
+            r#"(global $g (mut i32) (i32.const {g_init}))
+               (global $k i32 (i32.const 9))
+               (global $z (mut i32) (i32.const 0))
+               (func (export "main")
+                 (call $write (global.get $g))
+                 (global.set $g (call $read (i32.const 0)))
+                 (call $write (i32.add (global.get $g) (global.get $k)))
+                 (call $write (global.get $z)))"#,
+            g_init = g_init as i32
+        ))
+    }
+
+    #[test]
+    fn edges() {
+        for x in EDGES {
+            let run = honest(&program(0x8000_ffff), &[x]);
+            run.check().unwrap();
+            assert_eq!(run.statement.output, [0x8000_ffff, x.wrapping_add(9), 0]);
+        }
+    }
+
+    #[test]
+    fn columns() {
+        let run = honest(&program(0x8000_ffff), &[0x1234_5678]);
+        every_column_is_load_bearing(&run, Kind::GlobalGet);
+        every_column_is_load_bearing(&run, Kind::GlobalSet);
+    }
+
+    #[test]
+    fn initial_value_is_in_the_program_id() {
+        let a = obelysk_vm::lower::lower(&program(1)).unwrap();
+        let b = obelysk_vm::lower::lower(&program(2)).unwrap();
+        assert_ne!(a.id(), b.id());
+    }
+
+    #[test]
+    fn stale_read() {
+        // The second `global.get $g` claims the initial value instead of input[0].
+        let mut run = honest(&program(5), &[7]);
+        let pcs = &run.witness.table(Kind::GlobalGet).columns[1];
+        let second = (0..run.witness.table(Kind::GlobalGet).rows())
+            .filter(|&r| {
+                matches!(
+                    run.program.code[pcs[r].0 as usize],
+                    Instr::GlobalGet { global: 0, .. }
+                )
+            })
+            .nth(1)
+            .unwrap();
+        assert_eq!(run.get(Kind::GlobalGet, V_LO, second), 7);
+        run.set(Kind::GlobalGet, V_LO, second, 5);
+        run.statement.output = vec![5, 14, 0];
+        run.rejected();
+        run.rejected_end_to_end(&program(5));
+    }
+
+    #[test]
+    fn set_writes_another_value() {
+        let mut run = honest(&program(5), &[7]);
+        // Row 0 is the entry stub's initial value, row 1 main's `global.set`.
+        let row = run.witness.table(Kind::GlobalSet).rows() - 1;
+        assert_eq!(run.get(Kind::GlobalSet, V_LO, row), 7);
+        run.set(Kind::GlobalSet, V_LO, row, 8);
+        run.rejected();
+    }
+}

@@ -19,7 +19,7 @@ pub struct Step {
     pub fp: u32,
     /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
     /// `Eqz`, `Unary`: `[src, result]`; `Select`: `[first, second, cond]`; `JumpIf*`: `[cond]`; `JumpTable`: `[index]`; `Call`: `[return pc, caller fp]`;
-    /// `Return`: `[return pc, caller fp]`; `InputLen`: `[len]`; `Read`: `[index, word]`;
+    /// `Return`: `[return pc, caller fp]`; `GlobalGet`, `GlobalSet`: `[value]`; `InputLen`: `[len]`; `Read`: `[index, word]`;
     /// `Write`: `[word]`; others: nothing. Unused entries are 0.
     pub values: [u32; 3],
 }
@@ -45,24 +45,30 @@ pub enum ExecError {
     StackOverflow,
 }
 
-/// Runs `main` on `input` for at most `max_steps` steps.
+/// The mutable globals' values, by global index (a global never set reads 0).
+pub type Globals = HashMap<u32, u32>;
+
+/// Runs `main` on `input` for at most `max_steps` steps. The entry stub sets the globals'
+/// initial values, so the run starts with every global at zero.
 pub fn run(program: &Program, input: &[u32], max_steps: u64) -> Result<Trace, ExecError> {
     let main = &program.functions[program.main];
-    Machine::new(&program.code, input)
+    let mut globals = Globals::new();
+    Machine::new(&program.code, input, &mut globals)
         .execute(main.entry, max_steps)
         .map(|(trace, _)| trace)
 }
 
-/// Calls `function` (whose code is in `code`) with `args` and returns its results with the
-/// trace; a `Return` from the outermost frame ends the run.
+/// Calls `function` (whose code is in `code`) with `args` and `globals` (updated in place),
+/// and returns its results with the trace; a `Return` from the outermost frame ends the run.
 pub fn invoke(
     code: &[Instr],
     function: &Function,
     args: &[u32],
     input: &[u32],
     max_steps: u64,
+    globals: &mut Globals,
 ) -> Result<(Vec<u32>, Trace), ExecError> {
-    let mut machine = Machine::new(code, input);
+    let mut machine = Machine::new(code, input, globals);
     machine.stack[..args.len()].copy_from_slice(args);
     let (trace, machine) = machine.execute(function.entry, max_steps)?;
     let results = machine.stack[..function.results as usize].to_vec();
@@ -74,16 +80,18 @@ struct Machine<'a> {
     input: &'a [u32],
     stack: Vec<u32>,
     frames: HashMap<u32, (Pc, u32)>,
+    globals: &'a mut Globals,
     fp: u32,
 }
 
 impl<'a> Machine<'a> {
-    fn new(code: &'a [Instr], input: &'a [u32]) -> Self {
+    fn new(code: &'a [Instr], input: &'a [u32], globals: &'a mut Globals) -> Self {
         Machine {
             code,
             input,
             stack: vec![0; 1 << 10],
             frames: HashMap::new(),
+            globals,
             fp: 0,
         }
     }
@@ -197,6 +205,16 @@ impl<'a> Machine<'a> {
                     values = [ret, caller, 0];
                     self.fp = caller;
                     next = ret;
+                }
+                Instr::GlobalGet { dst, global } => {
+                    let v = self.globals.get(&global).copied().unwrap_or(0);
+                    self.set(dst, v)?;
+                    values[0] = v;
+                }
+                Instr::GlobalSet { global, src } => {
+                    let v = self.get(src)?;
+                    self.globals.insert(global, v);
+                    values[0] = v;
                 }
                 Instr::InputLen { dst } => {
                     let len = self.input.len() as u32;

@@ -21,7 +21,7 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 6;
+pub const IR_VERSION: u32 = 7;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
@@ -31,6 +31,8 @@ pub const MAX_FRAME_SLOTS: u32 = 1 << 16;
 /// `br_table` targets (besides the default) a [`Instr::JumpTable`] may have: its count is
 /// one 16-bit limb.
 pub const MAX_TABLE_TARGETS: u32 = 1 << 16;
+/// Globals a module may have: a global's index is its address in the GLOBAL memory space.
+pub const MAX_GLOBALS: u32 = 1 << 16;
 /// The largest word an instruction may encode to ([`Instr::encode`]): `2^20 − 1`.
 pub const MAX_ENCODED_WORD: u32 = (1 << 20) - 1;
 
@@ -90,11 +92,13 @@ pub enum Opcode {
     Popcnt = 43,
     Extend8S = 44,
     Extend16S = 45,
+    GlobalGet = 46,
+    GlobalSet = 47,
 }
 
 impl Opcode {
     /// Every opcode, in numeric order.
-    pub const ALL: [Opcode; 45] = [
+    pub const ALL: [Opcode; 47] = [
         Opcode::Const,
         Opcode::Copy,
         Opcode::Eqz,
@@ -140,6 +144,8 @@ impl Opcode {
         Opcode::Popcnt,
         Opcode::Extend8S,
         Opcode::Extend16S,
+        Opcode::GlobalGet,
+        Opcode::GlobalSet,
     ];
 
     /// The encoded word.
@@ -401,6 +407,10 @@ pub enum Instr {
     Call { frame: Slot, target: Pc },
     /// Restores `(pc, fp)` from FRAME[fp].
     Return,
+    /// `dst ← global[global]` (a mutable i32 global; an immutable one lowers to `Const`).
+    GlobalGet { dst: Slot, global: u32 },
+    /// `global[global] ← src`.
+    GlobalSet { global: u32, src: Slot },
     /// `dst ← number of input words`.
     InputLen { dst: Slot },
     /// `dst ← input[index]` (a run with `index` out of range traps).
@@ -429,6 +439,8 @@ impl Instr {
             Instr::JumpTable { .. } => Opcode::JumpTable,
             Instr::Call { .. } => Opcode::Call,
             Instr::Return => Opcode::Return,
+            Instr::GlobalGet { .. } => Opcode::GlobalGet,
+            Instr::GlobalSet { .. } => Opcode::GlobalSet,
             Instr::InputLen { .. } => Opcode::InputLen,
             Instr::Read { .. } => Opcode::Read,
             Instr::Write { .. } => Opcode::Write,
@@ -453,6 +465,8 @@ impl Instr {
             }
             Instr::JumpTable { index, count } => [index, count, 0],
             Instr::Call { frame, target } => [frame, target, 0],
+            Instr::GlobalGet { dst, global } => [dst, global, 0],
+            Instr::GlobalSet { global, src } => [global, src, 0],
             Instr::InputLen { dst } => [dst, 0, 0],
             Instr::Read { dst, index } => [dst, index, 0],
             Instr::Write { src } => [0, src, 0],
@@ -491,6 +505,8 @@ impl fmt::Display for Instr {
             Instr::JumpTable { index, count } => write!(f, "jump table s{index} of {count}"),
             Instr::Call { frame, target } => write!(f, "call @{target} frame +{frame}"),
             Instr::Return => f.write_str("return"),
+            Instr::GlobalGet { dst, global } => write!(f, "s{dst} ← g{global}"),
+            Instr::GlobalSet { global, src } => write!(f, "g{global} ← s{src}"),
             Instr::InputLen { dst } => write!(f, "s{dst} ← input_len"),
             Instr::Read { dst, index } => write!(f, "s{dst} ← read s{index}"),
             Instr::Write { src } => write!(f, "write s{src}"),

@@ -12,8 +12,8 @@ use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeR
 use crate::VmError;
 use crate::abi::{AbiImport, IMPORT_MODULE, check_module};
 use crate::ir::{
-    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, MAX_TABLE_TARGETS, Pc,
-    Program, Slot, UnOp,
+    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, MAX_GLOBALS,
+    MAX_TABLE_TARGETS, Pc, Program, Slot, UnOp,
 };
 
 /// Why a module cannot be lowered.
@@ -76,21 +76,34 @@ pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
     if !unsupported.is_empty() {
         return Err(LowerError::Unsupported(unsupported));
     }
-    let program = with_entry(lowered.code, lowered.functions, main, &[]);
+    let program = with_entry(
+        lowered.code,
+        lowered.functions,
+        main,
+        &[],
+        &module.initial_globals(),
+    );
     check_encoding(&program)?;
     Ok(program)
 }
 
-/// `code` and `functions` with an entry stub appended: it puts `args` in the frame of
-/// function `callee`, calls it, writes its result (if any) and halts.
+/// `code` and `functions` with an entry stub appended: it sets each mutable global to its
+/// initial value (`globals`: index and value; every global starts at zero otherwise), puts
+/// `args` in the frame of function `callee`, calls it, writes its result (if any) and halts.
+/// So the initial values are code, and the program id commits to them.
 fn with_entry(
     mut code: Vec<Instr>,
     mut functions: Vec<Function>,
     callee: usize,
     args: &[u32],
+    globals: &[(u32, u32)],
 ) -> Program {
     let callee = &functions[callee];
     let entry = code.len() as Pc;
+    for &(global, value) in globals.iter().filter(|(_, v)| *v != 0) {
+        code.push(Instr::Const { dst: 1, value });
+        code.push(Instr::GlobalSet { global, src: 1 });
+    }
     for (i, &value) in args.iter().enumerate() {
         code.push(Instr::Const {
             dst: 1 + i as Slot,
@@ -110,7 +123,7 @@ fn with_entry(
         entry,
         params: 0,
         results: 0,
-        frame_size: 1 + args.len() as u32,
+        frame_size: 1 + args.len().max(1) as u32,
     });
     Program {
         code,
@@ -147,13 +160,27 @@ pub struct Library {
     /// Per defined function: `None` when it and everything it calls is lowered, else the
     /// unsupported instructions it (transitively) needs.
     pub unsupported: Vec<Option<BTreeMap<String, usize>>>,
+    /// The mutable i32 globals' initial values: (index, value).
+    pub globals: Vec<(u32, u32)>,
 }
 
 impl Library {
-    /// A program that calls `function` with `args` and writes its result (if any), then halts:
-    /// how a single exported call (a spec-test `invoke`, say) is proven like a `main`.
+    /// A program that initialises the globals, calls `function` with `args` and writes its
+    /// result (if any), then halts: how a single exported call (a spec-test `invoke`, say) is
+    /// proven like a `main`.
     pub fn entry_program(&self, function: usize, args: &[u32]) -> Program {
-        with_entry(self.code.clone(), self.functions.clone(), function, args)
+        with_entry(
+            self.code.clone(),
+            self.functions.clone(),
+            function,
+            args,
+            &self.globals,
+        )
+    }
+
+    /// The globals as a freshly instantiated module has them, for [`crate::interp::invoke`].
+    pub fn initial_globals(&self) -> crate::interp::Globals {
+        self.globals.iter().copied().collect()
     }
 }
 
@@ -198,6 +225,7 @@ pub fn lower_library(bytes: &[u8]) -> Result<Library, LowerError> {
         functions: lowered.functions,
         exports,
         unsupported,
+        globals: module.initial_globals(),
     })
 }
 
@@ -290,8 +318,18 @@ struct ModuleParts<'a> {
     bodies: Vec<wasmtime::wasmparser::FunctionBody<'a>>,
     /// Exported functions: name → function index.
     exports: BTreeMap<String, u32>,
+    /// Every global, in index order.
+    globals: Vec<Global>,
     /// Module-level constructs the VM does not support yet.
     unsupported: BTreeMap<String, usize>,
+}
+
+/// A module's global.
+struct Global {
+    ty: ValType,
+    mutable: bool,
+    /// The initial value, when it is an `i32.const`.
+    init: Option<u32>,
 }
 
 impl<'a> ModuleParts<'a> {
@@ -306,6 +344,7 @@ impl<'a> ModuleParts<'a> {
             functions: Vec::new(),
             bodies: Vec::new(),
             exports: BTreeMap::new(),
+            globals: Vec::new(),
             unsupported: BTreeMap::new(),
         };
         let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
@@ -348,13 +387,35 @@ impl<'a> ModuleParts<'a> {
                         }
                     }
                 }
+                Payload::GlobalSection(reader) => {
+                    for global in reader {
+                        let global = global.map_err(invalid)?;
+                        let mut ops = global.init_expr.get_operators_reader();
+                        let init = match (ops.read(), ops.read()) {
+                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
+                                Some(value as u32)
+                            }
+                            _ => None,
+                        };
+                        parts.globals.push(Global {
+                            ty: global.ty.content_type,
+                            mutable: global.ty.mutable,
+                            init,
+                        });
+                    }
+                    if parts.globals.len() > MAX_GLOBALS as usize {
+                        *unsupported
+                            .entry(format!("more than {MAX_GLOBALS} globals"))
+                            .or_default() += 1;
+                    }
+                }
                 Payload::StartSection { .. } => {
                     *unsupported.entry("start function".into()).or_default() += 1
                 }
-                // Globals, tables, element and data segments are not refused here: only
-                // instructions can observe them (global.get/set, call_indirect, loads), and
-                // those are refused as unsupported instructions. A stage that supports them
-                // must bind their initial contents into the program id.
+                // Tables, element and data segments are not refused here: only instructions
+                // can observe them (call_indirect, loads), and those are refused as
+                // unsupported instructions. A stage that supports them must bind their
+                // initial contents into the program id (globals: the entry stub sets them).
                 Payload::CodeSectionEntry(body) => parts.bodies.push(body),
                 _ => {}
             }
@@ -362,6 +423,35 @@ impl<'a> ModuleParts<'a> {
         unsupported.retain(|_, n| *n > 0);
         parts.unsupported = unsupported;
         Ok(parts)
+    }
+
+    /// The mutable i32 globals with their initial values (index, value).
+    fn initial_globals(&self) -> Vec<(u32, u32)> {
+        self.globals
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.mutable && g.ty == ValType::I32)
+            .filter_map(|(i, g)| Some((i as u32, g.init?)))
+            .collect()
+    }
+
+    /// Global `index`, if the VM supports it: an i32 with an `i32.const` initial value.
+    fn global(&self, index: u32) -> Result<&Global, Refusal> {
+        let global = &self.globals[index as usize];
+        if global.ty != ValType::I32 {
+            return Err(Refusal::Unsupported(format!("{} global", global.ty)));
+        }
+        if global.init.is_none() {
+            return Err(Refusal::Unsupported(
+                "a global initialised by an expression other than i32.const".into(),
+            ));
+        }
+        if index >= MAX_GLOBALS {
+            return Err(Refusal::Unsupported(format!(
+                "more than {MAX_GLOBALS} globals"
+            )));
+        }
+        Ok(global)
     }
 
     fn func_type(&self, index: u32) -> &FuncType {
@@ -784,6 +874,29 @@ impl Lowering {
                     src: s.peek(0)?,
                 });
             }
+            Operator::GlobalGet { global_index } => {
+                let global = module.global(global_index)?;
+                let dst = s.push()?;
+                match global {
+                    Global {
+                        mutable: false,
+                        init: Some(value),
+                        ..
+                    } => self.emit(Instr::Const { dst, value: *value }),
+                    _ => self.emit(Instr::GlobalGet {
+                        dst,
+                        global: global_index,
+                    }),
+                };
+            }
+            Operator::GlobalSet { global_index } => {
+                module.global(global_index)?;
+                let src = s.pop()?;
+                self.emit(Instr::GlobalSet {
+                    global: global_index,
+                    src,
+                });
+            }
             Operator::I32Const { value } => {
                 let dst = s.push()?;
                 self.emit(Instr::Const {
@@ -923,6 +1036,8 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::LocalGet { .. }
                 | Operator::LocalSet { .. }
                 | Operator::LocalTee { .. }
+                | Operator::GlobalGet { .. }
+                | Operator::GlobalSet { .. }
                 | Operator::I32Const { .. }
                 | Operator::I32Eqz
                 | Operator::Select

@@ -1,8 +1,8 @@
 //! `boundary`: each memory cell's first and last value.
 //!
-//! Row `i` is address `i` of both spaces (a preprocessed `seq` column, so each address appears
-//! exactly once: no double initialisation). Columns (main): `stack_ts, stack_v0, stack_v1,
-//! frame_ts, frame_v0, frame_v1`. Per space the row yields `Mem(space, i, 0, 0, 0)` (cells
+//! Row `i` is address `i` of every dense space (a preprocessed `seq` column, so each address
+//! appears exactly once: no double initialisation). Columns (main), per space of
+//! `Space::DENSE` (stack, frame, global): `ts, v0, v1`. Per space the row yields `Mem(space, i, 0, 0, 0)` (cells
 //! start at zero) and consumes `Mem(space, i, last_ts, final)`. A cell never touched cancels
 //! itself; an address past the table has no initial token, so no access can reach it.
 
@@ -26,7 +26,7 @@ pub fn seq_column(log_size: u32) -> PreProcessedColumnId {
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations, log_size: u32) {
     let addr = eval.get_preprocessed_column(seq_column(log_size));
-    for space in [Space::Stack, Space::Frame] {
+    for space in Space::DENSE {
         let [last_ts, v0, v1] = std::array::from_fn(|_| eval.next_trace_mask());
         let space = constant::<E::F>(space as u32);
         eval.add_to_relation(RelationEntry::new(

@@ -33,6 +33,13 @@ pub enum Space {
     Stack = 0,
     /// Call records: address = callee `fp`, value `(return pc, caller fp)`.
     Frame = 1,
+    /// Mutable globals: address = global index, value `(lo, hi)` 16-bit limbs.
+    Global = 2,
+}
+
+impl Space {
+    /// The spaces the dense boundary covers, in its column order.
+    pub const DENSE: [Space; 3] = [Space::Stack, Space::Frame, Space::Global];
 }
 
 /// Accesses per step (timestamps `4·clk + 1 + j`, `j < ACCESSES_PER_STEP`).

@@ -12,6 +12,8 @@ pub mod constant;
 pub mod copy;
 pub mod div;
 pub mod frame;
+pub mod global_get;
+pub mod global_set;
 pub mod halt;
 pub mod io;
 pub mod jump;
@@ -115,6 +117,8 @@ registry! {
         Div: div [DivS, DivU, RemS, RemU],
         Unary: unary [Clz, Ctz, Popcnt, Extend8S, Extend16S],
         Select: select [Select],
+        GlobalGet: global_get [GlobalGet],
+        GlobalSet: global_set [GlobalSet],
         Jump: jump [Jump, JumpIf, JumpIfZero],
         JumpTable: jump_table [JumpTable],
         Call: call [Call],

@@ -88,7 +88,7 @@ impl Witness {
         let rom = rom_rows(program, input);
         let mut builder = Builder {
             tables: Kind::ALL.iter().map(|&k| Table::new(k.width())).collect(),
-            memory: [Vec::new(), Vec::new()],
+            memory: Default::default(),
             range16: vec![0; 1 << 16],
             range10: vec![0; 1 << 10],
             bytes: std::array::from_fn(|_| vec![0; 1 << byte_table::LOG_SIZE]),
@@ -109,7 +109,8 @@ type Cell = (u32, u32, u32);
 
 struct Builder<'a> {
     tables: Vec<Table>,
-    memory: [Vec<Cell>; 2],
+    /// Per dense space (`Space::DENSE`), each address's last access.
+    memory: [Vec<Cell>; 3],
     range16: Vec<u32>,
     range10: Vec<u32>,
     /// Uses of each byte-table row, per [`ByteOp`].
@@ -272,6 +273,8 @@ families! {
     Div => div,
     Unary => unary,
     Select => select,
+    GlobalGet => global_get,
+    GlobalSet => global_set,
     Jump => jump,
     JumpTable => jump_table,
     Call => call,
@@ -341,9 +344,17 @@ impl<'a> Builder<'a> {
         let boundary_log = rows_log_size(addresses).max(MIN_LOG_ADDRESSES);
         let boundary = &mut self.tables[Kind::Boundary.index()];
         for addr in 0..1usize << boundary_log {
-            let cell = |space: usize| self.memory[space].get(addr).copied().unwrap_or((0, 0, 0));
-            let ((t0, a0, b0), (t1, a1, b1)) = (cell(0), cell(1));
-            boundary.push(&[t0, a0, b0, t1, a1, b1].map(m));
+            let row: Vec<M31> = Space::DENSE
+                .iter()
+                .flat_map(|&space| {
+                    let (ts, v0, v1) = self.memory[space as usize]
+                        .get(addr)
+                        .copied()
+                        .unwrap_or((0, 0, 0));
+                    [ts, v0, v1].map(m)
+                })
+                .collect();
+            boundary.push(&row);
         }
         let bytes = &mut self.tables[Kind::Bytes.index()];
         for row in 0..1 << byte_table::LOG_SIZE {

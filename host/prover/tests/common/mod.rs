@@ -95,7 +95,8 @@ pub const EDGES: [u32; 8] = [
 /// shifts and rotations, divisions, clz/ctz/popcnt and sign extension, reads and writes.
 pub fn coverage() -> Vec<u8> {
     module(
-        r#"(func $step (param $x i32) (param $y i32) (result i32)
+        r#"(global $g (mut i32) (i32.const 0x10005))
+           (func $step (param $x i32) (param $y i32) (result i32)
             (if (result i32) (i32.gt_u (local.get $x) (local.get $y))
                 (then (i32.sub (local.get $x) (local.get $y)))
                 (else (i32.add (local.get $x) (i32.const 3)))))
@@ -139,7 +140,9 @@ pub fn coverage() -> Vec<u8> {
             (call $write (select (i32.const 1) (i32.const 2) (i32.const 0)))
             (block $two (block $one (br_table $one $two (local.get $i)))
                 (call $write (i32.const 1)))
-            (call $write (i32.const 2)))"#,
+            (call $write (i32.const 2))
+            (global.set $g (i32.add (global.get $g) (local.get $acc)))
+            (call $write (global.get $g)))"#,
     )
 }
 
