@@ -9,26 +9,29 @@ use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo_constraint_framework::{Relation, relation};
 
-relation!(StateRelation, 4);
+relation!(StateRelation, 5);
 relation!(HaltedRelation, 2);
-relation!(RomRelation, 6);
-relation!(BindRelation, 6);
+relation!(RomRelation, 7);
+relation!(BindRelation, 7);
 relation!(MemRelation, 5);
 relation!(Range16, 1);
 relation!(Range10, 1);
 relation!(OutputRelation, 3);
 relation!(BytesRelation, 4);
+relation!(DataRelation, 2);
+relation!(MemOrderRelation, 1);
 
 /// Every relation's random elements, drawn once after the main trace is committed.
 #[derive(Clone, Debug)]
 pub struct Relations {
-    /// `State(pc, fp, clk, out)`: the machine state before a step (`out` = words written so far).
+    /// `State(pc, fp, clk, out, pages)`: the machine state before a step (`out` = words
+    /// written so far, `pages` = the linear memory's size).
     pub state: StateRelation,
     /// `Halted(clk, out)`: the `halt` step's final state, consumed by the verifier.
     pub halted: HaltedRelation,
-    /// `Rom(tag, w0..w4)`: read-only public data (program, input, input length).
+    /// `Rom(tag, w0..w5)`: read-only public data (program, input, input length).
     pub rom: RomRelation,
-    /// `Bind(tag, w0..w4)`: each real ROM row once, consumed by the verifier per row it built.
+    /// `Bind(tag, w0..w5)`: each real ROM row once, consumed by the verifier per row it built.
     pub bind: BindRelation,
     /// `Mem(space, addr, ts, v0, v1)`: a memory cell's value since timestamp `ts`.
     pub mem: MemRelation,
@@ -41,6 +44,12 @@ pub struct Relations {
     /// `Bytes(op, a, b, r)`: bytes `a, b < 2^8` with `r = a op b` (`and`, `or`, `xor`) or
     /// `r = 0` (`op = pair`, a range check of two bytes); see `components::byte_table`.
     pub bytes: BytesRelation,
+    /// `Data(addr, byte)`: a non-zero initial memory byte, yielded by the verifier from the
+    /// program's data, consumed by the memory boundary's row at `addr`.
+    pub data: DataRelation,
+    /// `MemOrder(a)`: links the memory boundary's rows in increasing address order (see
+    /// `components::memory`).
+    pub mem_order: MemOrderRelation,
 }
 
 impl Relations {
@@ -56,6 +65,8 @@ impl Relations {
             range10: Range10::draw(channel),
             output: OutputRelation::draw(channel),
             bytes: BytesRelation::draw(channel),
+            data: DataRelation::draw(channel),
+            mem_order: MemOrderRelation::draw(channel),
         }
     }
 
@@ -74,6 +85,8 @@ impl Relations {
             of(&self.range10),
             of(&self.output),
             of(&self.bytes),
+            of(&self.data),
+            of(&self.mem_order),
         ]
     }
 
@@ -89,6 +102,8 @@ impl Relations {
             range10: Range10::dummy(),
             output: OutputRelation::dummy(),
             bytes: BytesRelation::dummy(),
+            data: DataRelation::dummy(),
+            mem_order: MemOrderRelation::dummy(),
         }
     }
 }

@@ -57,6 +57,7 @@ fn shapes() -> &'static [Shape; N_COMPONENTS] {
     SHAPES.get_or_init(|| {
         let claim = Claim {
             log_sizes: [16; N_COMPONENTS],
+            memory_end: 0,
         };
         let rel = Relations::dummy();
         Kind::ALL.map(|kind| {
@@ -153,8 +154,8 @@ impl Soundness {
 }
 
 /// The soundness of a proof of `claim` under `config`, with `interaction_pow_bits` of grinding
-/// before the relation elements are drawn, a ROM of `rom_rows` and `outputs` output words
-/// (the verifier's own LogUp fractions).
+/// before the relation elements are drawn, `rom_rows` ROM rows and data bytes and `outputs`
+/// output words (the verifier's own LogUp fractions).
 pub fn soundness(
     config: &PcsConfig,
     interaction_pow_bits: u32,
@@ -165,8 +166,9 @@ pub fn soundness(
     let log_field = log_field();
     let bits = |count: f64| log_field - count.log2();
     let uses = relation_uses(claim);
-    // The verifier's fractions: the initial state, the halt, one Bind per ROM row, the outputs.
-    let public = (2 + rom_rows + outputs) as f64;
+    // The verifier's fractions: the initial state, the halt, the two ends of the memory
+    // chain, one Bind per ROM row, one Data per data byte, the outputs.
+    let public = (4 + rom_rows + outputs) as f64;
     let max_width = uses.iter().map(|u| u.width).max().unwrap_or(1) as f64;
     let weighted: f64 = uses
         .iter()
@@ -253,6 +255,7 @@ mod tests {
         // A small claim has more margin in every field term.
         let small = Claim {
             log_sizes: worst.log_sizes.map(|s| s.min(16)),
+            ..worst
         };
         let light = soundness(&config, 16, &small, 100, 10);
         assert!(light.field > ground.field + 5.0 && light.deep_ali > ground.deep_ali);

@@ -17,6 +17,7 @@ use stwo_constraint_framework::{FrameworkComponent, Relation, TraceLocationAlloc
 
 use crate::components::boundary::{MAX_LOG_ADDRESSES, MIN_LOG_ADDRESSES};
 use crate::components::io::{TAG_INPUT, TAG_INPUT_LEN};
+use crate::components::memory::MAX_MEMORY_END;
 use crate::components::rom::RomRow;
 use crate::components::{Kind, N_COMPONENTS, VmComponent, VmEval, preprocessed_columns};
 use crate::proof::ProofBody;
@@ -26,8 +27,9 @@ use crate::soundness::{Soundness, TooManyUses, check_relation_uses, relation_use
 use crate::statement::Statement;
 use crate::verifier::{StarkError, Verifier, tree_log_sizes};
 
-/// The most steps a proof may claim: clocks stay below 2^24, timestamps below 2^26.
-pub const MAX_STEPS: u64 = 1 << 24;
+/// The most steps a proof may claim: clocks stay below 2^23, timestamps at most 2^26
+/// (`ACCESSES_PER_STEP = 8`).
+pub const MAX_STEPS: u64 = 1 << 23;
 /// The largest instruction-family component (2^22 rows).
 pub const MAX_LOG_ROWS: u32 = 22;
 /// The smallest component (one SIMD vector of rows).
@@ -47,13 +49,22 @@ pub fn worst_case_claim() -> (Claim, u64, u64) {
         Kind::Boundary => MAX_LOG_ADDRESSES,
         _ => MAX_LOG_ROWS,
     });
-    (Claim { log_sizes }, rom_rows as u64, MAX_STEPS)
+    (
+        Claim {
+            log_sizes,
+            memory_end: MAX_MEMORY_END,
+        },
+        rom_rows as u64,
+        MAX_STEPS,
+    )
 }
 
-/// The prover's claim: each component's log size, in [`Kind::ALL`] order.
+/// The prover's claim: each component's log size, in [`Kind::ALL`] order, and the end of
+/// the memory boundary's address chain (one past its last row's address; 0 without rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     pub log_sizes: [u32; N_COMPONENTS],
+    pub memory_end: u32,
 }
 
 impl Claim {
@@ -67,6 +78,7 @@ impl Claim {
         for size in self.log_sizes {
             channel.mix_u64(u64::from(size));
         }
+        channel.mix_u64(u64::from(self.memory_end));
     }
 
     /// Checks the sizes against what the verifier knows: the tables' fixed sizes, the ROM's
@@ -87,6 +99,9 @@ impl Claim {
                 return Err(format!("component {} has log size {size}", kind.name()));
             }
         }
+        if self.memory_end > MAX_MEMORY_END {
+            return Err(format!("the memory ends at {}, past 2^28", self.memory_end));
+        }
         Ok(())
     }
 }
@@ -100,29 +115,49 @@ pub fn rows_log_size(rows: usize) -> u32 {
 pub fn rom_rows(program: &Program, input: &[u32]) -> Vec<RomRow> {
     let mut rows = Vec::with_capacity(program.code.len() + input.len() + 1);
     for (pc, instr) in program.code.iter().enumerate() {
-        let [op, a, b, c] = instr.encode();
-        rows.push([0, pc as u32, op, a, b, c]);
+        let [op, a, b, c, d] = instr.encode();
+        rows.push([0, pc as u32, op, a, b, c, d]);
     }
     for (i, &word) in input.iter().enumerate() {
         let i = i as u32;
-        rows.push([TAG_INPUT, i & 0xffff, i >> 16, word & 0xffff, word >> 16, 0]);
+        rows.push([
+            TAG_INPUT,
+            i & 0xffff,
+            i >> 16,
+            word & 0xffff,
+            word >> 16,
+            0,
+            0,
+        ]);
     }
     let len = input.len() as u32;
-    rows.push([TAG_INPUT_LEN, 0, 0, len & 0xffff, len >> 16, 0]);
+    rows.push([TAG_INPUT_LEN, 0, 0, len & 0xffff, len >> 16, 0, 0]);
     rows
 }
 
-/// The verifier's part of the LogUp sum: it yields the initial state `(entry, 0, 0, 0)`,
-/// consumes `Halted(steps − 1, len(output))`, each ROM row's `Bind` and each output word.
+/// The verifier's part of the LogUp sum: it yields the initial state `(entry, 0, 0, 0, 0)`
+/// (no memory yet: the entry stub grows it), consumes `Halted(steps − 1, len(output))`, each
+/// ROM row's `Bind` and each output word, yields `Data(addr, byte)` for each of the program's
+/// data bytes, yields `MemOrder(0)` and consumes `MemOrder(memory_end)`.
 pub fn public_sum(
     rel: &Relations,
-    entry_pc: u32,
+    program: &Program,
     rom: &[RomRow],
     statement: &Statement,
+    memory_end: u32,
 ) -> SecureField {
     let m31 = BaseField::from_u32_unchecked;
     let inverse = |x: SecureField| x.inverse();
-    let mut sum = -inverse(rel.state.combine(&[m31(entry_pc), m31(0), m31(0), m31(0)]));
+    let entry_pc = program.functions[program.main].entry;
+    let mut sum = -inverse(
+        rel.state
+            .combine(&[m31(entry_pc), m31(0), m31(0), m31(0), m31(0)]),
+    );
+    for &(addr, byte) in &program.data {
+        sum -= inverse(rel.data.combine(&[m31(addr), m31(u32::from(byte))]));
+    }
+    sum -= inverse(rel.mem_order.combine(&[m31(0)]));
+    sum += inverse(rel.mem_order.combine(&[m31(memory_end)]));
     let last_clk = statement.steps.saturating_sub(1) as u32;
     sum += inverse(
         rel.halted
@@ -259,9 +294,8 @@ pub fn verify_air(
     verifier.channel().mix_u64(interaction_pow);
     let rel = Relations::draw(verifier.channel());
     verifier.commit_interaction(&claimed_sums, roots[2], &tree_log_sizes(&as_dyn(&sized), 2));
-    let entry = program.functions[program.main].entry;
     let total: SecureField = claimed_sums.iter().copied().sum::<SecureField>()
-        + public_sum(&rel, entry, &rom, statement);
+        + public_sum(&rel, program, &rom, statement, claim.memory_end);
     if !total.is_zero() {
         return Err(AirError::Unbalanced);
     }
@@ -271,7 +305,7 @@ pub fn verify_air(
         &level.pcs_config(),
         pow_bits,
         &claim,
-        rom.len() as u64,
+        (rom.len() + program.data.len()) as u64,
         output as u64,
     ))
 }

@@ -120,9 +120,10 @@ pub fn check_witness(
     let by_id = preprocessed::by_id(&preprocessed);
     let mut total = public_sum(
         &rel,
-        program.functions[program.main].entry,
+        program,
         &rom_rows(program, &statement.input),
         statement,
+        claim.memory_end,
     );
     for kind in Kind::ALL {
         let log_size = claim.log_size(kind);

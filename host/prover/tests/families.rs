@@ -44,7 +44,7 @@ fn honest_on_edges(wat_op: &str, op: BinOp) {
 }
 
 // Columns after the frame.
-const AFTER_FRAME: usize = 8;
+const AFTER_FRAME: usize = 9;
 
 mod mul {
     use super::*;
@@ -511,7 +511,7 @@ mod div {
         let (zeros, high) = (count(&run, 0), count(&run, 0x8000));
         run.set(Kind::Range16, 0, 0, zeros - 1);
         run.set(Kind::Range16, 0, 0x8000, high + 1);
-        let cell = (run.get(Kind::Div, 2, row) + run.get(Kind::Div, 5, row)) as usize;
+        let cell = (run.get(Kind::Div, 2, row) + run.get(Kind::Div, 6, row)) as usize;
         run.set(Kind::Boundary, 2, cell, 0x8000);
         run.statement.output = vec![1 << 31];
         let err = run.rejected();

@@ -14,12 +14,12 @@ use stwo::core::fields::m31::M31;
 const E: usize = 0;
 const PC: usize = 1;
 const CLK: usize = 3;
-const B: usize = 6;
+const B: usize = 7;
 // `cmp` columns (see `obelysk_air::components::cmp`).
 const CMP_FLAGS: usize = 11;
-const CMP_D_HI: usize = 8 + CMP_FLAGS + 9;
-const CMP_BORROW1: usize = 8 + CMP_FLAGS + 11;
-const CMP_R: usize = 8 + CMP_FLAGS + 15;
+const CMP_D_HI: usize = 9 + CMP_FLAGS + 9;
+const CMP_BORROW1: usize = 9 + CMP_FLAGS + 11;
+const CMP_R: usize = 9 + CMP_FLAGS + 15;
 
 #[test]
 fn honest_witnesses_pass() {
@@ -50,14 +50,14 @@ fn wrong_carry_with_compensating_result() {
     let row = run.row(Kind::AddSub, |i| matches!(i, Instr::Binary { .. }));
     assert_eq!(
         (
-            run.get(Kind::AddSub, 13, row),
-            run.get(Kind::AddSub, 15, row)
+            run.get(Kind::AddSub, 14, row),
+            run.get(Kind::AddSub, 16, row)
         ),
         (0, 1)
     );
-    run.set(Kind::AddSub, 13, row, 0x10000);
-    run.set(Kind::AddSub, 14, row, 0);
+    run.set(Kind::AddSub, 14, row, 0x10000);
     run.set(Kind::AddSub, 15, row, 0);
+    run.set(Kind::AddSub, 16, row, 0);
     assert_eq!(run.rejected(), CheckError::Unbalanced);
 }
 
@@ -158,10 +158,10 @@ fn changed_opcode() {
             }
         )
     });
-    run.set(Kind::AddSub, 8, row, 0);
-    run.set(Kind::AddSub, 13, row, 13);
-    run.set(Kind::AddSub, 15, row, 0);
+    run.set(Kind::AddSub, 9, row, 0);
+    run.set(Kind::AddSub, 14, row, 13);
     run.set(Kind::AddSub, 16, row, 0);
+    run.set(Kind::AddSub, 17, row, 0);
     run.rejected();
 }
 
@@ -179,7 +179,7 @@ fn extra_program_row_and_padding_with_multiplicity() {
     for (column, value) in [(0, 1), (1, 0), (2, 9999), (3, 0)] {
         forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(value));
     }
-    for column in 4..8 {
+    for column in 4..9 {
         forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(0));
     }
     assert_eq!(forged.rejected(), CheckError::Unbalanced);
@@ -188,8 +188,8 @@ fn extra_program_row_and_padding_with_multiplicity() {
         witness: run.witness.clone(),
         ..honest(&coverage(), &[5, 9])
     };
-    for column in 0..8 {
-        let value = if column == 7 { 1 } else { 0 };
+    for column in 0..9 {
+        let value = if column == 8 { 1 } else { 0 };
         forged.witness.table_mut(Kind::Rom).columns[column].push(M31::from(value));
     }
     assert!(matches!(
@@ -230,7 +230,7 @@ fn skipped_or_reordered_steps() {
 fn jump_to_nowhere() {
     let mut run = honest(&coverage(), &[5, 9]);
     let row = run.row(Kind::Jump, |i| matches!(i, Instr::Jump { .. }));
-    run.set(Kind::Jump, 15, row, 1 << 19);
+    run.set(Kind::Jump, 16, row, 1 << 19);
     assert!(matches!(
         run.rejected(),
         CheckError::Constraint {
@@ -241,13 +241,13 @@ fn jump_to_nowhere() {
     // Also moving the target itself: the ROM pins it.
     let mut run = honest(&coverage(), &[5, 9]);
     run.set(Kind::Jump, B, row, 1 << 19);
-    run.set(Kind::Jump, 15, row, 1 << 19);
+    run.set(Kind::Jump, 16, row, 1 << 19);
     assert_eq!(run.rejected(), CheckError::Unbalanced);
 }
 
 #[test]
 fn return_to_wrong_pc_or_fp() {
-    for column in [8, 9] {
+    for column in [9, 10] {
         let mut run = honest(&coverage(), &[5, 9]);
         let value = run.get(Kind::Ret, column, 0);
         run.set(Kind::Ret, column, 0, value + 1);
@@ -258,16 +258,16 @@ fn return_to_wrong_pc_or_fp() {
 #[test]
 fn stale_read_and_read_from_the_future() {
     let run = honest(&sum_input(), &[1, 2, 3]);
-    // The add that accumulates reads `sum` (x, access 0 at columns 19, 20). A stale read: an
+    // The add that accumulates reads `sum` (x, access 0 at columns 20, 21). A stale read: an
     // older token of the same cell (its initial value at ts 0) instead of the latest.
     let row = 3;
     let mut stale = Run {
         witness: run.witness.clone(),
         ..honest(&sum_input(), &[1, 2, 3])
     };
-    stale.set(Kind::AddSub, 19, row, 0);
-    stale.set(Kind::AddSub, 9, row, 0);
+    stale.set(Kind::AddSub, 20, row, 0);
     stale.set(Kind::AddSub, 10, row, 0);
+    stale.set(Kind::AddSub, 11, row, 0);
     stale.rejected();
     // From the future: a prev_ts past this step's own timestamp fails the range check.
     let mut future = Run {
@@ -275,8 +275,8 @@ fn stale_read_and_read_from_the_future() {
         ..honest(&sum_input(), &[1, 2, 3])
     };
     let clk = future.get(Kind::AddSub, CLK, row);
-    future.set(Kind::AddSub, 19, row, 4 * clk + 9);
-    future.set(Kind::AddSub, 20, row, 0);
+    future.set(Kind::AddSub, 20, row, 8 * clk + 9);
+    future.set(Kind::AddSub, 21, row, 0);
     future.rejected();
 }
 
@@ -310,8 +310,8 @@ fn forged_io() {
     // A read of input word 1 claiming another word.
     let mut run = honest(&coverage(), &[5, 9]);
     let row = run.row(Kind::Io, |i| matches!(i, Instr::Read { .. }));
-    let w = run.get(Kind::Io, 13, row);
-    run.set(Kind::Io, 13, row, w + 1);
+    let w = run.get(Kind::Io, 14, row);
+    run.set(Kind::Io, 14, row, w + 1);
     assert_eq!(run.rejected(), CheckError::Unbalanced);
     run.rejected_end_to_end(&coverage());
 }

@@ -10,7 +10,7 @@
 //! the callee returns its result in its slot 0, which is where the caller expects it. The return
 //! address and the caller's `fp` are saved in the FRAME memory space, keyed by `fp'`.
 //!
-//! Every instruction encodes to four words `[opcode, a, b, c]` ([`Instr::encode`]), each
+//! Every instruction encodes to five words `[opcode, a, b, c, d]` ([`Instr::encode`]), each
 //! below 2^20 so that it is one M31 field element with no wrap-around (a 32-bit immediate is
 //! split into two 16-bit limbs); the [`Program::id`] hashes those words, so the id commits to
 //! exactly what is executed.
@@ -21,7 +21,7 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 7;
+pub const IR_VERSION: u32 = 8;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
@@ -33,6 +33,11 @@ pub const MAX_FRAME_SLOTS: u32 = 1 << 16;
 pub const MAX_TABLE_TARGETS: u32 = 1 << 16;
 /// Globals a module may have: a global's index is its address in the GLOBAL memory space.
 pub const MAX_GLOBALS: u32 = 1 << 16;
+/// Wasm pages (64 KiB each) the VM's linear memory may grow to: 256 MiB, so every byte
+/// address is below 2^28 (an exact field element, far below p).
+pub const MAX_MEMORY_PAGES: u32 = 1 << 12;
+/// Bytes per Wasm page.
+pub const PAGE_BYTES: u32 = 1 << 16;
 /// The largest word an instruction may encode to ([`Instr::encode`]): `2^20 − 1`.
 pub const MAX_ENCODED_WORD: u32 = (1 << 20) - 1;
 
@@ -94,11 +99,21 @@ pub enum Opcode {
     Extend16S = 45,
     GlobalGet = 46,
     GlobalSet = 47,
+    Load8U = 48,
+    Load8S = 49,
+    Load16U = 50,
+    Load16S = 51,
+    Load32 = 52,
+    Store8 = 53,
+    Store16 = 54,
+    Store32 = 55,
+    MemorySize = 56,
+    MemoryGrow = 57,
 }
 
 impl Opcode {
     /// Every opcode, in numeric order.
-    pub const ALL: [Opcode; 47] = [
+    pub const ALL: [Opcode; 57] = [
         Opcode::Const,
         Opcode::Copy,
         Opcode::Eqz,
@@ -146,6 +161,16 @@ impl Opcode {
         Opcode::Extend16S,
         Opcode::GlobalGet,
         Opcode::GlobalSet,
+        Opcode::Load8U,
+        Opcode::Load8S,
+        Opcode::Load16U,
+        Opcode::Load16S,
+        Opcode::Load32,
+        Opcode::Store8,
+        Opcode::Store16,
+        Opcode::Store32,
+        Opcode::MemorySize,
+        Opcode::MemoryGrow,
     ];
 
     /// The encoded word.
@@ -373,6 +398,108 @@ impl UnOp {
     }
 }
 
+/// Loads from linear memory: how many bytes, and how they extend to 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadOp {
+    U8,
+    S8,
+    U16,
+    S16,
+    W32,
+}
+
+impl LoadOp {
+    /// All loads.
+    pub const ALL: [LoadOp; 5] = [
+        LoadOp::U8,
+        LoadOp::S8,
+        LoadOp::U16,
+        LoadOp::S16,
+        LoadOp::W32,
+    ];
+
+    /// Bytes read.
+    pub const fn bytes(self) -> u32 {
+        match self {
+            LoadOp::U8 | LoadOp::S8 => 1,
+            LoadOp::U16 | LoadOp::S16 => 2,
+            LoadOp::W32 => 4,
+        }
+    }
+
+    /// The loaded value of the little-endian `bytes` (its first [`LoadOp::bytes`]).
+    pub fn extend(self, bytes: [u8; 4]) -> u32 {
+        let word = u32::from_le_bytes(bytes);
+        match self {
+            LoadOp::U8 => word & 0xff,
+            LoadOp::S8 => word as u8 as i8 as i32 as u32,
+            LoadOp::U16 => word & 0xffff,
+            LoadOp::S16 => word as u16 as i16 as i32 as u32,
+            LoadOp::W32 => word,
+        }
+    }
+
+    /// Its opcode.
+    pub const fn opcode(self) -> Opcode {
+        match self {
+            LoadOp::U8 => Opcode::Load8U,
+            LoadOp::S8 => Opcode::Load8S,
+            LoadOp::U16 => Opcode::Load16U,
+            LoadOp::S16 => Opcode::Load16S,
+            LoadOp::W32 => Opcode::Load32,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            LoadOp::U8 => "load8_u",
+            LoadOp::S8 => "load8_s",
+            LoadOp::U16 => "load16_u",
+            LoadOp::S16 => "load16_s",
+            LoadOp::W32 => "load",
+        }
+    }
+}
+
+/// Stores to linear memory: the low 1, 2 or 4 bytes of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreOp {
+    B8,
+    B16,
+    W32,
+}
+
+impl StoreOp {
+    /// All stores.
+    pub const ALL: [StoreOp; 3] = [StoreOp::B8, StoreOp::B16, StoreOp::W32];
+
+    /// Bytes written.
+    pub const fn bytes(self) -> u32 {
+        match self {
+            StoreOp::B8 => 1,
+            StoreOp::B16 => 2,
+            StoreOp::W32 => 4,
+        }
+    }
+
+    /// Its opcode.
+    pub const fn opcode(self) -> Opcode {
+        match self {
+            StoreOp::B8 => Opcode::Store8,
+            StoreOp::B16 => Opcode::Store16,
+            StoreOp::W32 => Opcode::Store32,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            StoreOp::B8 => "store8",
+            StoreOp::B16 => "store16",
+            StoreOp::W32 => "store",
+        }
+    }
+}
+
 /// One Obelysk VM instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Instr {
@@ -411,6 +538,26 @@ pub enum Instr {
     GlobalGet { dst: Slot, global: u32 },
     /// `global[global] ← src`.
     GlobalSet { global: u32, src: Slot },
+    /// `dst ← memory[base + offset ..]` (1, 2 or 4 bytes, extended); traps when `base +
+    /// offset` overflows 32 bits or the last byte is past the memory size.
+    Load {
+        op: LoadOp,
+        dst: Slot,
+        base: Slot,
+        offset: u32,
+    },
+    /// `memory[base + offset ..] ← src` (its low 1, 2 or 4 bytes); traps like [`Instr::Load`].
+    Store {
+        op: StoreOp,
+        src: Slot,
+        base: Slot,
+        offset: u32,
+    },
+    /// `dst ← memory size in pages`.
+    MemorySize { dst: Slot },
+    /// Wasm `memory.grow` in place: `slot ← old size`, the memory grows by `slot` pages, or
+    /// `slot ← −1` and nothing changes when the size would pass `max` (≤ [`MAX_MEMORY_PAGES`]).
+    MemoryGrow { slot: Slot, max: u32 },
     /// `dst ← number of input words`.
     InputLen { dst: Slot },
     /// `dst ← input[index]` (a run with `index` out of range traps).
@@ -441,6 +588,10 @@ impl Instr {
             Instr::Return => Opcode::Return,
             Instr::GlobalGet { .. } => Opcode::GlobalGet,
             Instr::GlobalSet { .. } => Opcode::GlobalSet,
+            Instr::Load { op, .. } => op.opcode(),
+            Instr::Store { op, .. } => op.opcode(),
+            Instr::MemorySize { .. } => Opcode::MemorySize,
+            Instr::MemoryGrow { .. } => Opcode::MemoryGrow,
             Instr::InputLen { .. } => Opcode::InputLen,
             Instr::Read { .. } => Opcode::Read,
             Instr::Write { .. } => Opcode::Write,
@@ -449,11 +600,25 @@ impl Instr {
         }
     }
 
-    /// The operands `[a, b, c]`: `a` = destination / condition / call frame, `b` = first
+    /// The operands `[a, b, c, d]`: `a` = destination / condition / call frame, `b` = first
     /// source / jump or call target, `c` = second source (a 32-bit immediate is split into
-    /// its 16-bit limbs `b, c`).
-    pub const fn operands(&self) -> [u32; 3] {
-        match *self {
+    /// its 16-bit limbs `b, c`; a memory offset into `c, d`). Only loads and stores use `d`.
+    pub const fn operands(&self) -> [u32; 4] {
+        let [a, b, c] = match *self {
+            Instr::Load {
+                dst: slot,
+                base,
+                offset,
+                ..
+            }
+            | Instr::Store {
+                src: slot,
+                base,
+                offset,
+                ..
+            } => return [slot, base, offset & 0xffff, offset >> 16],
+            Instr::MemorySize { dst } => [dst, 0, 0],
+            Instr::MemoryGrow { slot, max } => [slot, max, 0],
             Instr::Const { dst, value } => [dst, value & 0xffff, value >> 16],
             Instr::Copy { dst, src } => [dst, src, 0],
             Instr::Binary { dst, lhs, rhs, .. } => [dst, lhs, rhs],
@@ -471,14 +636,15 @@ impl Instr {
             Instr::Read { dst, index } => [dst, index, 0],
             Instr::Write { src } => [0, src, 0],
             Instr::Return | Instr::Trap | Instr::Halt => [0, 0, 0],
-        }
+        };
+        [a, b, c, 0]
     }
 
-    /// The fixed-width encoding `[opcode, a, b, c]` that the program id commits to; every
+    /// The fixed-width encoding `[opcode, a, b, c, d]` that the program id commits to; every
     /// word is below 2^20 for programs within [`MAX_CODE_LEN`] and [`MAX_FRAME_SLOTS`].
-    pub const fn encode(&self) -> [u32; 4] {
-        let [a, b, c] = self.operands();
-        [self.opcode().word(), a, b, c]
+    pub const fn encode(&self) -> [u32; 5] {
+        let [a, b, c, d] = self.operands();
+        [self.opcode().word(), a, b, c, d]
     }
 }
 
@@ -507,6 +673,22 @@ impl fmt::Display for Instr {
             Instr::Return => f.write_str("return"),
             Instr::GlobalGet { dst, global } => write!(f, "s{dst} ← g{global}"),
             Instr::GlobalSet { global, src } => write!(f, "g{global} ← s{src}"),
+            Instr::Load {
+                op,
+                dst,
+                base,
+                offset,
+            } => write!(f, "s{dst} ← {} [s{base} + {offset}]", op.name()),
+            Instr::Store {
+                op,
+                src,
+                base,
+                offset,
+            } => write!(f, "{} [s{base} + {offset}] ← s{src}", op.name()),
+            Instr::MemorySize { dst } => write!(f, "s{dst} ← memory.size"),
+            Instr::MemoryGrow { slot, max } => {
+                write!(f, "s{slot} ← memory.grow s{slot} (max {max})")
+            }
             Instr::InputLen { dst } => write!(f, "s{dst} ← input_len"),
             Instr::Read { dst, index } => write!(f, "s{dst} ← read s{index}"),
             Instr::Write { src } => write!(f, "write s{src}"),
@@ -538,6 +720,9 @@ pub struct Program {
     pub main: usize,
     /// Every defined (non-imported) function.
     pub functions: Vec<Function>,
+    /// The initial linear memory's non-zero bytes (from the active data segments), by
+    /// increasing address. The entry stub grows the memory to its initial size.
+    pub data: Vec<(u32, u8)>,
 }
 
 crate::hash::hex_id!(
@@ -547,7 +732,8 @@ crate::hash::hex_id!(
 
 impl Program {
     /// `Blake2s("obelysk/program/ir" ‖ IR_VERSION ‖ main entry ‖ code length ‖ encoded
-    /// instructions)`: the tag carries the IR version, so one id never means two programs.
+    /// instructions ‖ data length ‖ (address, byte) of each data byte)`: the tag carries the IR
+    /// version, so one id never means two programs.
     pub fn id(&self) -> ProgramId {
         let mut hasher = Blake2s256::new();
         hasher.update(b"obelysk/program/ir");
@@ -558,6 +744,11 @@ impl Program {
             for word in instr.encode() {
                 hasher.update(word.to_le_bytes());
             }
+        }
+        hasher.update((self.data.len() as u32).to_le_bytes());
+        for &(addr, byte) in &self.data {
+            hasher.update(addr.to_le_bytes());
+            hasher.update([byte]);
         }
         ProgramId(hasher.finalize().into())
     }
@@ -600,7 +791,7 @@ mod tests {
                 lhs: 2,
                 rhs: 3,
             };
-            assert_eq!(instr.encode(), [op.opcode().word(), 1, 2, 3]);
+            assert_eq!(instr.encode(), [op.opcode().word(), 1, 2, 3, 0]);
         }
         let opcodes: std::collections::BTreeSet<_> =
             BinOp::ALL.iter().map(|o| o.opcode()).collect();

@@ -12,8 +12,8 @@ use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeR
 use crate::VmError;
 use crate::abi::{AbiImport, IMPORT_MODULE, check_module};
 use crate::ir::{
-    BinOp, Function, Instr, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, MAX_GLOBALS,
-    MAX_TABLE_TARGETS, Pc, Program, Slot, UnOp,
+    BinOp, Function, Instr, LoadOp, MAX_CODE_LEN, MAX_ENCODED_WORD, MAX_FRAME_SLOTS, MAX_GLOBALS,
+    MAX_MEMORY_PAGES, MAX_TABLE_TARGETS, PAGE_BYTES, Pc, Program, Slot, StoreOp, UnOp,
 };
 
 /// Why a module cannot be lowered.
@@ -81,26 +81,59 @@ pub fn lower(bytes: &[u8]) -> Result<Program, LowerError> {
         lowered.functions,
         main,
         &[],
-        &module.initial_globals(),
+        &Initial {
+            globals: module.initial_globals(),
+            memory: module.memory,
+            data: module.initial_data()?,
+        },
     );
     check_encoding(&program)?;
     Ok(program)
 }
 
-/// `code` and `functions` with an entry stub appended: it sets each mutable global to its
-/// initial value (`globals`: index and value; every global starts at zero otherwise), puts
-/// `args` in the frame of function `callee`, calls it, writes its result (if any) and halts.
-/// So the initial values are code, and the program id commits to them.
+/// What a module starts with besides its code: the mutable globals' values (index, value;
+/// the others start at zero), the memory's size and limit, and its non-zero data bytes.
+#[derive(Debug, Clone, Default)]
+struct Initial {
+    globals: Vec<(u32, u32)>,
+    memory: Option<MemoryLimits>,
+    data: Vec<(u32, u8)>,
+}
+
+/// A module's linear memory, as the VM runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimits {
+    /// Initial size in pages.
+    pub initial: u32,
+    /// The most pages `memory.grow` reaches: the declared maximum, capped at
+    /// [`MAX_MEMORY_PAGES`].
+    pub max: u32,
+}
+
+/// `code` and `functions` with an entry stub appended: it grows the memory from zero pages to
+/// its initial size, sets each mutable global to its initial value, puts `args` in the frame
+/// of function `callee`, calls it, writes its result (if any) and halts. So the initial size
+/// and values are code, and the program id commits to them (and to the data bytes).
 fn with_entry(
     mut code: Vec<Instr>,
     mut functions: Vec<Function>,
     callee: usize,
     args: &[u32],
-    globals: &[(u32, u32)],
+    initial: &Initial,
 ) -> Program {
     let callee = &functions[callee];
     let entry = code.len() as Pc;
-    for &(global, value) in globals.iter().filter(|(_, v)| *v != 0) {
+    if let Some(memory) = initial.memory.filter(|m| m.initial > 0) {
+        code.push(Instr::Const {
+            dst: 1,
+            value: memory.initial,
+        });
+        code.push(Instr::MemoryGrow {
+            slot: 1,
+            max: memory.max,
+        });
+    }
+    for &(global, value) in initial.globals.iter().filter(|(_, v)| *v != 0) {
         code.push(Instr::Const { dst: 1, value });
         code.push(Instr::GlobalSet { global, src: 1 });
     }
@@ -129,6 +162,7 @@ fn with_entry(
         code,
         main: functions.len() - 1,
         functions,
+        data: initial.data.clone(),
     }
 }
 
@@ -160,8 +194,8 @@ pub struct Library {
     /// Per defined function: `None` when it and everything it calls is lowered, else the
     /// unsupported instructions it (transitively) needs.
     pub unsupported: Vec<Option<BTreeMap<String, usize>>>,
-    /// The mutable i32 globals' initial values: (index, value).
-    pub globals: Vec<(u32, u32)>,
+    /// The globals, memory and data a fresh instance starts with.
+    initial: Initial,
 }
 
 impl Library {
@@ -174,13 +208,25 @@ impl Library {
             self.functions.clone(),
             function,
             args,
-            &self.globals,
+            &self.initial,
         )
     }
 
-    /// The globals as a freshly instantiated module has them, for [`crate::interp::invoke`].
-    pub fn initial_globals(&self) -> crate::interp::Globals {
-        self.globals.iter().copied().collect()
+    /// Whether calls can leave state that lowered code observes: the module has a memory or
+    /// a mutable i32 global.
+    pub fn has_state(&self) -> bool {
+        self.initial.memory.is_some() || !self.initial.globals.is_empty()
+    }
+
+    /// The globals and memory of a freshly instantiated module, for
+    /// [`crate::interp::invoke`].
+    pub fn instance(&self) -> crate::interp::Instance {
+        let mut memory = crate::interp::Memory::with_data(&self.initial.data);
+        memory.pages = self.initial.memory.map_or(0, |m| m.initial);
+        crate::interp::Instance {
+            globals: self.initial.globals.iter().copied().collect(),
+            memory,
+        }
     }
 }
 
@@ -225,7 +271,11 @@ pub fn lower_library(bytes: &[u8]) -> Result<Library, LowerError> {
         functions: lowered.functions,
         exports,
         unsupported,
-        globals: module.initial_globals(),
+        initial: Initial {
+            globals: module.initial_globals(),
+            memory: module.memory,
+            data: module.initial_data()?,
+        },
     })
 }
 
@@ -320,6 +370,9 @@ struct ModuleParts<'a> {
     exports: BTreeMap<String, u32>,
     /// Every global, in index order.
     globals: Vec<Global>,
+    memory: Option<MemoryLimits>,
+    /// Active data segments: offset and bytes.
+    data: Vec<(u32, &'a [u8])>,
     /// Module-level constructs the VM does not support yet.
     unsupported: BTreeMap<String, usize>,
 }
@@ -345,6 +398,8 @@ impl<'a> ModuleParts<'a> {
             bodies: Vec::new(),
             exports: BTreeMap::new(),
             globals: Vec::new(),
+            memory: None,
+            data: Vec::new(),
             unsupported: BTreeMap::new(),
         };
         let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
@@ -409,13 +464,55 @@ impl<'a> ModuleParts<'a> {
                             .or_default() += 1;
                     }
                 }
+                Payload::MemorySection(reader) => {
+                    for memory in reader {
+                        let memory = memory.map_err(invalid)?;
+                        if memory.memory64 || memory.shared || memory.page_size_log2.is_some() {
+                            *unsupported
+                                .entry("a 64-bit, shared or custom-page memory".into())
+                                .or_default() += 1;
+                        } else if memory.initial > u64::from(MAX_MEMORY_PAGES) {
+                            *unsupported
+                                .entry(format!("a memory of more than {MAX_MEMORY_PAGES} pages"))
+                                .or_default() += 1;
+                        } else {
+                            let cap = u64::from(MAX_MEMORY_PAGES);
+                            parts.memory = Some(MemoryLimits {
+                                initial: memory.initial as u32,
+                                max: memory.maximum.unwrap_or(cap).min(cap) as u32,
+                            });
+                        }
+                    }
+                }
+                Payload::DataSection(reader) => {
+                    for data in reader {
+                        let data = data.map_err(invalid)?;
+                        let wasmtime::wasmparser::DataKind::Active { offset_expr, .. } = data.kind
+                        else {
+                            // Passive segments are only observable through memory.init,
+                            // which is refused as an instruction.
+                            continue;
+                        };
+                        let mut ops = offset_expr.get_operators_reader();
+                        match (ops.read(), ops.read()) {
+                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
+                                parts.data.push((value as u32, data.data));
+                            }
+                            _ => {
+                                *unsupported
+                                    .entry("a data offset other than i32.const".into())
+                                    .or_default() += 1
+                            }
+                        }
+                    }
+                }
                 Payload::StartSection { .. } => {
                     *unsupported.entry("start function".into()).or_default() += 1
                 }
-                // Tables, element and data segments are not refused here: only instructions
-                // can observe them (call_indirect, loads), and those are refused as
-                // unsupported instructions. A stage that supports them must bind their
-                // initial contents into the program id (globals: the entry stub sets them).
+                // Tables and element segments are not refused here: only call_indirect can
+                // observe them, and it is refused as an unsupported instruction. A stage that
+                // supports it must bind their contents into the program id (as the data
+                // bytes are).
                 Payload::CodeSectionEntry(body) => parts.bodies.push(body),
                 _ => {}
             }
@@ -433,6 +530,26 @@ impl<'a> ModuleParts<'a> {
             .filter(|(_, g)| g.mutable && g.ty == ValType::I32)
             .filter_map(|(i, g)| Some((i as u32, g.init?)))
             .collect()
+    }
+
+    /// The initial memory's non-zero bytes, by address (later segments overwrite earlier
+    /// ones). A segment past the initial size fails instantiation, so it is refused.
+    fn initial_data(&self) -> Result<Vec<(u32, u8)>, LowerError> {
+        let size = u64::from(self.memory.map_or(0, |m| m.initial)) * u64::from(PAGE_BYTES);
+        let mut bytes = BTreeMap::new();
+        for &(offset, data) in &self.data {
+            if u64::from(offset) + data.len() as u64 > size {
+                return Err(LowerError::Invalid(format!(
+                    "data segment at {offset} of {} bytes is out of bounds of a {size}-byte \
+                     memory",
+                    data.len()
+                )));
+            }
+            for (i, &byte) in data.iter().enumerate() {
+                bytes.insert(offset + i as u32, byte);
+            }
+        }
+        Ok(bytes.into_iter().filter(|&(_, b)| b != 0).collect())
     }
 
     /// Global `index`, if the VM supports it: an i32 with an `i32.const` initial value.
@@ -897,6 +1014,36 @@ impl Lowering {
                     src,
                 });
             }
+            _ if load_op(op).is_some() => {
+                let (load, offset) = load_op(op).expect("matched a load");
+                let base = s.peek(0)?;
+                self.emit(Instr::Load {
+                    op: load,
+                    dst: base,
+                    base,
+                    offset,
+                });
+            }
+            _ if store_op(op).is_some() => {
+                let (store, offset) = store_op(op).expect("matched a store");
+                let src = s.pop()?;
+                let base = s.pop()?;
+                self.emit(Instr::Store {
+                    op: store,
+                    src,
+                    base,
+                    offset,
+                });
+            }
+            Operator::MemorySize { .. } => {
+                let dst = s.push()?;
+                self.emit(Instr::MemorySize { dst });
+            }
+            Operator::MemoryGrow { .. } => {
+                let slot = s.peek(0)?;
+                let max = module.memory.map_or(0, |m| m.max);
+                self.emit(Instr::MemoryGrow { slot, max });
+            }
             Operator::I32Const { value } => {
                 let dst = s.push()?;
                 self.emit(Instr::Const {
@@ -1014,13 +1161,41 @@ fn unop(op: &Operator<'_>) -> Option<UnOp> {
     })
 }
 
+/// An i32 load and its offset (memory32: the offset is below 2^32).
+fn load_op(op: &Operator<'_>) -> Option<(LoadOp, u32)> {
+    let (load, memarg) = match op {
+        Operator::I32Load { memarg } => (LoadOp::W32, memarg),
+        Operator::I32Load8U { memarg } => (LoadOp::U8, memarg),
+        Operator::I32Load8S { memarg } => (LoadOp::S8, memarg),
+        Operator::I32Load16U { memarg } => (LoadOp::U16, memarg),
+        Operator::I32Load16S { memarg } => (LoadOp::S16, memarg),
+        _ => return None,
+    };
+    Some((load, u32::try_from(memarg.offset).ok()?))
+}
+
+/// An i32 store and its offset.
+fn store_op(op: &Operator<'_>) -> Option<(StoreOp, u32)> {
+    let (store, memarg) = match op {
+        Operator::I32Store { memarg } => (StoreOp::W32, memarg),
+        Operator::I32Store8 { memarg } => (StoreOp::B8, memarg),
+        Operator::I32Store16 { memarg } => (StoreOp::B16, memarg),
+        _ => return None,
+    };
+    Some((store, u32::try_from(memarg.offset).ok()?))
+}
+
 /// Whether [`Lowering::operator`] handles `op` (used to list every unsupported one).
 fn is_supported(op: &Operator<'_>) -> bool {
     binop(op).is_some()
         || unop(op).is_some()
+        || load_op(op).is_some()
+        || store_op(op).is_some()
         || matches!(
             op,
-            Operator::Nop
+            Operator::MemorySize { .. }
+                | Operator::MemoryGrow { .. }
+                | Operator::Nop
                 | Operator::Unreachable
                 | Operator::Block { .. }
                 | Operator::Loop { .. }

@@ -210,6 +210,8 @@ impl Sandbox {
             max_output_words: limits.max_output_words,
             memory: MemoryLimiter {
                 limit: limits.memory_bytes,
+                instantiated: false,
+                refused: None,
             },
         };
         let mut store = Store::new(&self.engine, state);
@@ -221,7 +223,10 @@ impl Sandbox {
         let result = self
             .linker
             .instantiate(&mut store, &module.module)
-            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "main"))
+            .and_then(|instance| {
+                store.data_mut().memory.instantiated = true;
+                instance.get_typed_func::<(), ()>(&mut store, "main")
+            })
             .and_then(|main| main.call(&mut store, ()));
         let fuel_left = store.get_fuel().map_err(internal)?;
         match result {
@@ -230,7 +235,17 @@ impl Sandbox {
                 fuel_used: budget.fuel - fuel_left,
                 elapsed: started.elapsed(),
             }),
-            Err(error) => Err(self.classify(error, budget)),
+            // A guest that traps after a refused grow (Rust's allocation-failure abort, say)
+            // ran out of memory: report that, not the trap it chose.
+            Err(error) => match store.data().memory.refused {
+                Some(requested) if error.downcast_ref::<Trap>().is_some() => {
+                    Err(VmError::MemoryLimit {
+                        requested,
+                        limit: self.limits.memory_bytes,
+                    })
+                }
+                _ => Err(self.classify(error, budget)),
+            },
         }
     }
 
@@ -333,8 +348,14 @@ enum HostError {
 
 /// Refuses linear memory beyond the limit with an error we can recognise, and allows at
 /// most one instance, memory and table per store.
+///
+/// At instantiation a memory past the limit is an error; afterwards `memory.grow` past it
+/// returns −1 as Wasm specifies (so the VM, which proves the same rule, agrees), and the
+/// refused size is kept for the error report.
 struct MemoryLimiter {
     limit: usize,
+    instantiated: bool,
+    refused: Option<usize>,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -344,12 +365,16 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        if desired <= self.limit {
+            return Ok(true);
+        }
+        if !self.instantiated {
             return Err(wasmtime::Error::new(HostError::MemoryLimit {
                 requested: desired,
             }));
         }
-        Ok(true)
+        self.refused.get_or_insert(desired);
+        Ok(false)
     }
 
     fn table_growing(
@@ -521,12 +546,30 @@ mod tests {
     }
 
     #[test]
+    fn grow_past_the_limit_returns_minus_one() {
+        let limits = Limits {
+            memory_bytes: 4 << 16,
+            ..Limits::default()
+        };
+        let grow = r#"(func (export "main")
+            (call $write (memory.grow (i32.const 2)))
+            (call $write (memory.grow (i32.const 2)))
+            (call $write (memory.grow (i32.const 1)))
+            (call $write (memory.size)))"#;
+        let out = run_with(limits, grow, &[]).unwrap();
+        assert_eq!(out.output, vec![1, u32::MAX, 3, 4]);
+    }
+
+    #[test]
     fn memory_limit_on_grow_and_on_instantiation() {
         let limits = Limits {
             memory_bytes: 4 << 16,
             ..Limits::default()
         };
-        let grow = r#"(func (export "main") (loop $l (drop (memory.grow (i32.const 1))) (br $l)))"#;
+        // Past the limit grow returns −1, as Wasm specifies; the guest then traps.
+        let grow = r#"(func (export "main")
+            (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+            (call $write (memory.size)) (unreachable))"#;
         let err = run_with(limits.clone(), grow, &[]).unwrap_err();
         assert_eq!(
             err,

@@ -35,7 +35,11 @@ fn agree(wasm: &[u8], inputs: &[Vec<u32>]) -> Vec<Result<Vec<u32>, String>> {
                     );
                     Ok(trace.output.clone())
                 }
-                (Err(ExecError::Trap { .. }), Err(VmError::Trap(_))) => Err("trap".to_string()),
+                (
+                    Err(ExecError::Trap { .. } | ExecError::OutOfBounds { .. }),
+                    // A trap after a refused grow is reported as the memory limit.
+                    Err(VmError::Trap(_) | VmError::MemoryLimit { .. }),
+                ) => Err("trap".to_string()),
                 _ => panic!(
                     "engines disagree on {input:?}: vm {vm:?}, wasmtime {native:?}\n{}",
                     program.listing()
@@ -274,20 +278,109 @@ fn traps_agree() {
 fn unsupported_instructions_are_named() {
     let wasm = module(
         r#"(func (export "main")
-            (i32.store8 (i32.const 0) (i32.const 1))
+            (memory.fill (i32.const 0) (i32.const 1) (i32.const 2))
             (drop (i64.add (i64.const 1) (i64.const 2)))
-            (drop (memory.size)))"#,
+            (drop (i64.load (i32.const 0))))"#,
     );
     let err = lower(&wasm).unwrap_err();
     let LowerError::Unsupported(names) = &err else {
         panic!("{err:?}")
     };
     let names: Vec<&str> = names.keys().map(String::as_str).collect();
-    for want in ["memory.size", "i32.store8", "i64.add", "i64.const"] {
+    for want in ["memory.fill", "i64.load", "i64.add", "i64.const"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert_eq!(err.code(), "unsupported_instructions");
-    assert!(err.to_string().contains("i32.store8 (×1)"), "{err}");
+    assert!(err.to_string().contains("memory.fill (×1)"), "{err}");
+}
+
+/// Every load and store width at edge addresses (unaligned, crossing a page, the last bytes,
+/// just past the end, 2^32 − 4 with and without an offset), over data segments, against
+/// wasmtime; input `[base, offset selector, value]`.
+#[test]
+fn memory_agrees_with_wasmtime() {
+    let wasm = module(
+        r#"(data (i32.const 0xfffa) "\81\82\83\84\85\86")
+           (data (i32.const 8) "\ff\00\7f\80")
+           (data (i32.const 10) "\01")
+           (func (export "main") (local $a i32) (local $v i32)
+             (local.set $a (call $read (i32.const 0)))
+             (local.set $v (call $read (i32.const 1)))
+             (call $write (i32.load (i32.const 8)))
+             (call $write (i32.load8_s (local.get $a)))
+             (call $write (i32.load8_u (local.get $a)))
+             (call $write (i32.load16_s offset=1 (local.get $a)))
+             (call $write (i32.load16_u offset=1 (local.get $a)))
+             (call $write (i32.load offset=2 (local.get $a)))
+             (i32.store8 (local.get $a) (local.get $v))
+             (call $write (i32.load (local.get $a)))
+             (i32.store16 offset=1 (local.get $a) (local.get $v))
+             (call $write (i32.load (local.get $a)))
+             (i32.store offset=2 (local.get $a) (local.get $v))
+             (call $write (i32.load offset=2 (local.get $a)))
+             (call $write (i32.load8_u offset=1 (local.get $a))))"#,
+    );
+    let bases = [
+        0,
+        1,
+        8,
+        0xfffb,
+        0xfffc,
+        0xfffd,
+        0x1_0000 - 6,
+        0x1_0000 - 5,
+        0x1_0000 - 4,
+    ];
+    let mut inputs: Vec<Vec<u32>> = bases.iter().map(|&a| vec![a, 0x8a9b_acbd]).collect();
+    inputs.extend([u32::MAX - 3, u32::MAX, 1 << 31, 0x1_0000].map(|a| vec![a, 7]));
+    let out = agree(&wasm, &inputs);
+    // The later segment overwrote byte 10.
+    assert_eq!(out[0].as_ref().unwrap()[0], 0x8001_00ff);
+    // Past the end (a 6-byte footprint from 0x1_0000 − 5) and every huge base trap.
+    assert!(
+        out[7].is_err() && out[9..].iter().all(Result::is_err),
+        "{out:?}"
+    );
+}
+
+/// `memory.grow` and `memory.size` at and past the declared maximum and the VM's cap.
+#[test]
+fn memory_grow_agrees_with_wasmtime() {
+    let grow = |memory: &str| {
+        wat::parse_str(format!(
+            r#"(module
+                (import "obelysk" "read" (func $read (param i32) (result i32)))
+                (import "obelysk" "write" (func $write (param i32)))
+                (memory (export "memory") {memory})
+                (func (export "main")
+                  (call $write (memory.grow (call $read (i32.const 0))))
+                  (call $write (memory.grow (call $read (i32.const 1))))
+                  (call $write (memory.size))
+                  (i32.store (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 4))
+                             (i32.const 7))))"#
+        ))
+        .unwrap()
+    };
+    let inputs = [
+        vec![0, 0],
+        vec![1, 1],
+        vec![2, 1],
+        vec![3, 0],
+        vec![4, 0],
+        vec![u32::MAX, 1],
+        vec![0x1_0001, 1],
+    ];
+    let out = agree(&grow("1 4"), &inputs);
+    assert_eq!(out[1], Ok(vec![1, 2, 3]));
+    assert_eq!(out[3], Ok(vec![1, 4, 4]));
+    assert_eq!(out[4], Ok(vec![u32::MAX, 1, 1]));
+    assert_eq!(out[5], Ok(vec![u32::MAX, 1, 2]));
+    // No declared maximum: the VM's cap (4096 pages, the sandbox's default limit) applies.
+    let out = agree(&grow("0"), &[vec![4096, 1], vec![4095, 1], vec![4097, 0]]);
+    assert_eq!(out[0], Ok(vec![0, u32::MAX, 4096]));
+    assert_eq!(out[1], Ok(vec![0, 4095, 4096]));
+    // Zero pages: every access traps.
+    assert_eq!(out[2], Err("trap".into()));
 }
 
 #[test]
@@ -506,9 +599,15 @@ fn main_is_entered_through_a_halting_stub() {
     assert_eq!(entry.index, u32::MAX);
     let stub = &program.code[entry.entry as usize..];
     let main_entry = program.functions[0].entry;
+    // The memory's initial page is grown by the stub (the run starts with none).
     assert_eq!(
         stub,
         [
+            Instr::Const { dst: 1, value: 1 },
+            Instr::MemoryGrow {
+                slot: 1,
+                max: obelysk_vm::ir::MAX_MEMORY_PAGES
+            },
             Instr::Call {
                 frame: 1,
                 target: main_entry

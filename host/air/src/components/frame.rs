@@ -1,21 +1,23 @@
 //! What every step component shares: the step frame (state chain + instruction fetch) and the
 //! memory access gadget.
 //!
-//! Step frame columns, in order: `enabler, pc, fp, clk, out, a, b, c`.
+//! Step frame columns, in order: `enabler, pc, fp, clk, out, pages, a, b, c` (and `d` for
+//! the families that read a wide instruction, [`Frame::read_wide`]; for the others `d = 0`).
 //! - `enabler · (enabler − 1) = 0`; every lookup of the row is multiplied by `enabler` (or by
 //!   a flag that is zero when `enabler` is), so a padding row (all zero) contributes nothing.
-//! - consumes `State(pc, fp, clk, out)`, yields the next state with `clk + 1` (or, for `halt`,
-//!   yields `Halted(clk, out)`): the steps form one chain from the verifier's initial state to
-//!   its final one, one clock per step.
-//! - consumes `Rom(0, pc, opcode, a, b, c)`: the executed instruction is the program's
+//! - consumes `State(pc, fp, clk, out, pages)`, yields the next state with `clk + 1` (or, for
+//!   `halt`, yields `Halted(clk, out)`): the steps form one chain from the verifier's initial
+//!   state to its final one, one clock per step. `pages` (the linear memory's size) passes
+//!   through unchanged except in `memory_grow`.
+//! - consumes `Rom(0, pc, opcode, a, b, c, d)`: the executed instruction is the program's
 //!   instruction at `pc`, with the component's opcode.
 //!
-//! Memory access `j` of the step at `clk` happens at `ts = 4·clk + 1 + j` (timestamp 0 is the
+//! Memory access `j` of the step at `clk` happens at `ts = 8·clk + 1 + j` (timestamp 0 is the
 //! boundary's initial value). Columns per access, in order: `prev_ts, d_hi`. It consumes
 //! `Mem(space, addr, prev_ts, old)` and yields `Mem(space, addr, ts, new)` (a read has
 //! `new = old`), and proves `prev_ts < ts` by range-checking `ts − prev_ts − 1 = d_lo + 2^16·d_hi`
-//! with `d_lo ∈ Range16`, `d_hi ∈ Range10`. Clocks stay below 2^24 (the verifier bounds the
-//! step count), so timestamps are below 2^26 and the sum cannot wrap modulo p: a step cannot
+//! with `d_lo ∈ Range16`, `d_hi ∈ Range10`. Clocks stay below 2^23 (the verifier bounds the
+//! step count), so timestamps are at most 2^26 and the sum cannot wrap modulo p: a step cannot
 //! read a value from its future, and every chain of a cell's tokens starts at the boundary.
 
 use num_traits::One;
@@ -35,6 +37,9 @@ pub enum Space {
     Frame = 1,
     /// Mutable globals: address = global index, value `(lo, hi)` 16-bit limbs.
     Global = 2,
+    /// Linear memory: address = byte address (below 2^28), value `(byte, 0)`. Its boundary is
+    /// sparse (`components::memory`).
+    Memory = 3,
 }
 
 impl Space {
@@ -42,8 +47,9 @@ impl Space {
     pub const DENSE: [Space; 3] = [Space::Stack, Space::Frame, Space::Global];
 }
 
-/// Accesses per step (timestamps `4·clk + 1 + j`, `j < ACCESSES_PER_STEP`).
-pub const ACCESSES_PER_STEP: u32 = 4;
+/// Accesses per step (timestamps `8·clk + 1 + j`, `j < ACCESSES_PER_STEP`): a load or store
+/// makes six (two slots, four bytes).
+pub const ACCESSES_PER_STEP: u32 = 8;
 
 /// The largest timestamp, `ACCESSES_PER_STEP · MAX_STEPS`, plus the largest gap the range
 /// checks accept (`2^26`) stays below p, so `ts − prev_ts − 1` never wraps.
@@ -60,15 +66,21 @@ pub struct Frame<F> {
     pub fp: F,
     pub clk: F,
     pub out: F,
+    /// The linear memory's size in pages.
+    pub pages: F,
     pub a: F,
     pub b: F,
     pub c: F,
+    /// The fifth encoded word (zero unless read by [`Frame::read_wide`]).
+    pub d: F,
 }
 
 /// Where a step goes next.
 pub enum Next<F> {
-    /// `(pc, fp, out)` of the next state.
+    /// `(pc, fp, out)` of the next state (`pages` unchanged).
     Step { pc: F, fp: F, out: F },
+    /// `pc + 1`, `fp` and `out` unchanged, the memory now `pages` long (`memory_grow`).
+    Resize { pages: F },
     /// The run ends here (`Halted(clk, out)`).
     Halt,
 }
@@ -76,18 +88,31 @@ pub enum Next<F> {
 impl<F: Clone + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F> + From<BaseField>>
     Frame<F>
 {
-    /// Reads the frame's columns.
+    /// Reads the frame's columns (`d = 0`).
     pub fn read<E: EvalAtRow<F = F>>(eval: &mut E) -> Self {
-        let [enabler, pc, fp, clk, out, a, b, c] = std::array::from_fn(|_| eval.next_trace_mask());
+        let [enabler, pc, fp, clk, out, pages, a, b, c] =
+            std::array::from_fn(|_| eval.next_trace_mask());
         Frame {
             enabler,
             pc,
             fp,
             clk,
             out,
+            pages,
             a,
             b,
             c,
+            d: F::from(BaseField::from(0)),
+        }
+    }
+
+    /// Reads the frame's columns and then a `d` column (loads and stores: their offset is
+    /// `(c, d)`).
+    pub fn read_wide<E: EvalAtRow<F = F>>(eval: &mut E) -> Self {
+        let frame = Self::read(eval);
+        Frame {
+            d: eval.next_trace_mask(),
+            ..frame
         }
     }
 
@@ -126,6 +151,7 @@ pub fn step<E: EvalAtRow>(
             frame.fp.clone(),
             frame.clk.clone(),
             frame.out.clone(),
+            frame.pages.clone(),
         ],
     ));
     eval.add_to_relation(RelationEntry::new(
@@ -138,13 +164,26 @@ pub fn step<E: EvalAtRow>(
             frame.a.clone(),
             frame.b.clone(),
             frame.c.clone(),
+            frame.d.clone(),
         ],
     ));
+    let clk = frame.clk.clone() + one.clone();
     match next {
         Next::Step { pc, fp, out } => eval.add_to_relation(RelationEntry::new(
             &rel.state,
             -E::EF::from(e),
-            &[pc, fp, frame.clk.clone() + one, out],
+            &[pc, fp, clk, out, frame.pages.clone()],
+        )),
+        Next::Resize { pages } => eval.add_to_relation(RelationEntry::new(
+            &rel.state,
+            -E::EF::from(e),
+            &[
+                frame.pc.clone() + one,
+                frame.fp.clone(),
+                clk,
+                frame.out.clone(),
+                pages,
+            ],
         )),
         Next::Halt => eval.add_to_relation(RelationEntry::new(
             &rel.halted,
@@ -253,4 +292,44 @@ where
 /// `E::F` constant.
 pub fn constant<F: From<BaseField>>(value: u32) -> F {
     F::from(BaseField::from(value))
+}
+
+/// The effective address of an access of `k + 1` bytes (`k` linear in the row's flags) at
+/// `x + (c, d)`, where `x = (x_lo, x_hi)` is a slot's value and the offset is the frame's
+/// `(c, d)`; returns byte 0's address `A − k`. Columns (the caller's): `c1, c2, a_lo`.
+/// - `c1, c2` boolean and `a_lo + 2^16·(c1 + c2) = x_lo + c + k` (the sum reaches
+///   `2^17 + 1`, so it needs two carries), `a_lo ∈ Range16`;
+/// - `a_hi = x_hi + d + c1 + c2` and `pages − 1 − a_hi ∈ Range16`.
+///
+/// So `A = a_lo + 2^16·a_hi = x + off + k` exactly (no wrap: every term is a small integer),
+/// and `a_hi < pages ≤ MAX_MEMORY_PAGES = 2^12`: the last byte is inside the memory (so every
+/// byte is), below 2^28, and `x + off` did not pass 2^32. With `pages = 0` no access passes.
+pub fn address<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    frame: &Frame<E::F>,
+    x: [E::F; 2],
+    [c1, c2, a_lo]: [E::F; 3],
+    k: E::F,
+) -> E::F {
+    let e = frame.enabler.clone();
+    boolean(eval, &c1);
+    boolean(eval, &c2);
+    let [x_lo, x_hi] = x;
+    let carry = c1 + c2;
+    eval.add_constraint(
+        a_lo.clone() + carry.clone() * BaseField::from(1 << 16)
+            - x_lo
+            - frame.c.clone()
+            - k.clone(),
+    );
+    let a_hi = x_hi + frame.d.clone() + carry;
+    range16(eval, rel, e.clone(), a_lo.clone());
+    range16(
+        eval,
+        rel,
+        e,
+        frame.pages.clone() - E::F::one() - a_hi.clone(),
+    );
+    a_lo + a_hi * BaseField::from(1 << 16) - k
 }

@@ -5,9 +5,9 @@
 //! old_hi`, then the read of slot `b` (`index` or `src`, into x; for `read`, `write`) and the
 //! write of slot `a` (`dst` ← w; for `len`, `read`).
 //! - flags boolean, summing to `enabler`;
-//! - `len`/`read` consume `Rom(2 − read, x_lo, x_hi, w_lo, w_hi, 0)`: the verifier's ROM holds
-//!   `(1, i_lo, i_hi, word_lo, word_hi, 0)` for every input word and `(2, 0, 0, len_lo, len_hi,
-//!   0)`, so `w` is the public input word at index `x` (compared limb by limb: an index past the
+//! - `len`/`read` consume `Rom(2 − read, x_lo, x_hi, w_lo, w_hi, 0, 0)`: the verifier's ROM holds
+//!   `(1, i_lo, i_hi, word_lo, word_hi, 0, 0)` for every input word and `(2, 0, 0, len_lo,
+//!   len_hi, 0, 0)`, so `w` is the public input word at index `x` (compared limb by limb: an index past the
 //!   input has no token) or the input length. `w` needs no range check: the verifier built it.
 //! - `write` yields `Output(out, x_lo, x_hi)` and the next state has `out + write`, so outputs
 //!   are numbered in execution order and the verifier consumes exactly its output words.
@@ -61,6 +61,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
             x_hi.clone(),
             w_lo.clone(),
             w_hi.clone(),
+            constant(0),
             constant(0),
         ],
     ));

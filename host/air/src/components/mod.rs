@@ -18,12 +18,17 @@ pub mod halt;
 pub mod io;
 pub mod jump;
 pub mod jump_table;
+pub mod load;
+pub mod memory;
+pub mod memory_grow;
+pub mod memory_size;
 pub mod mul;
 pub mod range_check;
 pub mod ret;
 pub mod rom;
 pub mod select;
 pub mod shift;
+pub mod store;
 pub mod unary;
 
 use obelysk_vm::ir::Opcode;
@@ -105,6 +110,7 @@ registry! {
         Bytes: "bytes",
         Rom: "rom",
         Boundary: "boundary",
+        Memory: "memory",
     }
     families {
         Const: constant [Const],
@@ -119,6 +125,10 @@ registry! {
         Select: select [Select],
         GlobalGet: global_get [GlobalGet],
         GlobalSet: global_set [GlobalSet],
+        Load: load [Load8U, Load8S, Load16U, Load16S, Load32],
+        Store: store [Store8, Store16, Store32],
+        MemorySize: memory_size [MemorySize],
+        MemoryGrow: memory_grow [MemoryGrow],
         Jump: jump [Jump, JumpIf, JumpIfZero],
         JumpTable: jump_table [JumpTable],
         Call: call [Call],
@@ -197,6 +207,7 @@ impl FrameworkEval for VmEval {
             Kind::Bytes => byte_table::evaluate(&mut eval, rel),
             Kind::Rom => rom::evaluate(&mut eval, rel),
             Kind::Boundary => boundary::evaluate(&mut eval, rel, self.log_size),
+            Kind::Memory => memory::evaluate(&mut eval, rel),
             family => family.evaluate_family(&mut eval, rel),
         }
         eval.finalize_logup();

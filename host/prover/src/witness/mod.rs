@@ -9,9 +9,12 @@
 use obelysk_air::components::boundary::{MAX_LOG_ADDRESSES, MIN_LOG_ADDRESSES};
 use obelysk_air::components::byte_table::{self, ByteOp};
 use obelysk_air::components::frame::{ACCESSES_PER_STEP, Space};
+use obelysk_air::components::memory::MAX_MEMORY_END;
 use obelysk_air::components::rom::RomRow;
 use obelysk_air::components::{Kind, family};
 use obelysk_air::vm::{Claim, MAX_LOG_ROWS, MAX_STEPS, rom_rows, rows_log_size};
+use std::collections::HashMap;
+
 use obelysk_vm::interp::Trace;
 use obelysk_vm::ir::{Instr, Program};
 use stwo::core::fields::m31::M31;
@@ -89,6 +92,17 @@ impl Witness {
         let mut builder = Builder {
             tables: Kind::ALL.iter().map(|&k| Table::new(k.width())).collect(),
             memory: Default::default(),
+            heap: program
+                .data
+                .iter()
+                .map(|&(a, b)| (a, (0, u32::from(b), 0)))
+                .collect(),
+            data: program
+                .data
+                .iter()
+                .map(|&(a, b)| (a, u32::from(b)))
+                .collect(),
+            pages: 0,
             range16: vec![0; 1 << 16],
             range10: vec![0; 1 << 10],
             bytes: std::array::from_fn(|_| vec![0; 1 << byte_table::LOG_SIZE]),
@@ -111,6 +125,12 @@ struct Builder<'a> {
     tables: Vec<Table>,
     /// Per dense space (`Space::DENSE`), each address's last access.
     memory: [Vec<Cell>; 3],
+    /// Linear memory: each byte address's last access (data bytes start at timestamp 0).
+    heap: HashMap<u32, Cell>,
+    /// The data bytes, by address.
+    data: HashMap<u32, u32>,
+    /// The memory's size in pages.
+    pages: u32,
     range16: Vec<u32>,
     range10: Vec<u32>,
     /// Uses of each byte-table row, per [`ByteOp`].
@@ -173,22 +193,27 @@ impl StepRow<'_, '_> {
         addr: u32,
         new: Option<[u32; 2]>,
     ) -> Result<[u32; 2], WitnessError> {
-        if addr >= 1 << MAX_LOG_ADDRESSES {
-            return Err(WitnessError::AddressTooLarge(addr));
-        }
         assert!(
             self.j < ACCESSES_PER_STEP,
             "a step makes at most {ACCESSES_PER_STEP} accesses"
         );
         let ts = ACCESSES_PER_STEP * self.clk + 1 + self.j;
         self.j += 1;
-        let cells = &mut self.builder.memory[space as usize];
-        if cells.len() <= addr as usize {
-            cells.resize(addr as usize + 1, (0, 0, 0));
-        }
-        let (prev_ts, v0, v1) = cells[addr as usize];
+        let cell = if space == Space::Memory {
+            self.builder.heap.entry(addr).or_insert((0, 0, 0))
+        } else {
+            if addr >= 1 << MAX_LOG_ADDRESSES {
+                return Err(WitnessError::AddressTooLarge(addr));
+            }
+            let cells = &mut self.builder.memory[space as usize];
+            if cells.len() <= addr as usize {
+                cells.resize(addr as usize + 1, (0, 0, 0));
+            }
+            &mut cells[addr as usize]
+        };
+        let (prev_ts, v0, v1) = *cell;
         let [n0, n1] = new.unwrap_or([v0, v1]);
-        cells[addr as usize] = (ts, n0, n1);
+        *cell = (ts, n0, n1);
         let d = ts - prev_ts - 1;
         self.range16(d & 0xffff);
         self.range10(d >> 16);
@@ -204,6 +229,30 @@ impl StepRow<'_, '_> {
     /// Writes `value` to stack slot `slot`; returns the old limbs.
     fn write(&mut self, slot: u32, value: u32) -> Result<[u32; 2], WitnessError> {
         self.access(Space::Stack, self.fp + slot, Some(limbs(value)))
+    }
+
+    /// The address gadget's columns for an `n`-byte access at `x + offset`
+    /// (`obelysk_air::components::frame::address`), with its range checks; an access past
+    /// the memory is a trap, which has no trace.
+    fn address(&mut self, x: [u32; 2], offset: u32, n: u32) -> Result<Address, WitnessError> {
+        let k = n - 1;
+        let sum = x[0] + (offset & 0xffff) + k;
+        let (carry, a_lo) = (sum >> 16, sum & 0xffff);
+        let a_hi = x[1] + (offset >> 16) + carry;
+        let pages = self.builder.pages;
+        if a_hi >= pages {
+            return Err(self.inconsistent(format!(
+                "an access at {}+{offset} past {pages} pages",
+                value(x)
+            )));
+        }
+        self.range16(a_lo);
+        self.range16(pages - 1 - a_hi);
+        Ok(Address {
+            carries: [u32::from(carry >= 1), u32::from(carry >= 2)],
+            a_lo,
+            first: a_lo + (a_hi << 16) - k,
+        })
     }
 
     /// A disabled access: zero columns, no effect.
@@ -244,6 +293,21 @@ impl StepRow<'_, '_> {
     }
 }
 
+/// The address gadget's values.
+struct Address {
+    carries: [u32; 2],
+    a_lo: u32,
+    /// Byte 0's address.
+    first: u32,
+}
+
+impl Address {
+    /// Its columns: `c1, c2, a_lo`.
+    fn columns(&self) -> [u32; 3] {
+        [self.carries[0], self.carries[1], self.a_lo]
+    }
+}
+
 /// The registry's witness side: each family's module writes its columns for one step
 /// (`fill`), in the order its component (`obelysk_air::components::<module>`) reads them.
 /// The `match` is exhaustive over [`Kind`]: a family without a witness module does not build.
@@ -254,7 +318,12 @@ macro_rules! families {
         fn fill(kind: Kind, row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), WitnessError> {
             match kind {
                 $(Kind::$family => $module::fill(row, instr),)*
-                Kind::Range16 | Kind::Range10 | Kind::Bytes | Kind::Rom | Kind::Boundary => {
+                Kind::Range16
+                | Kind::Range10
+                | Kind::Bytes
+                | Kind::Rom
+                | Kind::Boundary
+                | Kind::Memory => {
                     unreachable!("{kind:?} is a table")
                 }
             }
@@ -275,6 +344,10 @@ families! {
     Select => select,
     GlobalGet => global_get,
     GlobalSet => global_set,
+    Load => load,
+    Store => store,
+    MemorySize => memory_size,
+    MemoryGrow => memory_grow,
     Jump => jump,
     JumpTable => jump_table,
     Call => call,
@@ -299,9 +372,9 @@ impl<'a> Builder<'a> {
                 what: format!("`{instr}` has no proof"),
             });
         };
-        let [_, a, b, c] = instr.encode();
+        let [_, a, b, c, _] = instr.encode();
         self.rom_uses[pc as usize] += 1;
-        let frame = [1, pc, fp, clk as u32, self.out, a, b, c].map(m);
+        let frame = [1, pc, fp, clk as u32, self.out, self.pages, a, b, c].map(m);
         let mut row = StepRow {
             builder: self,
             clk: clk as u32,
@@ -356,6 +429,7 @@ impl<'a> Builder<'a> {
                 .collect();
             boundary.push(&row);
         }
+        let memory_end = self.memory_boundary();
         let bytes = &mut self.tables[Kind::Bytes.index()];
         for row in 0..1 << byte_table::LOG_SIZE {
             let uses: Vec<M31> = self.bytes.iter().map(|op| m(op[row])).collect();
@@ -382,8 +456,52 @@ impl<'a> Builder<'a> {
         }
         Ok(Witness {
             tables: self.tables,
-            claim: Claim { log_sizes },
+            claim: Claim {
+                log_sizes,
+                memory_end,
+            },
         })
+    }
+
+    /// The memory boundary's rows, by increasing address (bridging gaps of 2^16 or more with
+    /// untouched rows), and their chain's end.
+    fn memory_boundary(&mut self) -> u32 {
+        let mut addrs: Vec<u32> = self.heap.keys().copied().collect();
+        addrs.sort_unstable();
+        let mut lower = 0u32;
+        let mut rows = Vec::new();
+        for addr in addrs {
+            while addr - lower >= 1 << 16 {
+                let bridge = lower + (1 << 16) - 1;
+                rows.push((lower, bridge, None, (0, 0, 0)));
+                lower = bridge + 1;
+            }
+            let init = self.data.get(&addr).copied();
+            rows.push((lower, addr, init, self.heap[&addr]));
+            lower = addr + 1;
+        }
+        debug_assert!(lower <= MAX_MEMORY_END);
+        let table = &mut self.tables[Kind::Memory.index()];
+        for (lower, addr, init, (last_ts, fin, _)) in rows {
+            self.range16[(addr & 0xffff) as usize] += 1;
+            self.range16[(addr >> 16) as usize] += 1;
+            self.range16[((addr >> 16) << 4) as usize] += 1;
+            self.range16[(addr - lower) as usize] += 1;
+            table.push(
+                &[
+                    1,
+                    lower,
+                    addr & 0xffff,
+                    addr >> 16,
+                    u32::from(init.is_some()),
+                    init.unwrap_or(0),
+                    last_ts,
+                    fin,
+                ]
+                .map(m),
+            );
+        }
+        lower
     }
 }
 

@@ -92,10 +92,13 @@ pub const EDGES: [u32; 8] = [
 
 /// Uses every instruction family: calls and returns, loops, both conditional jumps, the
 /// unconditional one and a jump table, every comparison, add, sub, mul, and, or, xor, select, input length,
-/// shifts and rotations, divisions, clz/ctz/popcnt and sign extension, reads and writes.
+/// shifts and rotations, divisions, clz/ctz/popcnt and sign extension, globals, every load
+/// and store width, memory.size and memory.grow (both outcomes) over a data segment, reads
+/// and writes.
 pub fn coverage() -> Vec<u8> {
     module(
         r#"(global $g (mut i32) (i32.const 0x10005))
+           (data (i32.const 16) "\01\02\80\ff")
            (func $step (param $x i32) (param $y i32) (result i32)
             (if (result i32) (i32.gt_u (local.get $x) (local.get $y))
                 (then (i32.sub (local.get $x) (local.get $y)))
@@ -142,7 +145,21 @@ pub fn coverage() -> Vec<u8> {
                 (call $write (i32.const 1)))
             (call $write (i32.const 2))
             (global.set $g (i32.add (global.get $g) (local.get $acc)))
-            (call $write (global.get $g)))"#,
+            (call $write (global.get $g))
+            (i32.store offset=100 (local.get $i) (local.get $acc))
+            (call $write (i32.load offset=100 (local.get $i)))
+            (i32.store8 offset=3 (i32.const 200) (i32.const 0x1ff))
+            (i32.store16 (i32.const 65534) (i32.const 0xbeef))
+            (call $write (i32.load8_s (i32.const 18)))
+            (call $write (i32.load8_u (i32.const 19)))
+            (call $write (i32.load16_s (i32.const 18)))
+            (call $write (i32.load16_u offset=65534 (i32.const 0)))
+            (call $write (i32.load (i32.const 16)))
+            (call $write (memory.size))
+            (call $write (memory.grow (i32.const 1)))
+            (call $write (memory.grow (i32.const 5000)))
+            (call $write (memory.grow (i32.const 0x10000)))
+            (i32.store (i32.const 131068) (local.get $acc)))"#,
     )
 }
 
