@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: an embedded node on a free port (SQLite in a temp dir); a module uploaded,
 # executed, proven, verified and attested; the proof downloaded and verified again by a separate
-# `obelysk verify`; two first-party plugins run. Needs $OBELYSK and $PLUGINS_DIR (set by make).
+# `obelysk verify`; a memory-using plugin proven; one more run only. Needs $OBELYSK and $PLUGINS_DIR (set by make).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +38,10 @@ echo "== fib(10000): upload, execute, prove, verify, attest (the fibonacci plugi
 echo "== obelysk verify: the downloaded proof, checked by a separate process without the node"
 "$OBELYSK" verify "$fib" "$proof"
 
-echo "== a first-party plugin, run only (--no-prove: it needs linear memory, which the VM does not prove yet)"
+echo "== sum-array: a plugin that keeps its data in linear memory, proven the same way"
+"$OBELYSK" submit "$PLUGINS_DIR/sum-array.wasm" --input 3,1,4,1,5,9,2,6 --node "$url" --wait
+
+echo "== a first-party plugin, run only (--no-prove: it needs i64, which the VM does not prove yet)"
 "$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait --no-prove
 
 if command -v curl >/dev/null; then

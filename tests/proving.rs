@@ -496,3 +496,53 @@ async fn submit_wait_saves_the_proof_and_obelysk_proof_downloads_it() {
         "{out:?}"
     );
 }
+
+/// The plugins that use linear memory (a `Vec` of the input, a postcard-decoded payload)
+/// prove in the node, and their proofs verify in a separate `obelysk verify`.
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_plugins_prove_in_the_node_and_verify_elsewhere() {
+    let tmp = temp_dir();
+    let node = Node::start(tmp.path(), CONFIG);
+    let a = Matrix {
+        rows: 2,
+        cols: 3,
+        data: vec![1, 2, 3, 4, 5, u32::MAX],
+    };
+    let b = Matrix {
+        rows: 3,
+        cols: 2,
+        data: vec![7, 8, 9, 10, 11, 1 << 31],
+    };
+    let sum_input = vec![5, 1 << 31, 7, u32::MAX, 0];
+    let cases = [
+        (
+            "sum-array",
+            sum_input.clone(),
+            vec![5, (1 << 31) + 11, u32::MAX],
+        ),
+        ("matmul", matmul_input(&a, &b), matmul(&a, &b)),
+    ];
+    for (name, input, expected) in cases {
+        let id = node.plugin_id(&plugin(name)).await;
+        let job = node.submit_proven(&id, &input).await;
+        let job = node.wait(&job).await;
+        assert_eq!(job["status"], "completed", "{name}: {job}");
+        assert_eq!(words(&job["output"]), expected, "{name}");
+        let job_id = job["id"].as_str().unwrap();
+        let (status, bytes) = get_bytes(&node, &format!("/jobs/{job_id}/proof.bin")).await;
+        assert_eq!(status, 200, "{name}");
+        let proof_path = tmp.path().join(format!("{name}.proof"));
+        std::fs::write(&proof_path, &bytes).unwrap();
+        let out = Command::new(OBELYSK)
+            .arg("verify")
+            .arg(plugins_dir().join(format!("{name}.wasm")))
+            .arg(&proof_path)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verdict["valid"], true, "{name}");
+        assert_eq!(words(&verdict["output"]), expected, "{name}");
+    }
+}

@@ -6,6 +6,10 @@
 //! - `wide_fib/prove/2^k`: stwo's wide-Fibonacci AIR (100 columns, `c[i+2] = c[i]² + c[i+1]²`)
 //!   at 2^k rows. Throughput is in main-trace cells.
 //!
+//! - `vm/plugins/<name>/<size>`: the `sum-array` plugin on `n` input words and `matmul` on
+//!   two `n × n` matrices (built by `make plugins`), proven and verified. Throughput is in
+//!   VM steps.
+//!
 //! After each size it prints the main-trace cells, the proof size, the verify time and the
 //! process's peak RSS so far (sizes run in increasing order), so cells/s can be compared:
 //! `cargo bench -p obelysk-benches --bench vm_prove`.
@@ -14,7 +18,7 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use obelysk_air::security::SecurityLevel;
-use obelysk_benches::wide_fib;
+use obelysk_benches::{plugin, wide_fib};
 use obelysk_prover::vm::{prove_witness, statement};
 use obelysk_prover::witness::Witness;
 use stwo::prover::backend::simd::SimdBackend;
@@ -116,6 +120,80 @@ fn vm(c: &mut Criterion) {
     }
 }
 
+/// Postcard of `(a, b)` for two `n × n` matrices, packed as the guest codec does.
+fn matmul_input(n: u32) -> Vec<u32> {
+    let matrix = |seed: u32| {
+        (
+            n,
+            n,
+            (0..n * n)
+                .map(|i| i.wrapping_mul(seed) ^ seed)
+                .collect::<Vec<u32>>(),
+        )
+    };
+    let bytes = postcard::to_allocvec(&(matrix(7), matrix(13))).unwrap();
+    let mut words = vec![bytes.len() as u32];
+    words.extend(bytes.chunks(4).map(|c| {
+        let mut word = [0u8; 4];
+        word[..c.len()].copy_from_slice(c);
+        u32::from_le_bytes(word)
+    }));
+    words
+}
+
+fn plugins(c: &mut Criterion) {
+    let mut group = c.benchmark_group("vm/plugins");
+    group.sample_size(10);
+    let cases: Vec<(&str, String, Vec<u32>)> = [256u32, 2048, 8192]
+        .into_iter()
+        .map(|n| {
+            (
+                "sum-array",
+                format!("n={n}"),
+                (0..n).map(|i| i * 7919).collect(),
+            )
+        })
+        .chain(
+            [4u32, 8, 16]
+                .into_iter()
+                .map(|n| ("matmul", format!("{n}x{n}"), matmul_input(n))),
+        )
+        .collect();
+    for (name, size, input) in cases {
+        let wasm = plugin(name);
+        let program = obelysk_vm::lower::lower(&wasm).unwrap();
+        let trace = obelysk_vm::interp::run(&program, &input, u64::MAX).unwrap();
+        let witness = Witness::build(&program, &input, &trace).unwrap();
+        let cells: usize = witness
+            .tables
+            .iter()
+            .zip(witness.claim.log_sizes)
+            .map(|(t, log)| t.columns.len() << log)
+            .sum();
+        let proven = statement(&program, &input, &trace);
+        let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
+        let started = Instant::now();
+        obelysk_air::api::verify_program(&program, &file, 96).unwrap();
+        println!(
+            "{name} {size}: {} steps, {cells} main-trace cells, proof {} bytes, verify {:.1} ms, peak RSS {} MiB",
+            trace.steps.len(),
+            file.to_bytes().len(),
+            started.elapsed().as_secs_f64() * 1e3,
+            peak_rss_mib()
+        );
+        group.throughput(Throughput::Elements(trace.steps.len() as u64));
+        group.bench_with_input(BenchmarkId::new(name, &size), &input, |b, input| {
+            b.iter(|| {
+                let (_, file) =
+                    obelysk_prover::prove_program(&program, input, LEVEL, u64::MAX, &mut |_| {})
+                        .unwrap();
+                obelysk_air::api::verify_program(&program, &file, 96).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 const WIDE_FIB_COLUMNS: usize = 100;
 
 fn wide_fib_bench(c: &mut Criterion) {
@@ -139,5 +217,5 @@ fn wide_fib_bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wide_fib_bench, vm);
+criterion_group!(benches, wide_fib_bench, plugins, vm);
 criterion_main!(benches);
