@@ -308,7 +308,7 @@ fn prove_backend_flag() {
 fn a_users_rust_crate_builds_runs_and_names_what_it_needs() {
     let dir = temp_dir();
     let crate_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guest-user");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/guest-user");
     let module = dir.path().join("user.wasm");
     let module_arg = module.to_str().unwrap();
     let out = obelysk(&["build", crate_dir.to_str().unwrap(), "-o", module_arg]);
