@@ -401,3 +401,23 @@ fn sparse_addresses_are_bridged() {
     }
     forged.rejected();
 }
+
+#[test]
+fn address_chain_cannot_loop() {
+    // A second row for cell 0x40 whose chain edge is a self-loop (`lower = addr + 1`): it
+    // consumes the `MemOrder` token it yields, so without `addr − lower ∈ Range16` it would
+    // balance and give the cell a second initial token. Its other range lookups are counted,
+    // so only that check stops it.
+    let mut run = honest(&program(), &[0x40, 0x99]);
+    let addr = 0x40u32;
+    let row = [1, addr + 1, addr & 0xffff, addr >> 16, 0, 0, 0, 0];
+    let table = run.witness.table_mut(Kind::Memory);
+    for (column, value) in table.columns.iter_mut().zip(row) {
+        column.push(stwo::core::fields::m31::M31::from(value));
+    }
+    for v in [addr & 0xffff, addr >> 16, (addr >> 16) << 4] {
+        let uses = run.get(Kind::Range16, 0, v as usize);
+        run.set(Kind::Range16, 0, v as usize, uses + 1);
+    }
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
