@@ -421,3 +421,59 @@ fn address_chain_cannot_loop() {
     }
     assert_eq!(run.rejected(), CheckError::Unbalanced);
 }
+
+#[test]
+fn address_chain_cannot_wrap_the_field() {
+    // A cycle through p: a second row for cell 0x40 (a step of 1), then 32,768 untouched rows
+    // whose steps sum to p − 1, so the chain comes back to 0x40 modulo p. Every step passes
+    // `addr − lower ∈ Range16` and every token balances; only `addr < 2^28`
+    // (`2^4·a_hi ∈ Range16`) stops the addresses past 2^28 that the cycle needs.
+    let mut run = honest(&program(), &[0x40, 0x99]);
+    const P: u64 = (1 << 31) - 1;
+    let start = 0x40u64;
+    let mut steps = vec![1u64];
+    steps.extend(std::iter::repeat_n(1 << 16, 32767));
+    steps.push((1 << 16) - 2);
+    assert_eq!(steps.iter().sum::<u64>(), P);
+    let mut lower = start;
+    let mut rows = Vec::new();
+    for step in steps {
+        let addr = (lower + step - 1) % P;
+        rows.push([
+            1,
+            lower as u32,
+            (addr & 0xffff) as u32,
+            (addr >> 16) as u32,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        lower = (addr + 1) % P;
+    }
+    assert_eq!(lower, start, "the chain closes");
+    let table = run.witness.table_mut(Kind::Memory);
+    for row in &rows {
+        for (column, &value) in table.columns.iter_mut().zip(row) {
+            column.push(stwo::core::fields::m31::M31::from(value));
+        }
+    }
+    let total = run.witness.table(Kind::Memory).rows();
+    run.witness.claim.log_sizes[Kind::Memory.index()] = obelysk_air::vm::rows_log_size(total);
+    for row in &rows {
+        let addr = u64::from(row[2]) + (u64::from(row[3]) << 16);
+        let diff = (addr + P - u64::from(row[1])) % P;
+        for v in [
+            u64::from(row[2]),
+            u64::from(row[3]),
+            diff,
+            u64::from(row[3]) << 4,
+        ] {
+            if v < 1 << 16 {
+                let uses = run.get(Kind::Range16, 0, v as usize);
+                run.set(Kind::Range16, 0, v as usize, uses + 1);
+            }
+        }
+    }
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
