@@ -52,6 +52,38 @@ fn peak_rss_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
+/// Runs, proves and verifies `program` on `input` once and prints the run's steps, main-trace
+/// cells, proof size, verify time and the peak RSS so far; returns the steps.
+fn report(label: &str, program: &obelysk_vm::ir::Program, input: &[u32]) -> u64 {
+    let trace = obelysk_vm::interp::run(program, input, u64::MAX).unwrap();
+    let witness = Witness::build(program, input, &trace).unwrap();
+    let cells: usize = witness
+        .tables
+        .iter()
+        .zip(witness.claim.log_sizes)
+        .map(|(t, log)| t.columns.len() << log)
+        .sum();
+    let proven = statement(program, input, &trace);
+    let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
+    let started = Instant::now();
+    obelysk_air::api::verify_program(program, &file, 96).unwrap();
+    println!(
+        "{label}: {} steps, {cells} main-trace cells, proof {} bytes, verify {:.1} ms, peak RSS {} MiB",
+        trace.steps.len(),
+        file.to_bytes().len(),
+        started.elapsed().as_secs_f64() * 1e3,
+        peak_rss_mib()
+    );
+    trace.steps.len() as u64
+}
+
+/// What each bench iteration measures: one proof and its verification.
+fn prove_and_verify(program: &obelysk_vm::ir::Program, input: &[u32]) {
+    let (_, file) =
+        obelysk_prover::prove_program(program, input, LEVEL, u64::MAX, &mut |_| {}).unwrap();
+    obelysk_air::api::verify_program(program, &file, 96).unwrap();
+}
+
 fn vm(c: &mut Criterion) {
     let wasm = mixed();
     let program = obelysk_vm::lower::lower(&wasm).unwrap();
@@ -61,49 +93,19 @@ fn vm(c: &mut Criterion) {
     let mut samples = Vec::new();
     for log_steps in [14u32, 16, 18, 20] {
         let input = input_for(&program, log_steps);
-        let trace = obelysk_vm::interp::run(&program, &input, u64::MAX).unwrap();
-        let witness = Witness::build(&program, &input, &trace).unwrap();
-        let cells: usize = witness
-            .tables
-            .iter()
-            .zip(witness.claim.log_sizes)
-            .map(|(t, log)| t.columns.len() << log)
-            .sum();
-        let proven = statement(&program, &input, &trace);
-        let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
-        let started = Instant::now();
-        obelysk_air::api::verify_program(&program, &file, 96).unwrap();
-        println!(
-            "vm 2^{log_steps}: {} steps, {cells} main-trace cells, proof {} bytes, verify {:.1} ms, peak RSS {} MiB",
-            trace.steps.len(),
-            file.to_bytes().len(),
-            started.elapsed().as_secs_f64() * 1e3,
-            peak_rss_mib()
-        );
+        let steps = report(&format!("vm 2^{log_steps}"), &program, &input);
         let timed = Instant::now();
         obelysk_prover::prove_program(&program, &input, LEVEL, u64::MAX, &mut |_| {}).unwrap();
         samples.push((
-            trace.steps.len() as u64,
+            steps,
             timed.elapsed().as_secs_f64() * 1e3,
             (peak_rss_mib() << 20) as f64,
         ));
-        group.throughput(Throughput::Elements(trace.steps.len() as u64));
+        group.throughput(Throughput::Elements(steps));
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("2^{log_steps}")),
             &input,
-            |b, input| {
-                b.iter(|| {
-                    let (_, file) = obelysk_prover::prove_program(
-                        &program,
-                        input,
-                        LEVEL,
-                        u64::MAX,
-                        &mut |_| {},
-                    )
-                    .unwrap();
-                    obelysk_air::api::verify_program(&program, &file, 96).unwrap()
-                })
-            },
+            |b, input| b.iter(|| prove_and_verify(&program, input)),
         );
     }
     group.finish();
@@ -160,35 +162,11 @@ fn plugins(c: &mut Criterion) {
         )
         .collect();
     for (name, size, input) in cases {
-        let wasm = plugin(name);
-        let program = obelysk_vm::lower::lower(&wasm).unwrap();
-        let trace = obelysk_vm::interp::run(&program, &input, u64::MAX).unwrap();
-        let witness = Witness::build(&program, &input, &trace).unwrap();
-        let cells: usize = witness
-            .tables
-            .iter()
-            .zip(witness.claim.log_sizes)
-            .map(|(t, log)| t.columns.len() << log)
-            .sum();
-        let proven = statement(&program, &input, &trace);
-        let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
-        let started = Instant::now();
-        obelysk_air::api::verify_program(&program, &file, 96).unwrap();
-        println!(
-            "{name} {size}: {} steps, {cells} main-trace cells, proof {} bytes, verify {:.1} ms, peak RSS {} MiB",
-            trace.steps.len(),
-            file.to_bytes().len(),
-            started.elapsed().as_secs_f64() * 1e3,
-            peak_rss_mib()
-        );
-        group.throughput(Throughput::Elements(trace.steps.len() as u64));
+        let program = obelysk_vm::lower::lower(&plugin(name)).unwrap();
+        let steps = report(&format!("{name} {size}"), &program, &input);
+        group.throughput(Throughput::Elements(steps));
         group.bench_with_input(BenchmarkId::new(name, &size), &input, |b, input| {
-            b.iter(|| {
-                let (_, file) =
-                    obelysk_prover::prove_program(&program, input, LEVEL, u64::MAX, &mut |_| {})
-                        .unwrap();
-                obelysk_air::api::verify_program(&program, &file, 96).unwrap()
-            })
+            b.iter(|| prove_and_verify(&program, input))
         });
     }
     group.finish();

@@ -212,12 +212,6 @@ impl Library {
         )
     }
 
-    /// Whether calls can leave state that lowered code observes: the module has a memory or
-    /// a mutable i32 global.
-    pub fn has_state(&self) -> bool {
-        self.initial.memory.is_some() || !self.initial.globals.is_empty()
-    }
-
     /// The globals and memory of a freshly instantiated module, for
     /// [`crate::interp::invoke`].
     pub fn instance(&self) -> crate::interp::Instance {

@@ -99,7 +99,7 @@ struct Loaded {
 impl Loaded {
     fn new(library: Library, bytes: &[u8]) -> Self {
         let instance = Rc::new(RefCell::new(Some(library.instance())));
-        let [writers, readers] = [Effect::Writes, Effect::Reads].map(|e| effects(bytes, e));
+        let [writers, readers] = effects(bytes);
         Loaded {
             library,
             instance,
@@ -126,22 +126,14 @@ impl Loaded {
     }
 }
 
-/// What a function may do to its instance.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    /// Write memory, a global or a table.
-    Writes,
-    /// Depend on them: any memory, global or table instruction (a store's trap depends on
-    /// the memory size).
-    Reads,
-}
-
-/// Per defined function of `bytes`, whether it has `effect`: it has such an instruction, an
-/// indirect call, or calls a function that has it.
-fn effects(bytes: &[u8], effect: Effect) -> Vec<bool> {
+/// Per defined function of `bytes`: `[writes, reads]`. It writes when it may change memory, a
+/// global or a table; it reads when its result may depend on them (any memory, global or table
+/// instruction: a store's trap depends on the memory size). Either holds when the function
+/// has such an instruction or an indirect call, or calls a function for which it holds.
+fn effects(bytes: &[u8]) -> [Vec<bool>; 2] {
     use wasmtime::wasmparser::{Operator, Parser, Payload, TypeRef};
     let mut imports = 0;
-    let mut direct = Vec::new();
+    let mut direct: [Vec<bool>; 2] = Default::default();
     let mut calls: Vec<Vec<u32>> = Vec::new();
     for payload in Parser::new(0).parse_all(bytes).flatten() {
         match payload {
@@ -151,52 +143,57 @@ fn effects(bytes: &[u8], effect: Effect) -> Vec<bool> {
                 }
             }
             Payload::CodeSectionEntry(body) => {
-                let mut writes = false;
+                let (mut writes, mut reads) = (false, false);
                 let mut callees = Vec::new();
-                let Ok(mut ops) = body.get_operators_reader() else {
-                    direct.push(true);
-                    calls.push(callees);
-                    continue;
-                };
-                while !ops.eof() {
-                    let Ok(op) = ops.read() else {
-                        writes = true;
-                        break;
-                    };
-                    let name = obelysk_vm::lower::operator_name(&op);
-                    let state = name.starts_with("memory.") || name.starts_with("table.");
-                    match op {
-                        Operator::Call { function_index } => callees.push(function_index),
-                        Operator::CallIndirect { .. } | Operator::GlobalSet { .. } => writes = true,
-                        Operator::GlobalGet { .. } => writes |= effect == Effect::Reads,
-                        _ if state || name.contains("store") => writes = true,
-                        _ if name.contains("load") => writes |= effect == Effect::Reads,
-                        _ => {}
+                match body.get_operators_reader() {
+                    Ok(mut ops) => {
+                        while !ops.eof() {
+                            let Ok(op) = ops.read() else {
+                                writes = true;
+                                break;
+                            };
+                            let name = obelysk_vm::lower::operator_name(&op);
+                            let state = name.starts_with("memory.") || name.starts_with("table.");
+                            match op {
+                                Operator::Call { function_index } => callees.push(function_index),
+                                Operator::CallIndirect { .. } | Operator::GlobalSet { .. } => {
+                                    writes = true
+                                }
+                                Operator::GlobalGet { .. } => reads = true,
+                                _ if state || name.contains("store") => writes = true,
+                                _ if name.contains("load") => reads = true,
+                                _ => {}
+                            }
+                        }
                     }
+                    Err(_) => writes = true,
                 }
-                direct.push(writes);
+                direct[0].push(writes);
+                // Whatever writes also reads.
+                direct[1].push(writes || reads);
                 calls.push(callees);
             }
             _ => {}
         }
     }
-    let mut writes = direct;
-    loop {
-        let mut changed = false;
-        for f in 0..writes.len() {
-            let calls_writer = calls[f]
-                .iter()
-                .filter_map(|&c| c.checked_sub(imports))
-                .any(|c| writes.get(c as usize).copied().unwrap_or(true));
-            if !writes[f] && calls_writer {
-                writes[f] = true;
-                changed = true;
+    direct.map(|mut has| {
+        loop {
+            let mut changed = false;
+            for f in 0..has.len() {
+                let through_a_call = calls[f]
+                    .iter()
+                    .filter_map(|&c| c.checked_sub(imports))
+                    .any(|c| has.get(c as usize).copied().unwrap_or(true));
+                if !has[f] && through_a_call {
+                    has[f] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return has;
             }
         }
-        if !changed {
-            return writes;
-        }
-    }
+    })
 }
 
 fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
@@ -396,9 +393,15 @@ fn call(
     }
     let f = &library.functions[function];
     let mut instance = instance.borrow_mut();
-    // A call that touches no state runs on a forgotten instance too.
-    let mut scratch = library.instance();
-    let instance = instance.as_mut().unwrap_or(&mut scratch);
+    // A call that touches no state runs on a fresh instance when the real one is forgotten.
+    let mut fresh;
+    let instance = match instance.as_mut() {
+        Some(instance) => instance,
+        None => {
+            fresh = library.instance();
+            &mut fresh
+        }
+    };
     Call::Ran(
         interp::invoke(&library.code, f, &args, &[], MAX_STEPS, instance)
             .map(|(results, _)| results),

@@ -31,11 +31,12 @@
 //! - `res = r + is_div·(q − r)` limb by limb, and `res_lo, res_hi ∈ Range16` (which makes the
 //!   negation of the written value exact).
 
-use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
-use super::byte_table::ByteOp;
-use super::frame::{Frame, Space, access, boolean, constant, flagged_opcode, range16, step};
+use super::frame::{
+    Frame, Space, access, boolean, byte_pair, constant, flagged_opcode, range16, step,
+};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -149,16 +150,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     step(eval, rel, &frame, opcode, frame.fall_through());
     for bytes in [&ax, &ay, &aq, &ar] {
         for pair in bytes.chunks(2) {
-            eval.add_to_relation(RelationEntry::new(
-                &rel.bytes,
-                E::EF::from(en.clone()),
-                &[
-                    c(ByteOp::Pair as u32),
-                    pair[0].clone(),
-                    pair[1].clone(),
-                    c(0),
-                ],
-            ));
+            byte_pair(eval, rel, en.clone(), pair[0].clone(), pair[1].clone());
         }
     }
     let checked = k

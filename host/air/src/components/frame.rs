@@ -243,6 +243,26 @@ pub fn range16<E: EvalAtRow>(eval: &mut E, rel: &Relations, multiplicity: E::F, 
     ));
 }
 
+/// Consumes `Bytes(pair, a, b, 0)`: both `a` and `b` are in `[0, 2^8)`, one lookup.
+pub fn byte_pair<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    multiplicity: E::F,
+    a: E::F,
+    b: E::F,
+) {
+    eval.add_to_relation(RelationEntry::new(
+        &rel.bytes,
+        E::EF::from(multiplicity),
+        &[
+            constant(super::byte_table::ByteOp::Pair as u32),
+            a,
+            b,
+            constant(0),
+        ],
+    ));
+}
+
 /// `x · (x − 1) = 0`.
 pub fn boolean<E: EvalAtRow>(eval: &mut E, x: &E::F) {
     eval.add_constraint(x.clone() * (x.clone() - E::F::one()));
@@ -295,8 +315,9 @@ pub fn constant<F: From<BaseField>>(value: u32) -> F {
 }
 
 /// The effective address of an access of `k + 1` bytes (`k` linear in the row's flags) at
-/// `x + (c, d)`, where `x = (x_lo, x_hi)` is a slot's value and the offset is the frame's
-/// `(c, d)`; returns byte 0's address `A − k`. Columns (the caller's): `c1, c2, a_lo`.
+/// `x + (c, d)`, where `x = (x_lo, x_hi)` is slot `b`'s value (read here, as access 0) and the
+/// offset is the frame's `(c, d)`; returns byte 0's address `A − k`. Columns (the caller's):
+/// `c1, c2, a_lo`.
 /// - `c1, c2` boolean and `a_lo + 2^16·(c1 + c2) = x_lo + c + k` (the sum reaches
 ///   `2^17 + 1`, so it needs two carries), `a_lo ∈ Range16`;
 /// - `a_hi = x_hi + d + c1 + c2` and `pages − 1 − a_hi ∈ Range16`.
@@ -313,6 +334,16 @@ pub fn address<E: EvalAtRow>(
     k: E::F,
 ) -> E::F {
     let e = frame.enabler.clone();
+    access(
+        eval,
+        rel,
+        e.clone(),
+        Space::Stack,
+        frame.fp.clone() + frame.b.clone(),
+        frame.ts(0),
+        x.clone(),
+        x.clone(),
+    );
     boolean(eval, &c1);
     boolean(eval, &c2);
     let [x_lo, x_hi] = x;
@@ -332,4 +363,34 @@ pub fn address<E: EvalAtRow>(
         frame.pages.clone() - E::F::one() - a_hi.clone(),
     );
     a_lo + a_hi * BaseField::from(1 << 16) - k
+}
+
+/// The accesses of bytes `first + i` of MEMORY, `i < 4`, as accesses `j0 + i`, from `old` to
+/// `new` (a read passes the same bytes twice). Byte 0 is enabled by the row, byte 1 by
+/// `w2 + w4`, bytes 2 and 3 by `w4` (the access is 2 or 4 bytes long).
+#[allow(clippy::too_many_arguments)]
+pub fn memory_bytes<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    frame: &Frame<E::F>,
+    first: E::F,
+    j0: u32,
+    [w2, w4]: [E::F; 2],
+    old: [E::F; 4],
+    new: [E::F; 4],
+) {
+    let enabled = [frame.enabler.clone(), w2 + w4.clone(), w4.clone(), w4];
+    for (i, ((m, old), new)) in enabled.into_iter().zip(old).zip(new).enumerate() {
+        let i = i as u32;
+        access(
+            eval,
+            rel,
+            m,
+            Space::Memory,
+            first.clone() + E::F::from(BaseField::from(i)),
+            frame.ts(j0 + i),
+            [old, constant(0)],
+            [new, constant(0)],
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //!
 //! Columns after the wide frame: flags `u8, s8, u16, s16, w32` (the registry's order), `x_lo,
 //! x_hi, c1, c2, a_lo`, bytes `b0..b3`, signs `n8, n16`, `old_lo, old_hi`; then the read of
-//! slot `base` (access 0), the reads of bytes 0..3 (accesses 1..4), the write of slot `dst`
-//! (access 5).
+//! slot `base` (access 0, in `frame::address`), the reads of bytes 0..3 (accesses 1..4,
+//! `frame::memory_bytes`), the write of slot `dst` (access 5).
 //!
 //! With `w2 = u16 + s16`, `w4 = w32` and `k = w2 + 3·w4` (the length minus one):
 //! - flags boolean, summing to `enabler`; opcode `Σ flag · opcode`;
@@ -24,7 +24,9 @@ use stwo::core::fields::m31::BaseField;
 use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
-use super::frame::{Frame, Space, access, address, boolean, flagged_opcode, range16, step};
+use super::frame::{
+    Frame, Space, access, address, boolean, flagged_opcode, memory_bytes, range16, step,
+};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -50,8 +52,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     let w2 = u16 + s16.clone();
     let w4 = w32;
     let k = w2.clone() + w4.clone() * BaseField::from(3);
-    let x = [x_lo, x_hi];
-    let first = address(eval, rel, &frame, x.clone(), [c1, c2, a_lo], k);
+    let first = address(eval, rel, &frame, [x_lo, x_hi], [c1, c2, a_lo], k);
     eval.add_constraint(b[1].clone() * (one.clone() - w2.clone() - w4.clone()));
     eval.add_constraint(b[2].clone() * (one.clone() - w4.clone()));
     eval.add_constraint(b[3].clone() * (one.clone() - w4.clone()));
@@ -61,32 +62,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         let u = top.clone() - sign.clone() * BaseField::from(128);
         range16(eval, rel, flag.clone(), u * BaseField::from(1 << 9));
     }
-    let fp = frame.fp.clone();
-    access(
-        eval,
-        rel,
-        e.clone(),
-        Space::Stack,
-        fp.clone() + frame.b.clone(),
-        frame.ts(0),
-        x.clone(),
-        x,
-    );
-    let enabled = [e.clone(), w2 + w4.clone(), w4.clone(), w4];
-    let zero = E::F::from(BaseField::from(0));
-    for (i, (byte, m)) in b.iter().zip(enabled).enumerate() {
-        let cell = [byte.clone(), zero.clone()];
-        access(
-            eval,
-            rel,
-            m,
-            Space::Memory,
-            first.clone() + E::F::from(BaseField::from(i as u32)),
-            frame.ts(1 + i as u32),
-            cell.clone(),
-            cell,
-        );
-    }
+    memory_bytes(eval, rel, &frame, first, 1, [w2, w4], b.clone(), b.clone());
     let byte = BaseField::from(1 << 8);
     let result = [
         b[0].clone() + b[1].clone() * byte + n8.clone() * BaseField::from(0xff00),
@@ -97,7 +73,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         rel,
         e,
         Space::Stack,
-        fp + frame.a.clone(),
+        frame.fp.clone() + frame.a.clone(),
         frame.ts(5),
         [old_lo, old_hi],
         result,

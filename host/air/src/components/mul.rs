@@ -17,8 +17,7 @@
 use obelysk_vm::ir::Opcode;
 use stwo_constraint_framework::{EvalAtRow, RelationEntry};
 
-use super::byte_table::ByteOp;
-use super::frame::{Frame, Space, access, constant, opcode, step};
+use super::frame::{Frame, Space, access, byte_pair, constant, opcode, step};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -42,16 +41,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     step(eval, rel, &frame, opcode(Opcode::Mul), frame.fall_through());
     for bytes in [&x, &y, &r] {
         for pair in bytes.chunks(2) {
-            eval.add_to_relation(RelationEntry::new(
-                &rel.bytes,
-                E::EF::from(e.clone()),
-                &[
-                    constant(ByteOp::Pair as u32),
-                    pair[0].clone(),
-                    pair[1].clone(),
-                    constant(0),
-                ],
-            ));
+            byte_pair(eval, rel, e.clone(), pair[0].clone(), pair[1].clone());
         }
     }
     for carry in &k {

@@ -34,12 +34,11 @@
 //!   are `(2^16 − w, 2^16 − 1)` for `e < 16` and `(0, 2^16 − w)` above. Every term is fixed
 //!   by the product, so the written limbs are the honest ones, below 2^16.
 
-use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
-use super::byte_table::ByteOp;
 use super::frame::{
-    Frame, Space, access, boolean, constant, flagged_opcode, non_zero, range16, step,
+    Frame, Space, access, boolean, byte_pair, constant, flagged_opcode, non_zero, range16, step,
 };
 use crate::relations::Relations;
 
@@ -146,11 +145,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         [p[2].clone(), p[3].clone()],
     ];
     for [first, second] in pairs {
-        eval.add_to_relation(RelationEntry::new(
-            &rel.bytes,
-            E::EF::from(en.clone()),
-            &[c(ByteOp::Pair as u32), first, second, c(0)],
-        ));
+        byte_pair(eval, rel, en.clone(), first, second);
     }
     for limb in k.iter().chain([&q]) {
         range16(eval, rel, en.clone(), limb.clone());

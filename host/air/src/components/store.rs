@@ -3,8 +3,8 @@
 //!
 //! Columns after the wide frame: flags `b8, b16, w32` (the registry's order), `x_lo, x_hi,
 //! c1, c2, a_lo`, the value's bytes `q0..q3`, the old bytes `o0..o3`; then the read of slot
-//! `base` (access 0), the read of slot `src` (access 1), the writes of bytes 0..3 (accesses
-//! 2..5).
+//! `base` (access 0, in `frame::address`), the read of slot `src` (access 1), the writes of
+//! bytes 0..3 (accesses 2..5, `frame::memory_bytes`).
 //! - flags boolean, summing to `enabler`; opcode `Σ flag · opcode`;
 //! - `v = (q0 + 2^8·q1, q2 + 2^8·q3)` with `Bytes(pair, q0, q1)` and `Bytes(pair, q2, q3)`:
 //!   the bytes of the value read (its limbs are below 2^16, so the split is unique), and every
@@ -14,11 +14,12 @@
 //!   The other bytes are not accessed, so no neighbour of the stored bytes can change.
 
 use stwo::core::fields::m31::BaseField;
-use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
-use super::byte_table::ByteOp;
-use super::frame::{Frame, Space, access, address, boolean, constant, flagged_opcode, step};
+use super::frame::{
+    Frame, Space, access, address, boolean, byte_pair, flagged_opcode, memory_bytes, step,
+};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -41,57 +42,24 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         frame.fall_through(),
     );
     for pair in q.chunks(2) {
-        eval.add_to_relation(RelationEntry::new(
-            &rel.bytes,
-            E::EF::from(e.clone()),
-            &[
-                constant(ByteOp::Pair as u32),
-                pair[0].clone(),
-                pair[1].clone(),
-                constant(0),
-            ],
-        ));
+        byte_pair(eval, rel, e.clone(), pair[0].clone(), pair[1].clone());
     }
     let k = b16.clone() + w32.clone() * BaseField::from(3);
-    let x = [x_lo, x_hi];
-    let first = address(eval, rel, &frame, x.clone(), [c1, c2, a_lo], k);
+    let first = address(eval, rel, &frame, [x_lo, x_hi], [c1, c2, a_lo], k);
     let byte = BaseField::from(1 << 8);
     let v = [
         q[0].clone() + q[1].clone() * byte,
         q[2].clone() + q[3].clone() * byte,
     ];
-    let fp = frame.fp.clone();
     access(
         eval,
         rel,
-        e.clone(),
+        e,
         Space::Stack,
-        fp.clone() + frame.b.clone(),
-        frame.ts(0),
-        x.clone(),
-        x,
-    );
-    access(
-        eval,
-        rel,
-        e.clone(),
-        Space::Stack,
-        fp + frame.a.clone(),
+        frame.fp.clone() + frame.a.clone(),
         frame.ts(1),
         v.clone(),
         v,
     );
-    let enabled = [e, b16 + w32.clone(), w32.clone(), w32];
-    for (i, ((new, old), m)) in q.iter().zip(&o).zip(enabled).enumerate() {
-        access(
-            eval,
-            rel,
-            m,
-            Space::Memory,
-            first.clone() + E::F::from(BaseField::from(i as u32)),
-            frame.ts(2 + i as u32),
-            [old.clone(), constant(0)],
-            [new.clone(), constant(0)],
-        );
-    }
+    memory_bytes(eval, rel, &frame, first, 2, [b16, w32], o, q);
 }

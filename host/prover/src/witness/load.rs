@@ -3,7 +3,6 @@
 //! of `dst`.
 
 use obelysk_air::components::Kind;
-use obelysk_air::components::frame::Space;
 use obelysk_vm::ir::{Instr, LoadOp};
 
 use super::{StepRow, WitnessError, value};
@@ -19,17 +18,9 @@ pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), Witnes
         unreachable!("registered for Load")
     };
     row.push([offset >> 16]);
-    let x = row.read(base)?;
-    let n = op.bytes();
-    let address = row.address(x, offset, n)?;
-    let mut b = [0u32; 4];
-    for (i, byte) in b.iter_mut().enumerate() {
-        if (i as u32) < n {
-            *byte = row.access(Space::Memory, address.first + i as u32, None)?[0];
-        } else {
-            row.skip();
-        }
-    }
+    let address = row.address(base, offset, op.bytes())?;
+    let x = address.x;
+    let b = row.memory_bytes(address.first, op.bytes(), None)?;
     let n8 = u32::from(op == LoadOp::S8 && b[0] >= 0x80);
     let n16 = u32::from(op == LoadOp::S16 && b[1] >= 0x80);
     match op {

@@ -231,10 +231,12 @@ impl StepRow<'_, '_> {
         self.access(Space::Stack, self.fp + slot, Some(limbs(value)))
     }
 
-    /// The address gadget's columns for an `n`-byte access at `x + offset`
-    /// (`obelysk_air::components::frame::address`), with its range checks; an access past
-    /// the memory is a trap, which has no trace.
-    fn address(&mut self, x: [u32; 2], offset: u32, n: u32) -> Result<Address, WitnessError> {
+    /// The address gadget for an `n`-byte access at slot `base`'s value plus `offset`
+    /// (`obelysk_air::components::frame::address`): reads the slot (this step's first
+    /// access), counts the range checks, returns the value and the columns. An access past the
+    /// memory is a trap, which has no trace.
+    fn address(&mut self, base: u32, offset: u32, n: u32) -> Result<Address, WitnessError> {
+        let x = self.read(base)?;
         let k = n - 1;
         let sum = x[0] + (offset & 0xffff) + k;
         let (carry, a_lo) = (sum >> 16, sum & 0xffff);
@@ -249,10 +251,31 @@ impl StepRow<'_, '_> {
         self.range16(a_lo);
         self.range16(pages - 1 - a_hi);
         Ok(Address {
+            x,
             carries: [u32::from(carry >= 1), u32::from(carry >= 2)],
             a_lo,
             first: a_lo + (a_hi << 16) - k,
         })
+    }
+
+    /// The accesses of the first `n` of the 4 bytes at `first` (the rest are skipped), writing
+    /// `new` (or reading, for `None`); returns the old bytes (zero past `n`).
+    fn memory_bytes(
+        &mut self,
+        first: u32,
+        n: u32,
+        new: Option<[u32; 4]>,
+    ) -> Result<[u32; 4], WitnessError> {
+        let mut old = [0u32; 4];
+        for (i, byte) in (0u32..).zip(&mut old) {
+            if i < n {
+                let write = new.map(|new| [new[i as usize], 0]);
+                *byte = self.access(Space::Memory, first + i, write)?[0];
+            } else {
+                self.skip();
+            }
+        }
+        Ok(old)
     }
 
     /// A disabled access: zero columns, no effect.
@@ -295,6 +318,8 @@ impl StepRow<'_, '_> {
 
 /// The address gadget's values.
 struct Address {
+    /// The base slot's limbs.
+    x: [u32; 2],
     carries: [u32; 2],
     a_lo: u32,
     /// Byte 0's address.

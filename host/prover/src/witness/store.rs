@@ -4,7 +4,6 @@
 
 use obelysk_air::components::Kind;
 use obelysk_air::components::byte_table::ByteOp;
-use obelysk_air::components::frame::Space;
 use obelysk_vm::ir::Instr;
 
 use super::{StepRow, WitnessError, bytes, value};
@@ -20,21 +19,13 @@ pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), Witnes
         unreachable!("registered for Store")
     };
     row.push([offset >> 16]);
-    let x = row.read(base)?;
+    let address = row.address(base, offset, op.bytes())?;
+    let x = address.x;
     let v = row.read(src)?;
     let q = bytes(value(v));
     row.byte_op(ByteOp::Pair, q[0], q[1]);
     row.byte_op(ByteOp::Pair, q[2], q[3]);
-    let n = op.bytes();
-    let address = row.address(x, offset, n)?;
-    let mut o = [0u32; 4];
-    for (i, old) in o.iter_mut().enumerate() {
-        if (i as u32) < n {
-            *old = row.access(Space::Memory, address.first + i as u32, Some([q[i], 0]))?[0];
-        } else {
-            row.skip();
-        }
-    }
+    let o = row.memory_bytes(address.first, op.bytes(), Some(q))?;
     row.expect([value(x), value(v), 0])?;
     row.push(
         Kind::Store
