@@ -277,18 +277,20 @@ async fn uploads_report_what_the_vm_supports() {
     assert_eq!(stage1["vm"]["supported"], true, "{stage1}");
     assert_eq!(stage1["vm"]["program_id"].as_str().unwrap().len(), 64);
 
-    // A guest using i64 needs more than the VM has: every missing instruction is named.
-    let (_, collatz) = node.upload(&plugin("collatz")).await;
-    assert_eq!(collatz["vm"]["supported"], false, "{collatz}");
-    let missing = collatz["vm"]["unsupported"].as_object().unwrap();
+    // A guest using floats needs more than the VM has: every missing instruction is named.
+    let (_, floats) = node.upload(&fixture("float_sqrt")).await;
+    assert_eq!(floats["vm"]["supported"], false, "{floats}");
+    let missing = floats["vm"]["unsupported"].as_object().unwrap();
     assert!(
-        missing.contains_key("i64.add") && !missing.contains_key("global"),
-        "{collatz}"
+        missing.contains_key("f64.sqrt") && missing.contains_key("f64.convert_i32_u"),
+        "{floats}"
     );
-    assert!(collatz["vm"]["program_id"].is_null());
+    assert!(floats["vm"]["program_id"].is_null());
     // It still runs in the sandbox, without a VM re-execution.
-    let id = node.job_id(collatz["id"].as_str().unwrap(), &[27]).await;
-    assert_eq!(node.output(&id).await, vec![111, 9232, 0]);
+    let id = node
+        .job_id(floats["id"].as_str().unwrap(), &[1_000_001])
+        .await;
+    assert_eq!(node.output(&id).await, vec![1000]);
     assert!(node.wait(&id).await["vm_steps"].is_null());
 
     // A module that lowers is re-executed by the VM, which must agree; its step count is kept.

@@ -82,13 +82,13 @@ fn inspect_explains_what_the_vm_supports() {
         "{text}"
     );
 
-    plugin("collatz");
-    let collatz = plugins_dir().join("collatz.wasm");
-    let out = obelysk(&["inspect", collatz.to_str().unwrap(), "--json"]);
+    let floats = dir.path().join("float_sqrt.wasm");
+    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
+    let out = obelysk(&["inspect", floats.to_str().unwrap(), "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["vm"]["supported"], false);
     assert!(
-        json["vm"]["unsupported"]["i64.add"].as_u64().unwrap() > 0,
+        json["vm"]["unsupported"]["f64.sqrt"].as_u64().unwrap() > 0,
         "{json}"
     );
     assert_eq!(json["id"].as_str().unwrap().len(), 64);
@@ -111,12 +111,15 @@ async fn submit_wait_and_status_against_a_node() {
     let module = plugins_dir().join("collatz.wasm");
     let module = module.to_str().unwrap();
     let url = node.url.as_str();
-    // Collatz needs instructions the VM cannot prove yet: refused unless only run.
-    let out = obelysk_async(&["submit", module, "--input", "27", "--node", url]).await;
+    // Floats are never proven: refused unless only run.
+    let floats = tmp.path().join("float_sqrt.wasm");
+    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
+    let floats = floats.to_str().unwrap();
+    let out = obelysk_async(&["submit", floats, "--input", "27", "--node", url]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("not_provable") && stderr.contains("i32."),
+        stderr.contains("not_provable") && stderr.contains("f64."),
         "{stderr}"
     );
     let out = obelysk_async(&[
@@ -214,9 +217,9 @@ fn prove_and_verify_locally() {
     );
 
     // A module outside the provable subset is refused with the instructions it lacks.
-    plugin("sha256");
-    let sha = plugins_dir().join("sha256.wasm");
-    let out = obelysk(&["prove", sha.to_str().unwrap(), "-o", proof_path]);
+    let floats = dir.path().join("float_sqrt.wasm");
+    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
+    let out = obelysk(&["prove", floats.to_str().unwrap(), "-o", proof_path]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("unsupported"),
@@ -302,10 +305,10 @@ fn prove_backend_flag() {
 
 /// Ordinary `no_std` Rust as a new user writes it (`tests/fixtures/guest-user`: structs in a
 /// `Vec`, slices, a recursive quicksort and a recursive split, u32 arithmetic), built with
-/// `obelysk build` and run. rustc moves its 8-byte structs with `i64.load`/`i64.store`, so
-/// it proves only with i64 (VM stage 3); until then `inspect` names exactly that.
+/// `obelysk build`, run, proven and verified (rustc moves its 8-byte structs with
+/// `i64.load`/`i64.store`).
 #[test]
-fn a_users_rust_crate_builds_runs_and_names_what_it_needs() {
+fn a_users_rust_crate_builds_runs_and_proves() {
     let dir = temp_dir();
     let crate_dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/guest-user");
@@ -330,12 +333,24 @@ fn a_users_rust_crate_builds_runs_and_names_what_it_needs() {
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(words(&json["output"]), user_crate_output(&points));
-    let out = obelysk(&["inspect", module_arg, "--json"]);
-    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let unsupported = json["vm"]["unsupported"].as_object().unwrap();
+    let proof = dir.path().join("user.proof");
+    let proof = proof.to_str().unwrap();
+    let out = obelysk(&[
+        "prove",
+        module_arg,
+        "--input",
+        &input.join(","),
+        "-o",
+        proof,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = obelysk(&["verify", module_arg, proof]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let expected = user_crate_output(&points);
     assert!(
-        unsupported.keys().all(|name| name.starts_with("i64")),
-        "only i64 is missing: {json}"
+        text.contains("valid        yes") && text.contains(&format!("{expected:?}")),
+        "{text}"
     );
 }
 

@@ -41,8 +41,9 @@ echo "== obelysk verify: the downloaded proof, checked by a separate process wit
 echo "== sum-array: a plugin that keeps its data in linear memory, proven the same way"
 "$OBELYSK" submit "$PLUGINS_DIR/sum-array.wasm" --input 3,1,4,1,5,9,2,6 --node "$url" --wait
 
-echo "== a first-party plugin, run only (--no-prove: it needs i64, which the VM does not prove yet)"
-"$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait --no-prove
+echo "== sha256 and collatz: u64 arithmetic (i64, two slots per value), proven the same way"
+"$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait
+"$OBELYSK" submit "$PLUGINS_DIR/collatz.wasm" --input 27 --node "$url" --wait
 
 if command -v curl >/dev/null; then
     echo "== GET /health"

@@ -195,9 +195,9 @@ async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
 async fn unprovable_modules_are_refused_unless_only_run() {
     let tmp = temp_dir();
     let node = Node::start(tmp.path(), CONFIG);
-    let collatz_id = node.plugin_id(&plugin("collatz")).await;
+    let floats = node.plugin_id(&fixture("float_sqrt")).await;
     let (status, body) = node
-        .submit_json(json!({"plugin": collatz_id, "input": [27], "prove": true}))
+        .submit_json(json!({"plugin": floats, "input": [81], "prove": true}))
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "not_provable");
@@ -207,17 +207,17 @@ async fn unprovable_modules_are_refused_unless_only_run() {
     // The default is to prove.
     let (status, _) = client()
         .post(node.url("/jobs"))
-        .json(&json!({"plugin": collatz_id, "input": [27]}))
+        .json(&json!({"plugin": floats, "input": [81]}))
         .send()
         .await
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(status, 422);
     let (status, body) = node
-        .submit_json(json!({"plugin": collatz_id, "input": [27], "prove": false}))
+        .submit_json(json!({"plugin": floats, "input": [81], "prove": false}))
         .await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(node.output(body["id"].as_str().unwrap()).await, collatz(27));
+    assert_eq!(node.output(body["id"].as_str().unwrap()).await, vec![9]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -497,10 +497,11 @@ async fn submit_wait_saves_the_proof_and_obelysk_proof_downloads_it() {
     );
 }
 
-/// The plugins that use linear memory (a `Vec` of the input, a postcard-decoded payload)
-/// prove in the node, and their proofs verify in a separate `obelysk verify`.
+/// The first-party plugins (linear memory, a postcard-decoded payload, u64 arithmetic) prove
+/// in the node, and their proofs verify in a separate `obelysk verify`. (`fibonacci` is
+/// proven by the demo and `proving`'s other tests.)
 #[tokio::test(flavor = "multi_thread")]
-async fn memory_plugins_prove_in_the_node_and_verify_elsewhere() {
+async fn first_party_plugins_prove_in_the_node_and_verify_elsewhere() {
     let tmp = temp_dir();
     let node = Node::start(tmp.path(), CONFIG);
     let a = Matrix {
@@ -521,6 +522,13 @@ async fn memory_plugins_prove_in_the_node_and_verify_elsewhere() {
             vec![5, (1 << 31) + 11, u32::MAX],
         ),
         ("matmul", matmul_input(&a, &b), matmul(&a, &b)),
+        // u64 arithmetic: i64 in two slots.
+        (
+            "sha256",
+            obelysk_guest::codec::pack_bytes(b"proven in the node"),
+            sha256(b"proven in the node"),
+        ),
+        ("collatz", vec![27], collatz(27)),
     ];
     for (name, input, expected) in cases {
         let id = node.plugin_id(&plugin(name)).await;

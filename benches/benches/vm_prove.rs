@@ -6,9 +6,9 @@
 //! - `wide_fib/prove/2^k`: stwo's wide-Fibonacci AIR (100 columns, `c[i+2] = c[i]² + c[i+1]²`)
 //!   at 2^k rows. Throughput is in main-trace cells.
 //!
-//! - `vm/plugins/<name>/<size>`: the `sum-array` plugin on `n` input words and `matmul` on
-//!   two `n × n` matrices (built by `make plugins`), proven and verified. Throughput is in
-//!   VM steps.
+//! - `vm/plugins/<name>/<size>`: the `sum-array` plugin on `n` input words, `matmul` on
+//!   two `n × n` matrices, `sha256` on an `n`-byte message and `collatz` of `n` (u64
+//!   arithmetic), built by `make plugins`, proven and verified. Throughput is in VM steps.
 //!
 //! After each size it prints the main-trace cells, the proof size, the verify time and the
 //! process's peak RSS so far (sizes run in increasing order), so cells/s can be compared:
@@ -133,7 +133,11 @@ fn matmul_input(n: u32) -> Vec<u32> {
                 .collect::<Vec<u32>>(),
         )
     };
-    let bytes = postcard::to_allocvec(&(matrix(7), matrix(13))).unwrap();
+    pack(&postcard::to_allocvec(&(matrix(7), matrix(13))).unwrap())
+}
+
+/// A byte payload as the guest codec reads it: `[len, bytes packed little-endian…]`.
+fn pack(bytes: &[u8]) -> Vec<u32> {
     let mut words = vec![bytes.len() as u32];
     words.extend(bytes.chunks(4).map(|c| {
         let mut word = [0u8; 4];
@@ -159,6 +163,15 @@ fn plugins(c: &mut Criterion) {
             [4u32, 8, 16]
                 .into_iter()
                 .map(|n| ("matmul", format!("{n}x{n}"), matmul_input(n))),
+        )
+        .chain([64usize, 1024, 4096].into_iter().map(|n| {
+            let message: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+            ("sha256", format!("{n}B"), pack(&message))
+        }))
+        .chain(
+            [27u32, 77_031]
+                .into_iter()
+                .map(|n| ("collatz", format!("n={n}"), vec![n])),
         )
         .collect();
     for (name, size, input) in cases {

@@ -1,4 +1,4 @@
-//! One module per instruction family added in stage 2: honest edge operands, every column
+//! One module per instruction family added in stages 2 and 3: honest edge operands, every column
 //! load-bearing, and the family's own malicious witnesses (vm-air.md's test families 1–3;
 //! proof tampering is `proof_tampering.rs`, the differential test `obelysk-vm`'s).
 
@@ -80,6 +80,7 @@ mod mul {
         run.set(Kind::Mul, R0, row, 0x101);
         run.set(Kind::Mul, R0 + 1, row, 0xfd);
         run.set(Kind::Mul, K0, row, 0xfd);
+        run.move_range_use(Kind::Range10, 0xfe, 0xfd);
         assert_eq!(run.rejected(), CheckError::Unbalanced);
     }
 
@@ -101,6 +102,94 @@ mod mul {
         // 42 → 43, with the output claimed accordingly.
         run.set(Kind::Mul, R0, row, 43);
         run.statement.output = vec![43];
+        run.rejected();
+        run.rejected_end_to_end(&wasm);
+    }
+}
+
+mod mul_wide {
+    use super::*;
+
+    // Bytes x0..x3, y0..y3, r0..r7, carries k0..k5.
+    const R0: usize = AFTER_FRAME + 8;
+    const K0: usize = AFTER_FRAME + 16;
+
+    /// Writes the full product of `input[0]` and `input[1]` (an i64 product of two
+    /// zero-extended words is one `MulWide` and two `mul`s by zero), low word first.
+    fn program() -> Vec<u8> {
+        module(
+            r#"(func (export "main") (local $p i64)
+                (local.set $p (i64.mul
+                    (i64.extend_i32_u (call $read (i32.const 0)))
+                    (i64.extend_i32_u (call $read (i32.const 1)))))
+                (call $write (i32.wrap_i64 (local.get $p)))
+                (call $write (i32.wrap_i64 (i64.shr_u (local.get $p) (i64.const 32)))))"#,
+        )
+    }
+
+    fn row(run: &Run) -> usize {
+        run.row(Kind::MulWide, |i| matches!(i, Instr::MulWide { .. }))
+    }
+
+    #[test]
+    fn edges() {
+        let wasm = program();
+        for [x, y] in edge_pairs() {
+            let run = honest(&wasm, &[x, y]);
+            run.check().unwrap_or_else(|e| panic!("{x:x} · {y:x}: {e}"));
+            let p = u64::from(x) * u64::from(y);
+            assert_eq!(run.statement.output, [p as u32, (p >> 32) as u32]);
+        }
+    }
+
+    #[test]
+    fn columns() {
+        every_column_is_load_bearing(
+            &honest(&program(), &[0xdead_beef, 0xffff_fff7]),
+            Kind::MulWide,
+        );
+    }
+
+    #[test]
+    fn carry_moved_into_a_result_byte() {
+        // As for `mul`: 0xff · 0xff with r0 = 0x101, r1 = 0xfd, k0 = 0xfd satisfies every
+        // product equation and writes the same limbs; only the byte check of r stops it.
+        let mut run = honest(&program(), &[0xff, 0xff]);
+        let row = row(&run);
+        assert_eq!(
+            (
+                run.get(Kind::MulWide, R0, row),
+                run.get(Kind::MulWide, K0, row)
+            ),
+            (1, 0xfe)
+        );
+        run.set(Kind::MulWide, R0, row, 0x101);
+        run.set(Kind::MulWide, R0 + 1, row, 0xfd);
+        run.set(Kind::MulWide, K0, row, 0xfd);
+        run.move_range_use(Kind::Range10, 0xfe, 0xfd);
+        assert_eq!(run.rejected(), CheckError::Unbalanced);
+    }
+
+    #[test]
+    fn top_byte_is_not_the_last_carry() {
+        // 2^32 − 1 squared: r7 = 0xff is the last carry. A different top byte with the
+        // high word claimed accordingly breaks the last product equation.
+        let mut run = honest(&program(), &[u32::MAX, u32::MAX]);
+        let row = row(&run);
+        assert_eq!(run.get(Kind::MulWide, R0 + 7, row), 0xff);
+        run.set(Kind::MulWide, R0 + 7, row, 0xfe);
+        assert!(run.check().is_err());
+    }
+
+    #[test]
+    fn wrong_high_word_end_to_end() {
+        let wasm = program();
+        let mut run = honest(&wasm, &[0x1_0000, 0x3_0000]);
+        let row = row(&run);
+        // 2^16 · 3·2^16 = 3·2^32: r4 = 3 → 4, and the output claims it.
+        assert_eq!(run.get(Kind::MulWide, R0 + 4, row), 3);
+        run.set(Kind::MulWide, R0 + 4, row, 4);
+        run.statement.output = vec![0, 4];
         run.rejected();
         run.rejected_end_to_end(&wasm);
     }

@@ -18,6 +18,7 @@ pub struct Step {
     pub pc: Pc,
     pub fp: u32,
     /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
+    /// `MulWide`: `[lhs, rhs, low word]`;
     /// `Eqz`, `Unary`: `[src, result]`; `Select`: `[first, second, cond]`; `JumpIf*`: `[cond]`; `JumpTable`: `[index]`; `Call`: `[return pc, caller fp]`;
     /// `Return`: `[return pc, caller fp]`; `GlobalGet`, `GlobalSet`: `[value]`; `Load`: `[base,
     /// result]`; `Store`: `[base, value]`; `MemorySize`: `[pages]`; `MemoryGrow`: `[delta,
@@ -234,6 +235,14 @@ impl<'a> Machine<'a> {
                     let r = op.apply(a, b);
                     self.set(dst, r)?;
                     values = [a, b, r];
+                }
+                Instr::MulWide { dst, lhs, rhs } => {
+                    let (a, b) = (self.get(lhs)?, self.get(rhs)?);
+                    let product = u64::from(a) * u64::from(b);
+                    let hi = dst.checked_add(1).ok_or(ExecError::StackOverflow)?;
+                    self.set(dst, product as u32)?;
+                    self.set(hi, (product >> 32) as u32)?;
+                    values = [a, b, product as u32];
                 }
                 Instr::Unary { op, dst, src } => {
                     let a = self.get(src)?;

@@ -21,7 +21,7 @@ use blake2::{Blake2s256, Digest};
 
 /// Version of the IR and its lowering rules. Bump it whenever the supported set or the
 /// lowering of any instruction changes: stored facts about modules are recomputed on start.
-pub const IR_VERSION: u32 = 8;
+pub const IR_VERSION: u32 = 9;
 
 /// Largest program (instructions) and frame (slots) the VM accepts: every encoded field then
 /// stays far below the M31 modulus, so the prover can use it as one field element.
@@ -109,11 +109,12 @@ pub enum Opcode {
     Store32 = 55,
     MemorySize = 56,
     MemoryGrow = 57,
+    MulWide = 58,
 }
 
 impl Opcode {
     /// Every opcode, in numeric order.
-    pub const ALL: [Opcode; 57] = [
+    pub const ALL: [Opcode; 58] = [
         Opcode::Const,
         Opcode::Copy,
         Opcode::Eqz,
@@ -171,6 +172,7 @@ impl Opcode {
         Opcode::Store32,
         Opcode::MemorySize,
         Opcode::MemoryGrow,
+        Opcode::MulWide,
     ];
 
     /// The encoded word.
@@ -518,6 +520,9 @@ pub enum Instr {
     Unary { op: UnOp, dst: Slot, src: Slot },
     /// `dst ← (src = 0)`.
     Eqz { dst: Slot, src: Slot },
+    /// `(dst, dst + 1) ← lhs · rhs`: the full 64-bit product of two u32s, low word first
+    /// (how an i64 product is lowered).
+    MulWide { dst: Slot, lhs: Slot, rhs: Slot },
     /// `dst ← if cond ≠ 0 { first } else { first + 1 }`: Wasm `select`, whose two values are
     /// adjacent on the operand stack.
     Select { dst: Slot, first: Slot, cond: Slot },
@@ -579,6 +584,7 @@ impl Instr {
             Instr::Binary { op, .. } => op.opcode(),
             Instr::Unary { op, .. } => op.opcode(),
             Instr::Eqz { .. } => Opcode::Eqz,
+            Instr::MulWide { .. } => Opcode::MulWide,
             Instr::Select { .. } => Opcode::Select,
             Instr::Jump { .. } => Opcode::Jump,
             Instr::JumpIf { .. } => Opcode::JumpIf,
@@ -621,7 +627,9 @@ impl Instr {
             Instr::MemoryGrow { slot, max } => [slot, max, 0],
             Instr::Const { dst, value } => [dst, value & 0xffff, value >> 16],
             Instr::Copy { dst, src } => [dst, src, 0],
-            Instr::Binary { dst, lhs, rhs, .. } => [dst, lhs, rhs],
+            Instr::Binary { dst, lhs, rhs, .. } | Instr::MulWide { dst, lhs, rhs } => {
+                [dst, lhs, rhs]
+            }
             Instr::Unary { dst, src, .. } | Instr::Eqz { dst, src } => [dst, src, 0],
             Instr::Select { dst, first, cond } => [dst, first, cond],
             Instr::Jump { target } => [0, target, 0],
@@ -658,6 +666,11 @@ impl fmt::Display for Instr {
             }
             Instr::Unary { op, dst, src } => write!(f, "s{dst} ← {} s{src}", op.name()),
             Instr::Eqz { dst, src } => write!(f, "s{dst} ← eqz s{src}"),
+            Instr::MulWide { dst, lhs, rhs } => write!(
+                f,
+                "s{dst}, s{} ← mul_wide s{lhs} s{rhs}",
+                dst.wrapping_add(1)
+            ),
             Instr::Select { dst, first, cond } => {
                 write!(
                     f,

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType};
 
+mod bulk;
+mod i64;
+
 use crate::VmError;
 use crate::abi::{AbiImport, IMPORT_MODULE, check_module};
 use crate::ir::{
@@ -147,8 +150,8 @@ fn with_entry(
         frame: 1,
         target: callee.entry,
     });
-    if callee.results == 1 {
-        code.push(Instr::Write { src: 1 });
+    for slot in 1..=callee.results {
+        code.push(Instr::Write { src: slot });
     }
     code.push(Instr::Halt);
     functions.push(Function {
@@ -289,6 +292,7 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
         code: Vec::new(),
         unsupported: BTreeMap::new(),
         call_patches: Vec::new(),
+        divmod_calls: Vec::new(),
     };
     let mut out = Lowered {
         code: Vec::new(),
@@ -300,6 +304,7 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
         let index = imports + i as u32;
         let ty = module.func_type(index).clone();
         let patches_before = lowering.call_patches.len();
+        let divmod_before = lowering.divmod_calls.len();
         let function = lowering.function(module, index, &ty, body)?;
         let unsupported = std::mem::take(&mut lowering.unsupported);
         if unsupported.is_empty() {
@@ -314,6 +319,7 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
             lowering.code.truncate(function.entry as usize);
             lowering.code.push(Instr::Trap);
             lowering.call_patches.truncate(patches_before);
+            lowering.divmod_calls.truncate(divmod_before);
             out.callees.push(Vec::new());
             out.unsupported.push(Some(unsupported));
         }
@@ -322,6 +328,7 @@ fn lower_functions(module: &ModuleParts<'_>) -> Result<Lowered, LowerError> {
         }
         out.functions.push(function);
     }
+    lowering.emit_divmod();
     check_code_len(lowering.code.len())?;
     for &(at, callee) in &lowering.call_patches {
         let target = out.functions[(callee - imports) as usize].entry;
@@ -352,6 +359,35 @@ fn check_code_len(len: usize) -> Result<(), LowerError> {
     Ok(())
 }
 
+/// The functions of an element segment's items (`None` for `ref.null`).
+fn element_functions(
+    items: &wasmtime::wasmparser::ElementItems<'_>,
+) -> Result<Vec<Option<u32>>, String> {
+    use wasmtime::wasmparser::ElementItems;
+    match items {
+        ElementItems::Functions(reader) => reader
+            .clone()
+            .into_iter()
+            .map(|f| f.map(Some).map_err(|e| e.to_string()))
+            .collect(),
+        ElementItems::Expressions(_, reader) => reader
+            .clone()
+            .into_iter()
+            .map(|expr| {
+                let expr = expr.map_err(|e| e.to_string())?;
+                let mut ops = expr.get_operators_reader();
+                match (ops.read(), ops.read()) {
+                    (Ok(Operator::RefFunc { function_index }), Ok(Operator::End)) => {
+                        Ok(Some(function_index))
+                    }
+                    (Ok(Operator::RefNull { .. }), Ok(Operator::End)) => Ok(None),
+                    _ => Err("an element other than ref.func or ref.null".into()),
+                }
+            })
+            .collect(),
+    }
+}
+
 /// What lowering needs from the module's sections.
 struct ModuleParts<'a> {
     types: Vec<FuncType>,
@@ -367,6 +403,10 @@ struct ModuleParts<'a> {
     memory: Option<MemoryLimits>,
     /// Active data segments: offset and bytes.
     data: Vec<(u32, &'a [u8])>,
+    /// Each table's entries after the active element segments: a function index or null.
+    /// Nothing the VM lowers changes a table (`table.set` and the other table instructions
+    /// are refused), so `call_indirect` dispatches on these contents, which are code.
+    tables: Vec<Vec<Option<u32>>>,
     /// Module-level constructs the VM does not support yet.
     unsupported: BTreeMap<String, usize>,
 }
@@ -375,8 +415,10 @@ struct ModuleParts<'a> {
 struct Global {
     ty: ValType,
     mutable: bool,
-    /// The initial value, when it is an `i32.const`.
-    init: Option<u32>,
+    /// The initial value, when it is an `i32.const` or `i64.const`.
+    init: Option<u64>,
+    /// Its first cell in the GLOBAL space (an i64 has two, low word first).
+    cell: u32,
 }
 
 impl<'a> ModuleParts<'a> {
@@ -394,9 +436,12 @@ impl<'a> ModuleParts<'a> {
             globals: Vec::new(),
             memory: None,
             data: Vec::new(),
+            tables: Vec::new(),
             unsupported: BTreeMap::new(),
         };
         let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+        // GLOBAL cells allocated so far.
+        let mut cells: u32 = 0;
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(invalid)? {
                 Payload::TypeSection(reader) => {
@@ -442,19 +487,25 @@ impl<'a> ModuleParts<'a> {
                         let mut ops = global.init_expr.get_operators_reader();
                         let init = match (ops.read(), ops.read()) {
                             (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
-                                Some(value as u32)
+                                Some(u64::from(value as u32))
+                            }
+                            (Ok(Operator::I64Const { value }), Ok(Operator::End)) => {
+                                Some(value as u64)
                             }
                             _ => None,
                         };
+                        let ty = global.ty.content_type;
                         parts.globals.push(Global {
-                            ty: global.ty.content_type,
+                            ty,
                             mutable: global.ty.mutable,
                             init,
+                            cell: cells,
                         });
+                        cells = cells.saturating_add(width(ty).unwrap_or(1));
                     }
-                    if parts.globals.len() > MAX_GLOBALS as usize {
+                    if cells > MAX_GLOBALS {
                         *unsupported
-                            .entry(format!("more than {MAX_GLOBALS} globals"))
+                            .entry(format!("more than {MAX_GLOBALS} global words"))
                             .or_default() += 1;
                     }
                 }
@@ -503,10 +554,72 @@ impl<'a> ModuleParts<'a> {
                 Payload::StartSection { .. } => {
                     *unsupported.entry("start function".into()).or_default() += 1
                 }
-                // Tables and element segments are not refused here: only call_indirect can
-                // observe them, and it is refused as an unsupported instruction. A stage that
-                // supports it must bind their contents into the program id (as the data
-                // bytes are).
+                Payload::TableSection(reader) => {
+                    for table in reader {
+                        let table = table.map_err(invalid)?;
+                        let ty = table.ty;
+                        let null_init =
+                            matches!(table.init, wasmtime::wasmparser::TableInit::RefNull);
+                        if ty.table64 || ty.shared || !ty.element_type.is_func_ref() || !null_init {
+                            *unsupported
+                                .entry("a table other than funcref with null entries".into())
+                                .or_default() += 1;
+                        }
+                        if ty.initial > u64::from(MAX_TABLE_TARGETS - 1) {
+                            *unsupported
+                                .entry(format!(
+                                    "a table of more than {} entries",
+                                    MAX_TABLE_TARGETS - 1
+                                ))
+                                .or_default() += 1;
+                            parts.tables.push(Vec::new());
+                        } else {
+                            parts.tables.push(vec![None; ty.initial as usize]);
+                        }
+                    }
+                }
+                Payload::ElementSection(reader) => {
+                    for element in reader {
+                        let element = element.map_err(invalid)?;
+                        let wasmtime::wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } = element.kind
+                        else {
+                            // Passive and declared segments only feed table.init and
+                            // ref.func, which are refused as instructions.
+                            continue;
+                        };
+                        let mut ops = offset_expr.get_operators_reader();
+                        let offset = match (ops.read(), ops.read()) {
+                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => value as u32,
+                            _ => {
+                                *unsupported
+                                    .entry("an element offset other than i32.const".into())
+                                    .or_default() += 1;
+                                continue;
+                            }
+                        };
+                        let functions = element_functions(&element.items)
+                            .map_err(|e| LowerError::Invalid(format!("element segment: {e}")))?;
+                        let Some(table) = parts.tables.get_mut(table_index.unwrap_or(0) as usize)
+                        else {
+                            return Err(LowerError::Invalid("element segment of no table".into()));
+                        };
+                        let end = u64::from(offset) + functions.len() as u64;
+                        if end > table.len() as u64 {
+                            return Err(LowerError::Invalid(format!(
+                                "element segment at {offset} of {} entries is out of bounds \
+                                 of a table of {}",
+                                functions.len(),
+                                table.len()
+                            )));
+                        }
+                        for (i, f) in functions.into_iter().enumerate() {
+                            table[offset as usize + i] = f;
+                        }
+                    }
+                }
                 Payload::CodeSectionEntry(body) => parts.bodies.push(body),
                 _ => {}
             }
@@ -516,14 +629,18 @@ impl<'a> ModuleParts<'a> {
         Ok(parts)
     }
 
-    /// The mutable i32 globals with their initial values (index, value).
+    /// The mutable globals' initial words by GLOBAL cell (cell, value).
     fn initial_globals(&self) -> Vec<(u32, u32)> {
-        self.globals
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.mutable && g.ty == ValType::I32)
-            .filter_map(|(i, g)| Some((i as u32, g.init?)))
-            .collect()
+        let mut words = Vec::new();
+        for g in self.globals.iter().filter(|g| g.mutable) {
+            let (Some(init), Ok(w)) = (g.init, width(g.ty)) else {
+                continue;
+            };
+            for i in 0..w {
+                words.push((g.cell + i, (init >> (32 * i)) as u32));
+            }
+        }
+        words
     }
 
     /// The initial memory's non-zero bytes, by address (later segments overwrite earlier
@@ -546,20 +663,18 @@ impl<'a> ModuleParts<'a> {
         Ok(bytes.into_iter().filter(|&(_, b)| b != 0).collect())
     }
 
-    /// Global `index`, if the VM supports it: an i32 with an `i32.const` initial value.
+    /// Global `index`, if the VM supports it: an i32 or i64 with a constant initial value.
     fn global(&self, index: u32) -> Result<&Global, Refusal> {
         let global = &self.globals[index as usize];
-        if global.ty != ValType::I32 {
-            return Err(Refusal::Unsupported(format!("{} global", global.ty)));
-        }
+        let w = width(global.ty).map_err(|_| format!("{} global", global.ty))?;
         if global.init.is_none() {
             return Err(Refusal::Unsupported(
-                "a global initialised by an expression other than i32.const".into(),
+                "a global initialised by an expression other than a constant".into(),
             ));
         }
-        if index >= MAX_GLOBALS {
+        if global.cell + w > MAX_GLOBALS {
             return Err(Refusal::Unsupported(format!(
-                "more than {MAX_GLOBALS} globals"
+                "more than {MAX_GLOBALS} global words"
             )));
         }
         Ok(global)
@@ -580,6 +695,8 @@ struct Lowering {
     unsupported: BTreeMap<String, usize>,
     /// `Call` instructions whose target is a function not lowered yet: (pc, function index).
     call_patches: Vec<(usize, u32)>,
+    /// `Call` instructions to the u64 division routine (appended after the functions).
+    divmod_calls: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -593,10 +710,16 @@ enum BlockKind {
 /// A structured-control frame during lowering.
 struct Block {
     kind: BlockKind,
-    /// Operand stack height at entry: the block's result lands in this slot.
+    /// Operand stack height (in slots) at entry, below its parameters: its results land
+    /// here, and so do a loop's parameters when it is branched to.
     height: Slot,
-    /// Number of results (0 or 1).
-    arity: u32,
+    /// Values on the operand stack at entry, below its parameters.
+    depth: usize,
+    /// Slots of its parameters and of its results.
+    params: u32,
+    results: u32,
+    /// The widths of its results, pushed at its end.
+    result_widths: Vec<u32>,
     /// Loop head, the target of branches to a loop.
     head: Pc,
     /// Forward jumps to patch with the end of the block.
@@ -605,10 +728,35 @@ struct Block {
     else_jump: Option<usize>,
 }
 
+impl Block {
+    /// Slots a branch to this block carries: a loop's parameters, another block's results.
+    fn label_slots(&self) -> u32 {
+        if self.kind == BlockKind::Loop {
+            self.params
+        } else {
+            self.results
+        }
+    }
+}
+
+/// A value on the operand stack during lowering: its first slot, its width in slots (1 for
+/// an i32, 2 for an i64, low word first) and its value when it was pushed by a constant and
+/// not changed since (shifts by a constant amount lower to fewer instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Value {
+    slot: Slot,
+    width: u32,
+    known: Option<u64>,
+}
+
 /// Per-function lowering state.
 struct FunctionState {
     sp: Slot,
     max_sp: Slot,
+    /// The operand stack's values (their slots end at `sp`).
+    values: Vec<Value>,
+    /// Each local's first slot and width.
+    locals: Vec<(Slot, u32)>,
     blocks: Vec<Block>,
     /// The code being read is unreachable (after `br`, `return`, `unreachable`).
     dead: bool,
@@ -636,35 +784,105 @@ fn underflow() -> Refusal {
     Refusal::Invalid("operand stack underflow while lowering".into())
 }
 
-impl FunctionState {
-    fn push(&mut self) -> Result<Slot, Refusal> {
-        let slot = self.sp;
-        self.sp = self
-            .sp
-            .checked_add(1)
-            .filter(|&sp| sp <= MAX_FRAME_SLOTS)
-            .ok_or_else(|| Refusal::Unsupported(frame_limit()))?;
-        self.max_sp = self.max_sp.max(self.sp);
-        Ok(slot)
-    }
-
-    fn pop(&mut self) -> Result<Slot, Refusal> {
-        self.sp = self.sp.checked_sub(1).ok_or_else(underflow)?;
-        Ok(self.sp)
-    }
-
-    /// The slot `depth` values below the top (0 = the top).
-    fn peek(&self, depth: u32) -> Result<Slot, Refusal> {
-        self.sp.checked_sub(depth + 1).ok_or_else(underflow)
+/// Slots of a value of type `ty`: i32 is one, i64 two (low word first).
+fn width(ty: ValType) -> Result<u32, String> {
+    match ty {
+        ValType::I32 => Ok(1),
+        ValType::I64 => Ok(2),
+        other => Err(format!("{other} value")),
     }
 }
 
-fn arity(ty: &BlockType) -> Result<u32, String> {
-    match ty {
-        BlockType::Empty => Ok(0),
-        BlockType::Type(ValType::I32) => Ok(1),
-        BlockType::Type(other) => Err(format!("{other} block result")),
-        BlockType::FuncType(_) => Err("multi-value block".into()),
+/// The widths of `types`.
+fn widths(types: &[ValType]) -> Result<Vec<u32>, String> {
+    types.iter().map(|&ty| width(ty)).collect()
+}
+
+impl FunctionState {
+    /// Pushes a value `width` slots wide; returns its first slot.
+    fn push(&mut self, width: u32) -> Result<Slot, Refusal> {
+        let slot = self.sp;
+        self.reserve(width)?;
+        self.sp += width;
+        self.values.push(Value {
+            slot,
+            width,
+            known: None,
+        });
+        Ok(slot)
+    }
+
+    /// Pushes a constant (kept for the lowering of shifts by a known amount).
+    fn push_known(&mut self, width: u32, value: u64) -> Result<Slot, Refusal> {
+        let slot = self.push(width)?;
+        self.values.last_mut().expect("pushed").known = Some(value);
+        Ok(slot)
+    }
+
+    /// Makes sure the `n` slots from `sp` are in the frame (scratch space, or a push).
+    fn reserve(&mut self, n: u32) -> Result<(), Refusal> {
+        let end = self
+            .sp
+            .checked_add(n)
+            .filter(|&end| end <= MAX_FRAME_SLOTS)
+            .ok_or_else(|| Refusal::Unsupported(frame_limit()))?;
+        self.max_sp = self.max_sp.max(end);
+        Ok(())
+    }
+
+    /// The first of `n` scratch slots above the operand stack (free until the next push).
+    fn scratch(&mut self, n: u32) -> Result<Slot, Refusal> {
+        self.reserve(n)?;
+        Ok(self.sp)
+    }
+
+    fn pop(&mut self) -> Result<Value, Refusal> {
+        let value = self.values.pop().ok_or_else(underflow)?;
+        self.sp = value.slot;
+        Ok(value)
+    }
+
+    /// Pops the top value and pushes a value of `width` slots in its place (an in-place
+    /// operation whose result type differs from its operand's); returns its slot.
+    fn replace(&mut self, width: u32) -> Result<Slot, Refusal> {
+        let slot = self.pop()?.slot;
+        let pushed = self.push(width)?;
+        debug_assert_eq!(slot, pushed);
+        Ok(slot)
+    }
+
+    /// Local `index`'s first slot and width.
+    fn local(&self, index: u32) -> Result<(Slot, u32), Refusal> {
+        self.locals
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| Refusal::Invalid(format!("local {index} out of range")))
+    }
+
+    /// The value `depth` values below the top (0 = the top).
+    fn peek(&self, depth: usize) -> Result<Value, Refusal> {
+        let n = self.values.len();
+        n.checked_sub(depth + 1)
+            .map(|i| self.values[i])
+            .ok_or_else(underflow)
+    }
+
+    /// Drops the operand stack to `depth` values at slot height `height`.
+    fn truncate(&mut self, depth: usize, height: Slot) {
+        self.values.truncate(depth);
+        self.sp = height;
+    }
+}
+
+/// A block type's parameter and result widths.
+fn block_type(module: &ModuleParts<'_>, ty: &BlockType) -> Result<(Vec<u32>, Vec<u32>), String> {
+    match *ty {
+        BlockType::Empty => Ok((Vec::new(), Vec::new())),
+        BlockType::Type(vt) => Ok((Vec::new(), vec![width(vt)?])),
+        BlockType::FuncType(index) => {
+            let ty = &module.types[index as usize];
+            Ok((widths(ty.params())?, widths(ty.results())?))
+        }
     }
 }
 
@@ -692,6 +910,16 @@ impl Lowering {
         }
     }
 
+    /// The width of a parameter, result or local of type `ty`; an unsupported type is
+    /// named (`"{ty} {what}"`) and poisons the function.
+    fn value_width(&mut self, ty: ValType, what: &str, poisoned: &mut bool) -> u32 {
+        width(ty).unwrap_or_else(|_| {
+            self.unsupported(format!("{ty} {what}"));
+            *poisoned = true;
+            1
+        })
+    }
+
     fn function(
         &mut self,
         module: &ModuleParts<'_>,
@@ -702,49 +930,62 @@ impl Lowering {
         let invalid =
             |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
         let entry = self.pc();
-        let params = ty.params().len() as u32;
-        let results = ty.results().len() as u32;
-        for vt in ty.params().iter().chain(ty.results()) {
-            if *vt != ValType::I32 {
-                self.unsupported(format!("{vt} value"));
-            }
+        let mut poisoned = false;
+        // Parameters, then locals, each one or two slots.
+        let mut locals = Vec::new();
+        let mut next: Slot = 0;
+        for &vt in ty.params() {
+            let w = self.value_width(vt, "value", &mut poisoned);
+            locals.push((next, w));
+            next += w;
         }
-        if results > 1 {
-            self.unsupported("multi-value result");
+        let params = next;
+        let mut result_widths = Vec::new();
+        for &vt in ty.results() {
+            result_widths.push(self.value_width(vt, "value", &mut poisoned));
         }
         // Locals start at zero: frames are reused, so say so explicitly.
-        let mut locals = params;
         for local in body.get_locals_reader().map_err(invalid)? {
             let (count, vt) = local.map_err(invalid)?;
-            if vt != ValType::I32 {
-                self.unsupported(format!("{vt} local"));
+            let w = self.value_width(vt, "local", &mut poisoned);
+            for _ in 0..count {
+                if next > MAX_FRAME_SLOTS {
+                    return Err(beyond_limit(frame_limit()));
+                }
+                for i in 0..w {
+                    self.emit(Instr::Const {
+                        dst: next + i,
+                        value: 0,
+                    });
+                }
+                locals.push((next, w));
+                next += w;
             }
-            for slot in locals..locals + count {
-                self.emit(Instr::Const {
-                    dst: slot,
-                    value: 0,
-                });
-            }
-            locals += count;
         }
 
         // The operand stack starts at slot 1 or above, so a callee's frame (which begins at
         // its first argument) always lies strictly above its caller's: FRAME keys never collide.
-        let stack_base = locals.max(1);
+        let stack_base = next.max(1);
+        let results = result_widths.iter().sum();
         let mut state = FunctionState {
             sp: stack_base,
             max_sp: stack_base,
+            values: Vec::new(),
+            locals,
             blocks: vec![Block {
                 kind: BlockKind::Function,
                 height: stack_base,
-                arity: results,
+                depth: 0,
+                params: 0,
+                results,
+                result_widths,
                 head: entry,
                 exits: Vec::new(),
                 else_jump: None,
             }],
             dead: false,
             dead_depth: 0,
-            poisoned: false,
+            poisoned,
         };
         let mut reader = body.get_operators_reader().map_err(invalid)?;
         while !reader.eof() {
@@ -773,6 +1014,46 @@ impl Lowering {
         })
     }
 
+    /// Opens a block whose parameters (`params` widths) are on top of the stack.
+    fn open(
+        &mut self,
+        s: &mut FunctionState,
+        kind: BlockKind,
+        params: &[u32],
+        result_widths: Vec<u32>,
+        else_jump: Option<usize>,
+    ) -> Result<(), Refusal> {
+        let depth = s
+            .values
+            .len()
+            .checked_sub(params.len())
+            .ok_or_else(underflow)?;
+        let height = s.values.get(depth).map_or(s.sp, |v| v.slot);
+        // A loop's parameters are replaced by each branch back to it.
+        for value in &mut s.values[depth..] {
+            value.known = None;
+        }
+        s.blocks.push(Block {
+            kind,
+            height,
+            depth,
+            params: params.iter().sum(),
+            results: result_widths.iter().sum(),
+            result_widths,
+            head: self.pc(),
+            exits: Vec::new(),
+            else_jump,
+        });
+        Ok(())
+    }
+
+    /// Whether a branch to `target` must move the values it carries (they are not yet where
+    /// the target expects them).
+    fn moves_values(s: &FunctionState, target: &Block) -> bool {
+        let n = target.label_slots();
+        n > 0 && s.sp.checked_sub(n) != Some(target.height)
+    }
+
     /// Lowers one operator.
     fn operator(
         &mut self,
@@ -796,6 +1077,9 @@ impl Lowering {
                 _ => return Ok(()),
             }
         }
+        if self.i64_operator(s, op)? {
+            return Ok(());
+        }
         match *op {
             Operator::Nop => {}
             Operator::Unreachable => {
@@ -808,28 +1092,18 @@ impl Lowering {
                 } else {
                     BlockKind::Block
                 };
-                let arity = arity(&blockty)?;
-                s.blocks.push(Block {
-                    kind,
-                    height: s.sp,
-                    arity,
-                    head: self.pc(),
-                    exits: Vec::new(),
-                    else_jump: None,
-                });
+                let (params, results) = block_type(module, &blockty)?;
+                self.open(s, kind, &params, results, None)?;
             }
             Operator::If { blockty } => {
-                let arity = arity(&blockty)?;
-                let cond = s.pop()?;
+                let (params, results) = block_type(module, &blockty)?;
+                if !params.is_empty() {
+                    // The else arm would need the parameters the then arm consumed.
+                    return Err(Refusal::Unsupported("if with block parameters".into()));
+                }
+                let cond = s.pop()?.slot;
                 let jump = self.emit(Instr::JumpIfZero { cond, target: 0 });
-                s.blocks.push(Block {
-                    kind: BlockKind::If,
-                    height: s.sp,
-                    arity,
-                    head: self.pc(),
-                    exits: Vec::new(),
-                    else_jump: Some(jump),
-                });
+                self.open(s, BlockKind::If, &[], results, Some(jump))?;
             }
             Operator::Else => {
                 let dead = s.dead;
@@ -840,7 +1114,8 @@ impl Lowering {
                     block.exits.push(exit);
                 }
                 let else_jump = block.else_jump.take().expect("validated: one else per if");
-                s.sp = block.height;
+                let (depth, height) = (block.depth, block.height);
+                s.truncate(depth, height);
                 s.dead = false;
                 let here = self.pc();
                 self.patch(else_jump, here);
@@ -856,12 +1131,14 @@ impl Lowering {
                 }
                 if block.kind == BlockKind::Function {
                     if !s.dead || !block.exits.is_empty() {
-                        self.function_exit(block.height, block.arity);
+                        self.function_exit(block.height, block.results);
                     }
                     return Ok(());
                 }
-                s.sp = block.height + block.arity;
-                s.max_sp = s.max_sp.max(s.sp);
+                s.truncate(block.depth, block.height);
+                for &w in &block.result_widths {
+                    s.push(w)?;
+                }
                 s.dead = false;
             }
             Operator::Br { relative_depth } => {
@@ -869,28 +1146,25 @@ impl Lowering {
                 s.dead = true;
             }
             Operator::BrIf { relative_depth } => {
-                let cond = s.pop()?;
-                let top = s.peek(0).ok();
-                let target = &s.blocks[s.blocks.len() - 1 - relative_depth as usize];
-                let moves_value = target.kind != BlockKind::Loop
-                    && target.arity == 1
-                    && top != Some(target.height);
-                if target.kind == BlockKind::Loop {
+                let cond = s.pop()?.slot;
+                let index = s.blocks.len() - 1 - relative_depth as usize;
+                let target = &s.blocks[index];
+                let moves = Self::moves_values(s, target);
+                if target.kind == BlockKind::Loop && !moves {
                     let head = target.head;
                     self.emit(Instr::JumpIf { cond, target: head });
-                } else if target.kind == BlockKind::Function || moves_value {
+                } else if target.kind == BlockKind::Function || moves {
                     let skip = self.emit(Instr::JumpIfZero { cond, target: 0 });
                     self.branch(s, relative_depth)?;
                     let here = self.pc();
                     self.patch(skip, here);
                 } else {
                     let at = self.emit(Instr::JumpIf { cond, target: 0 });
-                    let index = s.blocks.len() - 1 - relative_depth as usize;
                     s.blocks[index].exits.push(at);
                 }
             }
             Operator::BrTable { ref targets } => {
-                let index = s.pop()?;
+                let index = s.pop()?.slot;
                 let mut depths = targets
                     .targets()
                     .collect::<Result<Vec<u32>, _>>()
@@ -908,18 +1182,15 @@ impl Lowering {
                     .iter()
                     .map(|_| self.emit(Instr::Jump { target: 0 }))
                     .collect();
-                let top = s.peek(0).ok();
                 for (entry, depth) in entries.into_iter().zip(depths) {
                     let at = s.blocks.len() - 1 - depth as usize;
                     let target = &s.blocks[at];
-                    let moves_value = target.kind != BlockKind::Loop
-                        && target.arity == 1
-                        && top != Some(target.height);
-                    if target.kind == BlockKind::Loop {
+                    let moves = Self::moves_values(s, target);
+                    if target.kind == BlockKind::Loop && !moves {
                         let head = target.head;
                         self.patch(entry, head);
-                    } else if target.kind == BlockKind::Function || moves_value {
-                        // The entry jumps to code that moves the result, then branches.
+                    } else if target.kind == BlockKind::Function || moves {
+                        // The entry jumps to code that moves the values, then branches.
                         let here = self.pc();
                         self.patch(entry, here);
                         self.branch(s, depth)?;
@@ -937,80 +1208,96 @@ impl Lowering {
                 if let Some(abi) = module.imports.get(function_index as usize) {
                     match abi {
                         AbiImport::InputLen => {
-                            let dst = s.push()?;
+                            let dst = s.push(1)?;
                             self.emit(Instr::InputLen { dst });
                         }
                         AbiImport::Read => {
-                            let index = s.peek(0)?;
+                            let index = s.replace(1)?;
                             self.emit(Instr::Read { dst: index, index });
                         }
                         AbiImport::Write => {
-                            let src = s.pop()?;
+                            let src = s.pop()?.slot;
                             self.emit(Instr::Write { src });
                         }
                     }
                 } else {
                     let callee = module.func_type(function_index);
-                    let (params, results) =
-                        (callee.params().len() as u32, callee.results().len() as u32);
-                    let frame = s.sp.checked_sub(params).ok_or_else(underflow)?;
+                    let results = widths(callee.results())?;
+                    widths(callee.params())?;
+                    for _ in callee.params() {
+                        s.pop()?;
+                    }
+                    let frame = s.sp;
                     let at = self.emit(Instr::Call { frame, target: 0 });
                     self.call_patches.push((at, function_index));
-                    s.sp = frame;
-                    for _ in 0..results {
-                        s.push()?;
+                    for w in results {
+                        s.push(w)?;
                     }
                 }
             }
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(module, s, type_index, table_index)?,
             Operator::Drop => {
                 s.pop()?;
             }
             Operator::LocalGet { local_index } => {
-                let dst = s.push()?;
-                self.emit(Instr::Copy {
-                    dst,
-                    src: local_index,
-                });
+                let (src, w) = s.local(local_index)?;
+                let dst = s.push(w)?;
+                self.copy(dst, src, w);
             }
             Operator::LocalSet { local_index } => {
-                let src = s.pop()?;
-                self.emit(Instr::Copy {
-                    dst: local_index,
-                    src,
-                });
+                let (dst, w) = s.local(local_index)?;
+                let src = s.pop()?.slot;
+                self.copy(dst, src, w);
             }
             Operator::LocalTee { local_index } => {
-                self.emit(Instr::Copy {
-                    dst: local_index,
-                    src: s.peek(0)?,
-                });
+                let (dst, w) = s.local(local_index)?;
+                let src = s.peek(0)?.slot;
+                self.copy(dst, src, w);
             }
             Operator::GlobalGet { global_index } => {
                 let global = module.global(global_index)?;
-                let dst = s.push()?;
+                let w = width(global.ty)?;
                 match global {
                     Global {
                         mutable: false,
                         init: Some(value),
                         ..
-                    } => self.emit(Instr::Const { dst, value: *value }),
-                    _ => self.emit(Instr::GlobalGet {
-                        dst,
-                        global: global_index,
-                    }),
-                };
+                    } => {
+                        let dst = s.push_known(w, *value)?;
+                        for i in 0..w {
+                            self.emit(Instr::Const {
+                                dst: dst + i,
+                                value: (*value >> (32 * i)) as u32,
+                            });
+                        }
+                    }
+                    _ => {
+                        let dst = s.push(w)?;
+                        for i in 0..w {
+                            self.emit(Instr::GlobalGet {
+                                dst: dst + i,
+                                global: global.cell + i,
+                            });
+                        }
+                    }
+                }
             }
             Operator::GlobalSet { global_index } => {
-                module.global(global_index)?;
+                let global = module.global(global_index)?;
                 let src = s.pop()?;
-                self.emit(Instr::GlobalSet {
-                    global: global_index,
-                    src,
-                });
+                for i in 0..src.width {
+                    self.emit(Instr::GlobalSet {
+                        global: global.cell + i,
+                        src: src.slot + i,
+                    });
+                }
             }
             _ if load_op(op).is_some() => {
                 let (load, offset) = load_op(op).expect("matched a load");
-                let base = s.peek(0)?;
+                let base = s.replace(1)?;
                 self.emit(Instr::Load {
                     op: load,
                     dst: base,
@@ -1020,8 +1307,8 @@ impl Lowering {
             }
             _ if store_op(op).is_some() => {
                 let (store, offset) = store_op(op).expect("matched a store");
-                let src = s.pop()?;
-                let base = s.pop()?;
+                let src = s.pop()?.slot;
+                let base = s.pop()?.slot;
                 self.emit(Instr::Store {
                     op: store,
                     src,
@@ -1029,45 +1316,56 @@ impl Lowering {
                     offset,
                 });
             }
+            Operator::MemoryFill { .. } => self.memory_fill(s)?,
+            Operator::MemoryCopy { .. } => self.memory_copy(s)?,
             Operator::MemorySize { .. } => {
-                let dst = s.push()?;
+                let dst = s.push(1)?;
                 self.emit(Instr::MemorySize { dst });
             }
             Operator::MemoryGrow { .. } => {
-                let slot = s.peek(0)?;
+                let slot = s.replace(1)?;
                 let max = module.memory.map_or(0, |m| m.max);
                 self.emit(Instr::MemoryGrow { slot, max });
             }
             Operator::I32Const { value } => {
-                let dst = s.push()?;
+                let dst = s.push_known(1, u64::from(value as u32))?;
                 self.emit(Instr::Const {
                     dst,
                     value: value as u32,
                 });
             }
             Operator::I32Eqz => {
-                let src = s.peek(0)?;
+                let src = s.replace(1)?;
                 self.emit(Instr::Eqz { dst: src, src });
             }
             _ if unop(op).is_some() => {
-                let src = s.peek(0)?;
+                let src = s.replace(1)?;
                 let op = unop(op).expect("matched a unary operator");
                 self.emit(Instr::Unary { op, dst: src, src });
             }
-            Operator::Select | Operator::TypedSelect { ty: ValType::I32 } => {
-                let cond = s.pop()?;
-                let _second = s.pop()?;
-                let first = s.peek(0)?;
-                self.emit(Instr::Select {
-                    dst: first,
-                    first,
-                    cond,
-                });
+            Operator::Select
+            | Operator::TypedSelect {
+                ty: ValType::I32 | ValType::I64,
+            } => {
+                let scratch = s.scratch(2)?;
+                let cond = s.pop()?.slot;
+                let second = s.pop()?.slot;
+                let first = s.pop()?;
+                let dst = s.push(first.width)?;
+                if first.width == 1 {
+                    self.emit(Instr::Select {
+                        dst,
+                        first: dst,
+                        cond,
+                    });
+                } else {
+                    self.select_wide(dst, second, cond, scratch);
+                }
             }
             _ if binop(op).is_some() => {
                 let op = binop(op).expect("matched a binary operator");
-                let rhs = s.pop()?;
-                let lhs = s.peek(0)?;
+                let rhs = s.pop()?.slot;
+                let lhs = s.replace(1)?;
                 self.emit(Instr::Binary {
                     op,
                     dst: lhs,
@@ -1080,34 +1378,122 @@ impl Lowering {
         Ok(())
     }
 
-    /// A branch to the block `depth` levels out: move its result into place, then jump.
+    /// `call_indirect`: a jump table on the index over the table's entries, each entry
+    /// jumping to a call of its function (one per distinct function of the right type) or,
+    /// for a null entry, one of another type or an index past the table, to a trap. The
+    /// table's contents are code, so the program id commits to them.
+    fn call_indirect(
+        &mut self,
+        module: &ModuleParts<'_>,
+        s: &mut FunctionState,
+        type_index: u32,
+        table_index: u32,
+    ) -> Result<(), Refusal> {
+        let ty = &module.types[type_index as usize];
+        let results = widths(ty.results())?;
+        widths(ty.params())?;
+        let table = module
+            .tables
+            .get(table_index as usize)
+            .ok_or_else(|| Refusal::Invalid("call_indirect of no table".into()))?;
+        let index = s.pop()?.slot;
+        for _ in ty.params() {
+            s.pop()?;
+        }
+        let frame = s.sp;
+        let count = table.len() as u32;
+        self.emit(Instr::JumpTable { index, count });
+        let entries: Vec<usize> = (0..=count)
+            .map(|_| self.emit(Instr::Jump { target: 0 }))
+            .collect();
+        let trap = self.emit(Instr::Trap);
+        let mut calls: BTreeMap<u32, Pc> = BTreeMap::new();
+        let mut exits = Vec::new();
+        let imports = module.imports.len() as u32;
+        for (entry, function) in entries.iter().zip(table.iter().copied().chain([None])) {
+            if function.is_some_and(|f| f < imports) {
+                return Err(Refusal::Unsupported(
+                    "an imported function in a table".into(),
+                ));
+            }
+            let callable = function.filter(|&f| module.func_type(f) == ty);
+            let target = match callable {
+                None => trap as Pc,
+                Some(f) => *calls.entry(f).or_insert_with(|| {
+                    let at = self.emit(Instr::Call { frame, target: 0 });
+                    self.call_patches.push((at, f));
+                    exits.push(self.emit(Instr::Jump { target: 0 }));
+                    at as Pc
+                }),
+            };
+            self.patch(*entry, target);
+        }
+        let end = self.pc();
+        for exit in exits {
+            self.patch(exit, end);
+        }
+        for w in results {
+            s.push(w)?;
+        }
+        Ok(())
+    }
+
+    /// `dst ← lhs op rhs`.
+    fn bin(&mut self, op: BinOp, dst: Slot, lhs: Slot, rhs: Slot) {
+        self.emit(Instr::Binary { op, dst, lhs, rhs });
+    }
+
+    /// `dst ← value`.
+    fn int(&mut self, dst: Slot, value: u32) {
+        self.emit(Instr::Const { dst, value });
+    }
+
+    /// `dst ← op src`.
+    fn un(&mut self, op: UnOp, dst: Slot, src: Slot) {
+        self.emit(Instr::Unary { op, dst, src });
+    }
+
+    /// `dst ← cond ? first : first + 1`.
+    fn pick(&mut self, dst: Slot, first: Slot, cond: Slot) {
+        self.emit(Instr::Select { dst, first, cond });
+    }
+
+    /// `n` copies `dst + i ← src + i` (a value of `n` slots).
+    fn copy(&mut self, dst: Slot, src: Slot, n: u32) {
+        for i in 0..n {
+            self.emit(Instr::Copy {
+                dst: dst + i,
+                src: src + i,
+            });
+        }
+    }
+
+    /// A branch to the block `depth` levels out: move the values it carries into place, then
+    /// jump.
     fn branch(&mut self, s: &mut FunctionState, depth: u32) -> Result<(), Refusal> {
         let index = s.blocks.len() - 1 - depth as usize;
         let target = &s.blocks[index];
-        if target.kind == BlockKind::Loop {
-            let head = target.head;
+        let n = target.label_slots();
+        let (kind, height, head) = (target.kind, target.height, target.head);
+        let from = s.sp.checked_sub(n).ok_or_else(underflow)?;
+        // The values lie at or above their destination: copying upwards never overwrites
+        // one before it is read.
+        if from != height {
+            self.copy(height, from, n);
+        }
+        if kind == BlockKind::Loop {
             self.emit(Instr::Jump { target: head });
             return Ok(());
-        }
-        if target.arity == 1 {
-            let top = s.peek(0)?;
-            if top != target.height {
-                let dst = target.height;
-                self.emit(Instr::Copy { dst, src: top });
-            }
         }
         let at = self.emit(Instr::Jump { target: 0 });
         s.blocks[index].exits.push(at);
         Ok(())
     }
 
-    /// The end of a function: its result (at `height`) moves to slot 0, then return.
+    /// The end of a function: its results (from `height`) move to slot 0, then return.
     fn function_exit(&mut self, height: Slot, results: u32) {
-        if results == 1 && height != 0 {
-            self.emit(Instr::Copy {
-                dst: 0,
-                src: height,
-            });
+        if height != 0 {
+            self.copy(0, height, results);
         }
         self.emit(Instr::Return);
     }
@@ -1189,6 +1575,8 @@ fn is_supported(op: &Operator<'_>) -> bool {
             op,
             Operator::MemorySize { .. }
                 | Operator::MemoryGrow { .. }
+                | Operator::MemoryFill { .. }
+                | Operator::MemoryCopy { .. }
                 | Operator::Nop
                 | Operator::Unreachable
                 | Operator::Block { .. }
@@ -1201,6 +1589,7 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::BrIf { .. }
                 | Operator::Return
                 | Operator::Call { .. }
+                | Operator::CallIndirect { .. }
                 | Operator::Drop
                 | Operator::LocalGet { .. }
                 | Operator::LocalSet { .. }
@@ -1210,8 +1599,11 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::I32Const { .. }
                 | Operator::I32Eqz
                 | Operator::Select
-                | Operator::TypedSelect { ty: ValType::I32 }
+                | Operator::TypedSelect {
+                    ty: ValType::I32 | ValType::I64
+                }
         )
+        || i64::is_supported(op)
 }
 
 /// The WebAssembly text name of an operator: `I32Load8U` → `i32.load8_u`, `BrIf` → `br_if`.

@@ -257,8 +257,7 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                 results,
                 ..
             } => {
-                let Some(expected) = results.iter().map(ret_i32).collect::<Option<Vec<u32>>>()
-                else {
+                let Some(expected) = words(results.iter().map(ret_words)) else {
                     if let Some(Ok(loaded)) = module_of(&current, &named, &invoke) {
                         loaded.skipped(invoke.name);
                     }
@@ -360,7 +359,7 @@ fn module_of<'m>(
     }
 }
 
-/// Runs an export of the current (or named) module on i32 arguments.
+/// Runs an export of the current (or named) module on integer arguments.
 fn call(
     current: &Option<Module>,
     named: &BTreeMap<String, Module>,
@@ -374,12 +373,7 @@ fn call(
         loaded.skipped(invoke.name);
         Call::Unsupported
     };
-    let Some(args) = invoke
-        .args
-        .iter()
-        .map(arg_i32)
-        .collect::<Option<Vec<u32>>>()
-    else {
+    let Some(args) = words(invoke.args.iter().map(arg_words)) else {
         return unsupported();
     };
     let Some(&function) = library.exports.get(invoke.name) else {
@@ -418,7 +412,7 @@ fn prove_sample(
     let Some(Ok(Loaded { library, .. })) = module_of(current, named, invoke) else {
         return Ok(false);
     };
-    let args: Vec<u32> = invoke.args.iter().map(|a| arg_i32(a).unwrap()).collect();
+    let args = words(invoke.args.iter().map(arg_words)).expect("it ran");
     let function = library.exports[invoke.name];
     let program = library.entry_program(function, &args);
     // A proof starts from a fresh instance: skip a call whose result depends on earlier ones.
@@ -446,16 +440,32 @@ fn prove_sample(
     Ok(true)
 }
 
-fn arg_i32(arg: &WastArg<'_>) -> Option<u32> {
+/// The VM's words (slots) of a list of values, if every one is an integer.
+fn words(values: impl Iterator<Item = Option<Vec<u32>>>) -> Option<Vec<u32>> {
+    Some(values.collect::<Option<Vec<_>>>()?.concat())
+}
+
+/// An i32 is one word, an i64 two (low first).
+fn integer_words(value: i64, wide: bool) -> Vec<u32> {
+    if wide {
+        vec![value as u32, (value as u64 >> 32) as u32]
+    } else {
+        vec![value as u32]
+    }
+}
+
+fn arg_words(arg: &WastArg<'_>) -> Option<Vec<u32>> {
     match arg {
-        WastArg::Core(WastArgCore::I32(v)) => Some(*v as u32),
+        WastArg::Core(WastArgCore::I32(v)) => Some(integer_words(i64::from(*v), false)),
+        WastArg::Core(WastArgCore::I64(v)) => Some(integer_words(*v, true)),
         _ => None,
     }
 }
 
-fn ret_i32(ret: &WastRet<'_>) -> Option<u32> {
+fn ret_words(ret: &WastRet<'_>) -> Option<Vec<u32>> {
     match ret {
-        WastRet::Core(WastRetCore::I32(v)) => Some(*v as u32),
+        WastRet::Core(WastRetCore::I32(v)) => Some(integer_words(i64::from(*v), false)),
+        WastRet::Core(WastRetCore::I64(v)) => Some(integer_words(*v, true)),
         _ => None,
     }
 }

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod memory_grow;
 pub mod memory_size;
 pub mod mul;
+pub mod mul_wide;
 pub mod range_check;
 pub mod ret;
 pub mod rom;
@@ -118,6 +119,7 @@ registry! {
         AddSub: add_sub [Add, Sub],
         Cmp: cmp [Eqz, Eq, Ne, LtU, GtU, LeU, GeU, LtS, GtS, LeS, GeS],
         Mul: mul [Mul],
+        MulWide: mul_wide [MulWide],
         Bitwise: bitwise [And, Or, Xor],
         Shift: shift [Shl, ShrS, ShrU, Rotl, Rotr],
         Div: div [DivS, DivU, RemS, RemU],

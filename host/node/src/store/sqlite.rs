@@ -839,18 +839,21 @@ mod tests {
         let stage1 =
             wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#)
                 .unwrap();
-        let needs_i64 = wat::parse_str(
-            r#"(module (memory (export "memory") 1) (func (export "main") (drop (i64.add (i64.const 2) (i64.const 3)))))"#,
+        let needs_floats = wat::parse_str(
+            r#"(module (memory (export "memory") 1) (func (export "main") (drop (f32.add (f32.const 2) (f32.const 3)))))"#,
         )
         .unwrap();
         store.put_plugin(&plugin("aa"), &stage1).await.unwrap();
-        store.put_plugin(&plugin("bb"), &needs_i64).await.unwrap();
+        store
+            .put_plugin(&plugin("bb"), &needs_floats)
+            .await
+            .unwrap();
         assert_eq!(super::super::refresh_vm_support(&store).await.unwrap(), 2);
         let aa = store.plugin("aa").await.unwrap().unwrap().vm;
         assert!(aa.supported && aa.program_id.is_some(), "{aa:?}");
         let bb = store.plugin("bb").await.unwrap().unwrap().vm;
         assert!(
-            !bb.supported && bb.unsupported.contains_key("i64.add"),
+            !bb.supported && bb.unsupported.contains_key("f32.add"),
             "{bb:?}"
         );
         assert_eq!(bb.ir_version, obelysk_vm::ir::IR_VERSION);

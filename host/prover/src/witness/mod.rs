@@ -362,6 +362,7 @@ families! {
     AddSub => add_sub,
     Cmp => cmp,
     Mul => mul,
+    MulWide => mul_wide,
     Bitwise => bitwise,
     Shift => shift,
     Div => div,

@@ -91,7 +91,7 @@ pub const EDGES: [u32; 8] = [
 ];
 
 /// Uses every instruction family: calls and returns, loops, both conditional jumps, the
-/// unconditional one and a jump table, every comparison, add, sub, mul, and, or, xor, select, input length,
+/// unconditional one and a jump table, every comparison, add, sub, mul, an i64 product, and, or, xor, select, input length,
 /// shifts and rotations, divisions, clz/ctz/popcnt and sign extension, globals, every load
 /// and store width, memory.size and memory.grow (both outcomes) over a data segment, reads
 /// and writes.
@@ -122,6 +122,9 @@ pub fn coverage() -> Vec<u8> {
             (call $write (i32.le_s (i32.const -7) (local.get $acc)))
             (call $write (i32.ge_s (i32.const -7) (local.get $acc)))
             (call $write (i32.mul (local.get $acc) (i32.const 0x12345)))
+            (call $write (i32.wrap_i64 (i64.shr_u
+                (i64.mul (i64.extend_i32_u (local.get $acc)) (i64.const 0x1_2345_6789))
+                (i64.const 32))))
             (call $write (i32.and (local.get $acc) (i32.const 0xff0f)))
             (call $write (i32.or (local.get $acc) (i32.const 0x10f0)))
             (call $write (i32.xor (local.get $acc) (i32.const -1)))
@@ -229,6 +232,15 @@ impl Run {
 
     pub fn set(&mut self, kind: Kind, column: usize, row: usize, value: u32) {
         self.witness.table_mut(kind).columns[column][row] = M31::from_u32_unchecked(value);
+    }
+
+    /// Moves one use of a range table (`Range16`, `Range10`: row = value) from `from` to
+    /// `to`, as a prover who forges a checked value would, so that only the checks the
+    /// forgery breaks can catch it.
+    pub fn move_range_use(&mut self, table: Kind, from: u32, to: u32) {
+        let uses = &mut self.witness.table_mut(table).columns[0];
+        uses[from as usize] -= M31::from_u32_unchecked(1);
+        uses[to as usize] += M31::from_u32_unchecked(1);
     }
 
     /// The first row of `kind` whose instruction satisfies `pick`.

@@ -1,0 +1,124 @@
+//! Bulk memory: `memory.fill` and `memory.copy` lower to byte loops of i32 instructions
+//! (`fill`: 4 steps a byte, `copy`: 6), after a bounds check of the whole range, so an access
+//! past the memory traps before anything is written. Their cost is bounded like any other
+//! code: a run is at most the step limit (a fill of 2^20 bytes is about 2^22 steps).
+//! `memory.init` and `data.drop` (passive segments) are not lowered yet.
+
+use super::{FunctionState, Lowering, Refusal};
+use crate::ir::{BinOp, Instr, LoadOp, Pc, Slot, StoreOp};
+
+impl Lowering {
+    /// Traps unless `[addr, addr + n)` lies in the memory: `addr + n` neither wraps nor
+    /// passes `memory.size · 2^16` (at most 2^28, so the shift cannot wrap). Scratch `t..t+3`.
+    fn check_range(&mut self, addr: Slot, n: Slot, t: Slot) {
+        self.bin(BinOp::Add, t, addr, n);
+        self.bin(BinOp::LtU, t + 1, t, addr); // wrapped past 2^32
+        self.emit(Instr::MemorySize { dst: t + 2 });
+        self.int(t + 3, 16);
+        self.bin(BinOp::Shl, t + 2, t + 2, t + 3);
+        self.bin(BinOp::GtU, t + 2, t, t + 2); // past the end
+        self.bin(BinOp::Or, t + 1, t + 1, t + 2);
+        let target = self.pc() + 2;
+        self.emit(Instr::JumpIfZero {
+            cond: t + 1,
+            target,
+        });
+        self.emit(Instr::Trap);
+    }
+
+    fn jump_if_zero(&mut self, cond: Slot) -> usize {
+        self.emit(Instr::JumpIfZero { cond, target: 0 })
+    }
+
+    /// `memory.fill(d, value, n)`.
+    pub(super) fn memory_fill(&mut self, s: &mut FunctionState) -> Result<(), Refusal> {
+        let t = s.scratch(5)?;
+        let n = s.pop()?.slot;
+        let value = s.pop()?.slot;
+        let d = s.pop()?.slot;
+        self.check_range(d, n, t);
+        let done = self.jump_if_zero(n);
+        let one = t;
+        self.int(one, 1);
+        let head = self.pc();
+        self.emit(Instr::Store {
+            op: StoreOp::B8,
+            src: value,
+            base: d,
+            offset: 0,
+        });
+        self.bin(BinOp::Add, d, d, one);
+        self.bin(BinOp::Sub, n, n, one);
+        self.emit(Instr::JumpIf {
+            cond: n,
+            target: head,
+        });
+        let end = self.pc();
+        self.patch(done, end);
+        Ok(())
+    }
+
+    /// `memory.copy(d, src, n)`, as `memmove`: forwards when `d ≤ src`, else backwards.
+    pub(super) fn memory_copy(&mut self, s: &mut FunctionState) -> Result<(), Refusal> {
+        let t = s.scratch(6)?;
+        let n = s.pop()?.slot;
+        let src = s.pop()?.slot;
+        let d = s.pop()?.slot;
+        self.check_range(src, n, t);
+        self.check_range(d, n, t);
+        let done = self.jump_if_zero(n);
+        let (one, byte, back, at) = (t, t + 1, t + 2, t + 3);
+        self.int(one, 1);
+        self.bin(BinOp::GtU, back, d, src);
+        let backwards = self.emit(Instr::JumpIf {
+            cond: back,
+            target: 0,
+        });
+        // Forwards.
+        let head = self.pc();
+        self.load_byte(byte, src);
+        self.store_byte(d, byte);
+        self.bin(BinOp::Add, src, src, one);
+        self.bin(BinOp::Add, d, d, one);
+        self.bin(BinOp::Sub, n, n, one);
+        self.emit(Instr::JumpIf {
+            cond: n,
+            target: head,
+        });
+        let forwards_exit = self.emit(Instr::Jump { target: 0 });
+        // Backwards: bytes n − 1, …, 0.
+        let head = self.pc();
+        self.patch(backwards, head);
+        self.bin(BinOp::Sub, n, n, one);
+        self.bin(BinOp::Add, at, src, n);
+        self.load_byte(byte, at);
+        self.bin(BinOp::Add, at, d, n);
+        self.store_byte(at, byte);
+        self.emit(Instr::JumpIf {
+            cond: n,
+            target: head as Pc,
+        });
+        let end = self.pc();
+        self.patch(done, end);
+        self.patch(forwards_exit, end);
+        Ok(())
+    }
+
+    fn load_byte(&mut self, dst: Slot, base: Slot) {
+        self.emit(Instr::Load {
+            op: LoadOp::U8,
+            dst,
+            base,
+            offset: 0,
+        });
+    }
+
+    fn store_byte(&mut self, base: Slot, src: Slot) {
+        self.emit(Instr::Store {
+            op: StoreOp::B8,
+            src,
+            base,
+            offset: 0,
+        });
+    }
+}
