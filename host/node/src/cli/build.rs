@@ -1,9 +1,11 @@
 //! `obelysk build`: compile a guest crate to a module the VM supports.
 //!
 //! Runs `cargo build --release --target wasm32-unknown-unknown -Zbuild-std=core,alloc` with
-//! `-C target-cpu=mvp` on the pinned toolchain, so the module uses only WebAssembly 1.0 (MVP)
-//! instructions: no sign-extension, bulk-memory, multi-value, reference-types or SIMD
-//! instructions. Panics abort (a trap). The result is checked against the guest ABI.
+//! `-C target-cpu=mvp -C target-feature=+sign-ext,+bulk-memory,+mutable-globals` on the pinned
+//! toolchain: the WebAssembly 1.0 instructions plus the rustc default features the VM proves
+//! (sign extension, `memory.copy`/`memory.fill`, mutable globals), and none it does not
+//! (multi-value returns, reference types, non-trapping float conversions, SIMD). Panics abort
+//! (a trap). The result is checked against the guest ABI.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,10 @@ pub fn build_guest(crate_dir: &Path, output: Option<&Path>) -> anyhow::Result<Pa
     let mut cargo = Command::new("cargo");
     // Build with the pinned nightly (build-std needs it) regardless of the caller's toolchain.
     cargo.env("RUSTUP_TOOLCHAIN", guest_toolchain());
-    cargo.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-cpu=mvp");
+    cargo.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "-Ctarget-cpu=mvp\x1f-Ctarget-feature=+sign-ext,+bulk-memory,+mutable-globals",
+    );
     cargo.env_remove("RUSTFLAGS");
     cargo
         .args([
