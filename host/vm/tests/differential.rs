@@ -1,9 +1,12 @@
 //! Front end + tracing interpreter against wasmtime: same module, same input, same output.
 
+mod engines;
+
+use engines::agree;
 use obelysk_vm::interp::{self, ExecError};
 use obelysk_vm::ir::Instr;
 use obelysk_vm::lower::{LowerError, lower};
-use obelysk_vm::{Limits, Sandbox, VmError};
+use obelysk_vm::{Limits, Sandbox};
 
 const IO: &str = r#"
     (import "obelysk" "input_len" (func $len (result i32)))
@@ -13,40 +16,6 @@ const IO: &str = r#"
 
 fn module(body: &str) -> Vec<u8> {
     wat::parse_str(format!("(module {IO} {body})")).unwrap()
-}
-
-/// Runs `wasm` on every input in both engines and checks they agree; returns the outputs.
-fn agree(wasm: &[u8], inputs: &[Vec<u32>]) -> Vec<Result<Vec<u32>, String>> {
-    let program = lower(wasm).unwrap_or_else(|e| panic!("lowering failed: {e}"));
-    let sandbox = Sandbox::new(Limits::default()).unwrap();
-    let module = sandbox.load(wasm).unwrap();
-    inputs
-        .iter()
-        .map(|input| {
-            let vm = interp::run(&program, input, 10_000_000);
-            let native = sandbox.run(&module, input);
-            match (&vm, &native) {
-                (Ok(trace), Ok(run)) => {
-                    assert_eq!(
-                        trace.output,
-                        run.output,
-                        "input {input:?}\n{}",
-                        program.listing()
-                    );
-                    Ok(trace.output.clone())
-                }
-                (
-                    Err(ExecError::Trap { .. } | ExecError::OutOfBounds { .. }),
-                    // A trap after a refused grow is reported as the memory limit.
-                    Err(VmError::Trap(_) | VmError::MemoryLimit { .. }),
-                ) => Err("trap".to_string()),
-                _ => panic!(
-                    "engines disagree on {input:?}: vm {vm:?}, wasmtime {native:?}\n{}",
-                    program.listing()
-                ),
-            }
-        })
-        .collect()
 }
 
 const EDGES: [u32; 8] = [

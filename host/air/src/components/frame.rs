@@ -263,6 +263,19 @@ pub fn byte_pair<E: EvalAtRow>(
     ));
 }
 
+/// The limbs `(b0 + 2^8·b1, b2 + 2^8·b3)` of a word's four little-endian bytes.
+pub fn word_of_bytes<F>(b: &[F]) -> [F; 2]
+where
+    F: Clone + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F>,
+{
+    assert_eq!(b.len(), 4, "a word is four bytes");
+    let byte = BaseField::from(1 << 8);
+    [
+        b[0].clone() + b[1].clone() * byte,
+        b[2].clone() + b[3].clone() * byte,
+    ]
+}
+
 /// `x · (x − 1) = 0`.
 pub fn boolean<E: EvalAtRow>(eval: &mut E, x: &E::F) {
     eval.add_constraint(x.clone() * (x.clone() - E::F::one()));

@@ -17,7 +17,7 @@
 use obelysk_vm::ir::Opcode;
 use stwo_constraint_framework::{EvalAtRow, RelationEntry};
 
-use super::frame::{Frame, Space, access, byte_pair, constant, opcode, step};
+use super::frame::{Frame, Space, access, byte_pair, constant, opcode, step, word_of_bytes};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -27,58 +27,67 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     let r: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
     let k: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
     let old = [eval.next_trace_mask(), eval.next_trace_mask()];
+    step(eval, rel, &frame, opcode(Opcode::Mul), frame.fall_through());
+    byte_product(eval, rel, &frame, [&x, &y], &r, &k, &k);
+    access(
+        eval,
+        rel,
+        frame.enabler.clone(),
+        Space::Stack,
+        frame.fp.clone() + frame.a.clone(),
+        frame.ts(2),
+        old,
+        word_of_bytes(&r),
+    );
+}
+
+/// The byte product shared with `mul_wide`: with `c_n = Σ_{i+j=n} x_i·y_j` and `out[n]` the
+/// carry out of column `n` (`out[n − 1]` carried in), `c_n + out[n − 1] = r_n + 2^8·out[n]`
+/// for every `n < out.len()`; the bytes of x, y and r are checked (`Bytes(pair)`, two per
+/// lookup), `carries` are in `Range10`, and x and y are read from slots `b` and `c`
+/// (accesses 0 and 1) as the limbs of their bytes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn byte_product<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    frame: &Frame<E::F>,
+    [x, y]: [&[E::F; 4]; 2],
+    r: &[E::F],
+    out: &[E::F],
+    carries: &[E::F],
+) {
     let e = frame.enabler.clone();
     let byte = constant::<E::F>(1 << 8);
-    for n in 0..4 {
-        let mut lhs = (0..=n)
+    for n in 0..out.len() {
+        let mut lhs = (n.saturating_sub(3)..=n.min(3))
             .map(|i| x[i].clone() * y[n - i].clone())
             .fold(constant::<E::F>(0), |acc, term| acc + term);
         if n > 0 {
-            lhs += k[n - 1].clone();
+            lhs += out[n - 1].clone();
         }
-        eval.add_constraint(lhs - r[n].clone() - k[n].clone() * byte.clone());
+        eval.add_constraint(lhs - r[n].clone() - out[n].clone() * byte.clone());
     }
-    step(eval, rel, &frame, opcode(Opcode::Mul), frame.fall_through());
-    for bytes in [&x, &y, &r] {
-        for pair in bytes.chunks(2) {
-            byte_pair(eval, rel, e.clone(), pair[0].clone(), pair[1].clone());
-        }
+    for pair in x.chunks(2).chain(y.chunks(2)).chain(r.chunks(2)) {
+        byte_pair(eval, rel, e.clone(), pair[0].clone(), pair[1].clone());
     }
-    for carry in &k {
+    for carry in carries {
         eval.add_to_relation(RelationEntry::new(
             &rel.range10,
             E::EF::from(e.clone()),
             std::slice::from_ref(carry),
         ));
     }
-    let fp = frame.fp.clone();
-    let limbs = |b: &[E::F; 4]| {
-        [
-            b[0].clone() + b[1].clone() * byte.clone(),
-            b[2].clone() + b[3].clone() * byte.clone(),
-        ]
-    };
-    let (xv, yv, rv) = (limbs(&x), limbs(&y), limbs(&r));
-    for (j, (slot, value)) in [(&frame.b, xv), (&frame.c, yv)].into_iter().enumerate() {
+    for (j, (slot, bytes)) in [(&frame.b, x), (&frame.c, y)].into_iter().enumerate() {
+        let value = word_of_bytes(bytes);
         access(
             eval,
             rel,
             e.clone(),
             Space::Stack,
-            fp.clone() + slot.clone(),
+            frame.fp.clone() + slot.clone(),
             frame.ts(j as u32),
             value.clone(),
             value,
         );
     }
-    access(
-        eval,
-        rel,
-        e,
-        Space::Stack,
-        fp + frame.a.clone(),
-        frame.ts(2),
-        old,
-        rv,
-    );
 }

@@ -16,9 +16,10 @@
 //! `Σ r_n·2^(8n) = x·y` exactly.
 
 use obelysk_vm::ir::Opcode;
-use stwo_constraint_framework::{EvalAtRow, RelationEntry};
+use stwo_constraint_framework::EvalAtRow;
 
-use super::frame::{Frame, Space, access, byte_pair, constant, opcode, step};
+use super::frame::{Frame, Space, access, constant, opcode, step, word_of_bytes};
+use super::mul::byte_product;
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
@@ -29,18 +30,6 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     let k: [E::F; 6] = std::array::from_fn(|_| eval.next_trace_mask());
     let old: [E::F; 2] = std::array::from_fn(|_| eval.next_trace_mask());
     let old2: [E::F; 2] = std::array::from_fn(|_| eval.next_trace_mask());
-    let e = frame.enabler.clone();
-    let byte = constant::<E::F>(1 << 8);
-    for n in 0..7usize {
-        let mut lhs = (n.saturating_sub(3)..=n.min(3))
-            .map(|i| x[i].clone() * y[n - i].clone())
-            .fold(constant::<E::F>(0), |acc, term| acc + term);
-        if n > 0 {
-            lhs += k[n - 1].clone();
-        }
-        let carry = if n < 6 { k[n].clone() } else { r[7].clone() };
-        eval.add_constraint(lhs - r[n].clone() - carry * byte.clone());
-    }
     step(
         eval,
         rel,
@@ -48,37 +37,11 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         opcode(Opcode::MulWide),
         frame.fall_through(),
     );
-    for pair in x.chunks(2).chain(y.chunks(2)).chain(r.chunks(2)) {
-        byte_pair(eval, rel, e.clone(), pair[0].clone(), pair[1].clone());
-    }
-    for carry in &k {
-        eval.add_to_relation(RelationEntry::new(
-            &rel.range10,
-            E::EF::from(e.clone()),
-            std::slice::from_ref(carry),
-        ));
-    }
-    let fp = frame.fp.clone();
-    let limb = |lo: &E::F, hi: &E::F| lo.clone() + hi.clone() * byte.clone();
-    let (xv, yv) = (
-        [limb(&x[0], &x[1]), limb(&x[2], &x[3])],
-        [limb(&y[0], &y[1]), limb(&y[2], &y[3])],
-    );
-    for (j, (slot, value)) in [(&frame.b, xv), (&frame.c, yv)].into_iter().enumerate() {
-        access(
-            eval,
-            rel,
-            e.clone(),
-            Space::Stack,
-            fp.clone() + slot.clone(),
-            frame.ts(j as u32),
-            value.clone(),
-            value,
-        );
-    }
-    let low = [limb(&r[0], &r[1]), limb(&r[2], &r[3])];
-    let high = [limb(&r[4], &r[5]), limb(&r[6], &r[7])];
-    let dst = fp + frame.a.clone();
+    // Seven columns; the last one's carry out is the top byte.
+    let out: Vec<E::F> = k.iter().chain([&r[7]]).cloned().collect();
+    byte_product(eval, rel, &frame, [&x, &y], &r, &out, &k);
+    let dst = frame.fp.clone() + frame.a.clone();
+    let e = frame.enabler.clone();
     access(
         eval,
         rel,
@@ -87,7 +50,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         dst.clone(),
         frame.ts(2),
         old,
-        low,
+        word_of_bytes(&r[..4]),
     );
     access(
         eval,
@@ -97,6 +60,6 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         dst + constant::<E::F>(1),
         frame.ts(3),
         old2,
-        high,
+        word_of_bytes(&r[4..]),
     );
 }

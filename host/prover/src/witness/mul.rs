@@ -15,21 +15,31 @@ pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), Witnes
     let old = row.write(dst, r)?;
     row.expect([value(x), value(y), r])?;
     let (xb, yb, rb) = (bytes(value(x)), bytes(value(y)), bytes(r));
-    let mut carries = [0u32; 4];
-    let mut carry = 0;
-    for n in 0..4 {
-        let c: u32 = (0..=n).map(|i| xb[i] * yb[n - i]).sum::<u32>() + carry;
-        debug_assert_eq!(c & 0xff, rb[n]);
-        carry = c >> 8;
-        carries[n] = carry;
-    }
+    let carries = column_carries(xb, yb, 4);
     for b in [xb, yb, rb] {
         row.byte_op(ByteOp::Pair, b[0], b[1]);
         row.byte_op(ByteOp::Pair, b[2], b[3]);
     }
-    for k in carries {
+    for &k in &carries {
         row.range10(k);
     }
     row.push(xb.into_iter().chain(yb).chain(rb).chain(carries).chain(old));
     Ok(())
+}
+
+/// The carries out of the first `columns` columns of the byte product `x·y`
+/// (`obelysk_air::components::mul::byte_product`): column `n` sums `x_i·y_j` over `i + j = n`
+/// and the carry in, keeps its low byte and carries the rest.
+pub(super) fn column_carries(x: [u32; 4], y: [u32; 4], columns: usize) -> Vec<u32> {
+    let mut carry = 0;
+    (0..columns)
+        .map(|n| {
+            let c: u32 = (n.saturating_sub(3)..=n.min(3))
+                .map(|i| x[i] * y[n - i])
+                .sum::<u32>()
+                + carry;
+            carry = c >> 8;
+            carry
+        })
+        .collect()
 }

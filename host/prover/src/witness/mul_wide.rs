@@ -18,24 +18,14 @@ pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), Witnes
     row.expect([value(x), value(y), low])?;
     let (xb, yb) = (bytes(value(x)), bytes(value(y)));
     let rb: Vec<u32> = product.to_le_bytes().map(u32::from).to_vec();
-    let mut carries = [0u32; 6];
-    let mut carry = 0;
-    for n in 0..7usize {
-        let c: u32 = (n.saturating_sub(3)..=n.min(3))
-            .map(|i| xb[i] * yb[n - i])
-            .sum::<u32>()
-            + carry;
-        debug_assert_eq!(c & 0xff, rb[n]);
-        carry = c >> 8;
-        if n < 6 {
-            carries[n] = carry;
-        }
-    }
-    debug_assert_eq!(carry, rb[7]);
+    let mut carries = super::mul::column_carries(xb, yb, 7);
+    // The last column's carry out is the top byte.
+    let top = carries.pop();
+    debug_assert_eq!(top, Some(rb[7]));
     for pair in xb.chunks(2).chain(yb.chunks(2)).chain(rb.chunks(2)) {
         row.byte_op(ByteOp::Pair, pair[0], pair[1]);
     }
-    for k in carries {
+    for &k in &carries {
         row.range10(k);
     }
     row.push(xb.into_iter().chain(yb).chain(rb).chain(carries).chain(old).chain(old2));
