@@ -9,15 +9,22 @@ PLUGINS := fibonacci sum-array collatz sha256 matmul
 DEVNET_VERSION := 0.10.1
 DEVNET_ROOT := $(HOME)/.cache/obelysk/starknet-devnet-$(DEVNET_VERSION)
 export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
+# Stable Rust with its wasm32 standard library: a guest built the ordinary way (plain `cargo
+# build --target wasm32-unknown-unknown`, no Obelysk tooling) must prove (tests/cli.rs).
+export OBELYSK_STABLE_RUST ?= 1.95.0
 # NVRTC from PyPI (no GPU needed): the tests compile every CUDA kernel with it.
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc
+.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
 	@rustup toolchain install >/dev/null
+
+stable-wasm:
+	@rustup toolchain install $(OBELYSK_STABLE_RUST) --profile minimal \
+		--target wasm32-unknown-unknown >/dev/null
 
 # Installed from outside the repository, so with the machine's default toolchain, not the pin.
 devnet:
@@ -46,7 +53,7 @@ demo: plugins
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 # Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
-test: toolchain devnet nvrtc
+test: toolchain stable-wasm devnet nvrtc
 	$(CARGO) fmt --all --check
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings

@@ -277,20 +277,18 @@ async fn uploads_report_what_the_vm_supports() {
     assert_eq!(stage1["vm"]["supported"], true, "{stage1}");
     assert_eq!(stage1["vm"]["program_id"].as_str().unwrap().len(), 64);
 
-    // A guest using floats needs more than the VM has: every missing instruction is named.
-    let (_, floats) = node.upload(&fixture("float_sqrt")).await;
-    assert_eq!(floats["vm"]["supported"], false, "{floats}");
-    let missing = floats["vm"]["unsupported"].as_object().unwrap();
+    // A guest writing its table needs more than the VM has: every missing instruction is named.
+    let (_, dynamic) = node.upload(&fixture("table_set")).await;
+    assert_eq!(dynamic["vm"]["supported"], false, "{dynamic}");
+    let missing = dynamic["vm"]["unsupported"].as_object().unwrap();
     assert!(
-        missing.contains_key("f64.sqrt") && missing.contains_key("f64.convert_i32_u"),
-        "{floats}"
+        missing.contains_key("table.set") && missing.contains_key("ref.func"),
+        "{dynamic}"
     );
-    assert!(floats["vm"]["program_id"].is_null());
+    assert!(dynamic["vm"]["program_id"].is_null());
     // It still runs in the sandbox, without a VM re-execution.
-    let id = node
-        .job_id(floats["id"].as_str().unwrap(), &[1_000_001])
-        .await;
-    assert_eq!(node.output(&id).await, vec![1000]);
+    let id = node.job_id(dynamic["id"].as_str().unwrap(), &[1000]).await;
+    assert_eq!(node.output(&id).await, vec![1_000_000]);
     assert!(node.wait(&id).await["vm_steps"].is_null());
 
     // A module that lowers is re-executed by the VM, which must agree; its step count is kept.

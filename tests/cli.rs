@@ -82,16 +82,29 @@ fn inspect_explains_what_the_vm_supports() {
         "{text}"
     );
 
-    let floats = dir.path().join("float_sqrt.wasm");
-    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
-    let out = obelysk(&["inspect", floats.to_str().unwrap(), "--json"]);
+    let dynamic = dir.path().join("table_set.wasm");
+    std::fs::write(&dynamic, fixture("table_set")).unwrap();
+    let out = obelysk(&["inspect", dynamic.to_str().unwrap(), "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["vm"]["supported"], false);
     assert!(
-        json["vm"]["unsupported"]["f64.sqrt"].as_u64().unwrap() > 0,
+        json["vm"]["unsupported"]["table.set"].as_u64().unwrap() > 0,
         "{json}"
     );
     assert_eq!(json["id"].as_str().unwrap().len(), 64);
+
+    // Floats are refused outright, by name, before anything runs.
+    let floats = dir.path().join("float_sqrt.wasm");
+    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
+    for command in ["inspect", "run"] {
+        let out = obelysk(&[command, floats.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unsupported_feature") && stderr.contains("f64.sqrt"),
+            "{command}: {stderr}"
+        );
+    }
 
     let wasi = dir.path().join("wasi.wasm");
     std::fs::write(&wasi, fixture("wasi_import")).unwrap();
@@ -111,15 +124,15 @@ async fn submit_wait_and_status_against_a_node() {
     let module = plugins_dir().join("collatz.wasm");
     let module = module.to_str().unwrap();
     let url = node.url.as_str();
-    // Floats are never proven: refused unless only run.
-    let floats = tmp.path().join("float_sqrt.wasm");
-    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
-    let floats = floats.to_str().unwrap();
-    let out = obelysk_async(&["submit", floats, "--input", "27", "--node", url]).await;
+    // A module outside the provable subset is refused unless only run.
+    let dynamic = tmp.path().join("table_set.wasm");
+    std::fs::write(&dynamic, fixture("table_set")).unwrap();
+    let dynamic = dynamic.to_str().unwrap();
+    let out = obelysk_async(&["submit", dynamic, "--input", "27", "--node", url]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("not_provable") && stderr.contains("f64."),
+        stderr.contains("not_provable") && stderr.contains("table.set"),
         "{stderr}"
     );
     let out = obelysk_async(&[
@@ -217,9 +230,9 @@ fn prove_and_verify_locally() {
     );
 
     // A module outside the provable subset is refused with the instructions it lacks.
-    let floats = dir.path().join("float_sqrt.wasm");
-    std::fs::write(&floats, fixture("float_sqrt")).unwrap();
-    let out = obelysk(&["prove", floats.to_str().unwrap(), "-o", proof_path]);
+    let dynamic = dir.path().join("table_set.wasm");
+    std::fs::write(&dynamic, fixture("table_set")).unwrap();
+    let out = obelysk(&["prove", dynamic.to_str().unwrap(), "-o", proof_path]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("unsupported"),
@@ -310,12 +323,53 @@ fn prove_backend_flag() {
 #[test]
 fn a_users_rust_crate_builds_runs_and_proves() {
     let dir = temp_dir();
-    let crate_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/guest-user");
     let module = dir.path().join("user.wasm");
-    let module_arg = module.to_str().unwrap();
-    let out = obelysk(&["build", crate_dir.to_str().unwrap(), "-o", module_arg]);
+    let out = obelysk(&[
+        "build",
+        user_crate().to_str().unwrap(),
+        "-o",
+        module.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{out:?}");
+    runs_proves_and_verifies(&module);
+}
+
+/// The same crate built the ordinary way, with no Obelysk tooling: `cargo build --release
+/// --target wasm32-unknown-unknown` on stable Rust with rustc's default features (reference
+/// types and multi-value included). `make test` installs that toolchain
+/// (`$OBELYSK_STABLE_RUST`, with its wasm32 standard library).
+#[test]
+fn a_plain_stable_cargo_build_proves() {
+    let toolchain = std::env::var("OBELYSK_STABLE_RUST").unwrap_or_else(|_| "1.95.0".into());
+    let dir = temp_dir();
+    let out = std::process::Command::new("cargo")
+        .arg(format!("+{toolchain}"))
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .arg("--manifest-path")
+        .arg(user_crate().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.path())
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "stable {toolchain} with the wasm32 target is needed (`make stable-wasm`): {out:?}"
+    );
+    let module = dir
+        .path()
+        .join("wasm32-unknown-unknown/release/guest_user.wasm");
+    runs_proves_and_verifies(&module);
+}
+
+fn user_crate() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/guest-user")
+}
+
+/// Runs the user crate's module on a fixed set of points, proves that run and verifies it.
+fn runs_proves_and_verifies(module: &std::path::Path) {
+    let module_arg = module.to_str().unwrap();
     let points: [(u32, u32); 7] = [
         (5, 1),
         (0, 0),
@@ -333,7 +387,7 @@ fn a_users_rust_crate_builds_runs_and_proves() {
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(words(&json["output"]), user_crate_output(&points));
-    let proof = dir.path().join("user.proof");
+    let proof = module.with_extension("proof");
     let proof = proof.to_str().unwrap();
     let out = obelysk(&[
         "prove",

@@ -40,14 +40,26 @@ async fn bad_uploads_and_requests_get_json_reasons() {
     assert_error(status, &body, 400, "missing_export");
     let (status, body) = node.upload(&vec![0u8; 65537]).await;
     assert_error(status, &body, 413, "payload_too_large");
-    // SIMD is outside the supported feature set.
+    // Floats and SIMD are never proven: refused at upload, every construct named.
     let simd = wat::parse_str(
         r#"(module (memory (export "memory") 1)
-            (func (export "main") (drop (v128.const i64x2 0 0))))"#,
+            (func (export "main") (drop (i32x4.add (v128.const i64x2 0 0) (v128.const i64x2 0 0)))))"#,
     )
     .unwrap();
-    let (status, body) = node.upload(&simd).await;
-    assert_error(status, &body, 400, "invalid_module");
+    for (module, names) in [
+        (simd, &["i32x4.add", "v128.const"][..]),
+        (
+            fixture("float_sqrt"),
+            &["f64.sqrt", "f64.convert_i32_u", "i32.trunc_f64_u"],
+        ),
+    ] {
+        let (status, body) = node.upload(&module).await;
+        assert_error(status, &body, 400, "unsupported_feature");
+        let message = body["error"]["message"].as_str().unwrap();
+        for name in names {
+            assert!(message.contains(name), "{name}: {body}");
+        }
+    }
 
     let (status, body) = node.submit(&"0".repeat(64), &[1]).await;
     assert_error(status, &body, 404, "plugin_not_found");

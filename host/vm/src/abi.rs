@@ -11,10 +11,12 @@
 //!
 //! Other exports are allowed (rustc adds `__data_end` and `__heap_base`).
 
+use std::collections::BTreeMap;
+
 use blake2::{Blake2s256, Digest};
 use wasmtime::wasmparser::{
-    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncType, Operator, Parser,
-    Payload, TypeRef, ValType, Validator,
+    BlockType, ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncType, Operator,
+    Parser, Payload, TypeRef, ValType, Validator,
 };
 
 use crate::VmError;
@@ -22,12 +24,14 @@ use crate::VmError;
 /// The module that guest imports must come from.
 pub const IMPORT_MODULE: &str = "obelysk";
 
-/// The Wasm features a module may use: WebAssembly 2.0 without SIMD and reference types
-/// (bulk memory, sign extension, saturating conversions and multi-value stay). The sandbox
-/// engine is configured with exactly this set, so anything else is refused at upload.
+/// The Wasm features a module may use: WebAssembly 2.0 without SIMD (bulk memory, sign
+/// extension, multi-value, mutable globals and reference types, which rustc enables by
+/// default). The sandbox engine is configured with exactly this set. Floating point is part
+/// of the set as far as the validator goes; [`check_module`] refuses it by name, since the
+/// Obelysk VM proves integer code only.
 pub fn allowed_features() -> wasmtime::wasmparser::WasmFeatures {
     use wasmtime::wasmparser::WasmFeatures;
-    WasmFeatures::WASM2.difference(WasmFeatures::SIMD | WasmFeatures::REFERENCE_TYPES)
+    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
 }
 
 crate::hash::hex_id!(
@@ -113,6 +117,10 @@ const PAGE: u64 = 1 << 16;
 /// data and element segment has a constant offset and fits its memory or table, so
 /// instantiation cannot trap. A module this accepts instantiates in the sandbox.
 pub fn check_module(bytes: &[u8]) -> Result<CheckedModule, VmError> {
+    let names = non_integer_constructs(bytes);
+    if !names.is_empty() {
+        return Err(VmError::NotInteger(names));
+    }
     validate(bytes)?;
     let invalid =
         |e: wasmtime::wasmparser::BinaryReaderError| VmError::InvalidModule(e.to_string());
@@ -328,6 +336,91 @@ pub fn validate(bytes: &[u8]) -> Result<(), VmError> {
         .map_err(|e| VmError::InvalidModule(e.to_string()))
 }
 
+/// Every floating-point and SIMD construct in `bytes`, by name → occurrences: instructions
+/// (`f64.sqrt`, `i32.trunc_f32_s`, `i32x4.add`), and `f32`/`f64`/`v128` parameters, results,
+/// locals, globals, block results and `select`s. The bytes need not be valid (SIMD fails
+/// validation): this reads what parses and leaves the errors to the validator.
+pub fn non_integer_constructs(bytes: &[u8]) -> BTreeMap<String, usize> {
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut add = |name: String, n: usize| *names.entry(name).or_default() += n;
+    let non_integer = |ty: ValType| matches!(ty, ValType::F32 | ValType::F64 | ValType::V128);
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        match payload {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types().map_while(Result::ok) {
+                    for &t in ty.params().iter().chain(ty.results()) {
+                        if non_integer(t) {
+                            add(format!("{t} parameter or result"), 1);
+                        }
+                    }
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader.into_iter().map_while(Result::ok) {
+                    if non_integer(global.ty.content_type) {
+                        add(format!("{} global", global.ty.content_type), 1);
+                    }
+                    let init = global.init_expr.get_operators_reader();
+                    for op in init.into_iter().map_while(Result::ok) {
+                        let name = crate::lower::operator_name(&op);
+                        if is_non_integer_operator(&name) {
+                            add(name, 1);
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                if let Ok(locals) = body.get_locals_reader() {
+                    for (n, t) in locals.into_iter().map_while(Result::ok) {
+                        if non_integer(t) {
+                            add(format!("{t} local"), n as usize);
+                        }
+                    }
+                }
+                let Ok(ops) = body.get_operators_reader() else {
+                    continue;
+                };
+                for op in ops.into_iter().map_while(Result::ok) {
+                    let block_type = match op {
+                        Operator::Block { blockty }
+                        | Operator::Loop { blockty }
+                        | Operator::If { blockty } => Some(blockty),
+                        _ => None,
+                    };
+                    match (op, block_type) {
+                        (_, Some(BlockType::Type(t))) if non_integer(t) => {
+                            add(format!("{t} block result"), 1)
+                        }
+                        (Operator::TypedSelect { ty }, _) if non_integer(ty) => {
+                            add(format!("select of {ty}"), 1)
+                        }
+                        (op, _) => {
+                            let name = crate::lower::operator_name(&op);
+                            if is_non_integer_operator(&name) {
+                                add(name, 1);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Whether an operator, by its text name, computes with floats or vectors: its name mentions
+/// `f32`/`f64` (`f64.add`, `i64.reinterpret_f64`) or a lane shape (`i8x16.add`), or is a
+/// `v128` one.
+fn is_non_integer_operator(name: &str) -> bool {
+    let lanes = ["i8x16", "i16x8", "i32x4", "i64x2"];
+    name.contains("f32")
+        || name.contains("f64")
+        || name.starts_with("v128")
+        || lanes.iter().any(|l| name.starts_with(l))
+}
+
 /// The value of a constant offset expression (`i32.const k`), read as unsigned.
 fn constant_offset(expr: &ConstExpr<'_>) -> Option<u64> {
     let mut reader = expr.get_operators_reader();
@@ -459,17 +552,61 @@ mod tests {
     }
 
     #[test]
-    fn refuses_garbage_and_simd() {
+    fn refuses_garbage() {
         let sandbox = Sandbox::new(Limits::default()).unwrap();
         assert_eq!(
             sandbox.load(b"\0asm garbage").unwrap_err().code(),
             "invalid_module"
         );
         assert_eq!(sandbox.load(&[]).unwrap_err().code(), "invalid_module");
-        let err = load(
-            r#"(module (memory (export "memory") 1) (func (export "main") (drop (v128.const i32x4 0 0 0 0))))"#,
-        )
-        .unwrap_err();
-        assert_eq!(err.code(), "invalid_module");
+    }
+
+    /// Floats and SIMD anywhere (types, locals, globals, blocks, instructions) are refused by
+    /// name before anything compiles; integer code that only mentions them in a comment or a
+    /// name is not.
+    #[test]
+    fn refuses_floats_and_simd_by_name() {
+        let cases: [(&str, &[&str]); 6] = [
+            (
+                r#"(func (export "main") (drop (v128.const i32x4 0 0 0 0)))"#,
+                &["v128.const"],
+            ),
+            (
+                r#"(func (export "main") (drop (i8x16.splat (i32.const 1))))"#,
+                &["i8x16.splat"],
+            ),
+            (
+                r#"(func (export "main") (local f64) (drop (i32.trunc_sat_f32_s (f32.const 1))))"#,
+                &["f64 local", "f32.const", "i32.trunc_sat_f32_s"],
+            ),
+            (
+                r#"(global (mut f32) (f32.const 0)) (func (export "main"))"#,
+                &["f32 global", "f32.const"],
+            ),
+            (
+                r#"(func $f (param f64) (result i64) (i64.reinterpret_f64 (local.get 0)))
+                   (func (export "main"))"#,
+                &["f64 parameter or result", "i64.reinterpret_f64"],
+            ),
+            (
+                r#"(func (export "main") (drop (block (result f32) (f32.const 0))))"#,
+                &["f32 block result", "f32.const"],
+            ),
+        ];
+        for (body, names) in cases {
+            let wat = format!(r#"(module (memory (export "memory") 1) {body})"#);
+            let err = load(&wat).unwrap_err();
+            assert_eq!(err.code(), "unsupported_feature", "{wat}");
+            let VmError::NotInteger(found) = &err else {
+                unreachable!()
+            };
+            for name in names {
+                assert!(found.contains_key(*name), "{name} in {found:?}");
+            }
+            assert!(err.to_string().contains(names[0]), "{err}");
+        }
+        let integer = r#"(module (memory (export "memory") 1)
+            (func $f32_like_name (export "main") (drop (i32.const 32))))"#;
+        assert!(load(integer).is_ok());
     }
 }

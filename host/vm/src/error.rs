@@ -24,6 +24,13 @@ pub enum VmError {
     /// An active data or element segment would trap at instantiation.
     #[error("segment out of bounds: {0}")]
     Segment(String),
+    /// The module computes with floats or SIMD, which the Obelysk VM never proves: refused at
+    /// upload with every construct named (name → occurrences).
+    #[error(
+        "floating point and SIMD are not supported (the Obelysk VM proves integer code only): {}",
+        crate::lower::name_list(.0)
+    )]
+    NotInteger(std::collections::BTreeMap<String, usize>),
     /// A required export is missing.
     #[error("missing export `{0}`: guests export `memory` and `main: [] -> []`")]
     MissingExport(String),
@@ -63,6 +70,7 @@ impl VmError {
             VmError::UnsupportedImport { .. } => "unsupported_import",
             VmError::AbiSignature { .. } => "abi_signature",
             VmError::Segment(_) => "segment_bounds",
+            VmError::NotInteger(_) => "unsupported_feature",
             VmError::MissingExport(_) => "missing_export",
             VmError::OutOfFuel { .. } => "out_of_fuel",
             VmError::MemoryLimit { .. } => "memory_limit",
@@ -84,6 +92,7 @@ impl VmError {
                 | VmError::AbiSignature { .. }
                 | VmError::Segment(_)
                 | VmError::MissingExport(_)
+                | VmError::NotInteger(_)
         )
     }
 }

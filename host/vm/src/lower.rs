@@ -27,7 +27,7 @@ pub enum LowerError {
     Invalid(String),
     /// The module uses instructions or constructs the VM does not support yet:
     /// name → number of occurrences.
-    #[error("unsupported by the Obelysk VM: {}", list(.0))]
+    #[error("unsupported by the Obelysk VM: {}", name_list(.0))]
     Unsupported(BTreeMap<String, usize>),
     /// The module breaks the guest ABI.
     #[error("guest ABI: {0}")]
@@ -45,7 +45,8 @@ impl LowerError {
     }
 }
 
-fn list(names: &BTreeMap<String, usize>) -> String {
+/// `names` as `name (×n), ...`, for error messages.
+pub(crate) fn name_list(names: &BTreeMap<String, usize>) -> String {
     names
         .iter()
         .map(|(name, n)| format!("{name} (×{n})"))
@@ -57,6 +58,7 @@ impl From<VmError> for LowerError {
     fn from(e: VmError) -> Self {
         match e {
             VmError::InvalidModule(reason) => LowerError::Invalid(reason),
+            VmError::NotInteger(names) => LowerError::Unsupported(names),
             other => LowerError::Abi(other.to_string()),
         }
     }
@@ -1628,8 +1630,8 @@ pub fn operator_name(op: &Operator<'_>) -> String {
         out
     };
     for prefix in [
-        "I32", "I64", "F32", "F64", "V128", "Memory", "Local", "Global", "Table", "Ref", "Data",
-        "Elem",
+        "I8x16", "I16x8", "I32x4", "I64x2", "F32x4", "F64x2", "I32", "I64", "F32", "F64", "V128",
+        "Memory", "Local", "Global", "Table", "Ref", "Data", "Elem",
     ] {
         if let Some(rest) = variant
             .strip_prefix(prefix)

@@ -285,7 +285,6 @@ pub(crate) fn base_config() -> Config {
     config.wasm_features(abi::allowed_features().complement(), false);
     config.consume_fuel(true);
     config.epoch_interruption(true);
-    config.cranelift_nan_canonicalization(true);
     config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
     config
 }

@@ -1,11 +1,11 @@
 //! `obelysk build`: compile a guest crate to a module the VM supports.
 //!
-//! Runs `cargo build --release --target wasm32-unknown-unknown -Zbuild-std=core,alloc` with
-//! `-C target-cpu=mvp -C target-feature=+sign-ext,+bulk-memory,+mutable-globals` on the pinned
-//! toolchain: the WebAssembly 1.0 instructions plus the rustc default features the VM proves
-//! (sign extension, `memory.copy`/`memory.fill`, mutable globals), and none it does not
-//! (multi-value returns, reference types, non-trapping float conversions, SIMD). Panics abort
-//! (a trap). The result is checked against the guest ABI.
+//! Runs `cargo build --release --target wasm32-unknown-unknown -Zbuild-std=core,alloc` on the
+//! pinned toolchain with rustc's default target features, all of which the VM accepts: sign
+//! extension, bulk memory, mutable globals, multi-value, reference types (and non-trapping
+//! float conversions, which only float code uses, and floats are refused). The caller's
+//! `RUSTFLAGS` are not passed on, so a `+simd128` there cannot leak in. Panics abort (a trap).
+//! The result is checked against the guest ABI.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -34,10 +34,7 @@ pub fn build_guest(crate_dir: &Path, output: Option<&Path>) -> anyhow::Result<Pa
     let mut cargo = Command::new("cargo");
     // Build with the pinned nightly (build-std needs it) regardless of the caller's toolchain.
     cargo.env("RUSTUP_TOOLCHAIN", guest_toolchain());
-    cargo.env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        "-Ctarget-cpu=mvp\x1f-Ctarget-feature=+sign-ext,+bulk-memory,+mutable-globals",
-    );
+    cargo.env("CARGO_ENCODED_RUSTFLAGS", "");
     cargo.env_remove("RUSTFLAGS");
     cargo
         .args([
