@@ -3,7 +3,7 @@ CARGO_JOBS ?= 2
 CARGO := cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 OBELYSK := $(TARGET_DIR)/debug/obelysk
-PLUGINS := fibonacci sum-array collatz sha256 matmul
+PLUGINS := fibonacci sum-array collatz sha256 matmul keccak256 json-order merkle-proof mlp
 # The local Starknet the chain tests run against: pinned, built once into a cache that outlives
 # clones (a cold build takes ~20 min on 2 cores, so it is optimised less than a release build).
 DEVNET_VERSION := 0.10.1

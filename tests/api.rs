@@ -12,6 +12,10 @@ async fn every_plugin_computes_what_its_reference_computes() {
     let collatz_id = node.plugin_id(&plugin("collatz")).await;
     let sha = node.plugin_id(&plugin("sha256")).await;
     let mat = node.plugin_id(&plugin("matmul")).await;
+    let keccak = node.plugin_id(&plugin("keccak256")).await;
+    let json = node.plugin_id(&plugin("json-order")).await;
+    let merkle = node.plugin_id(&plugin("merkle-proof")).await;
+    let mlp_id = node.plugin_id(&plugin("mlp")).await;
 
     let mut cases: Vec<(String, Vec<u32>, Vec<u32>)> = Vec::new();
     for n in [0, 1, 2, 10, 47, 48, 1000, 100_000] {
@@ -55,6 +59,89 @@ async fn every_plugin_computes_what_its_reference_computes() {
     };
     for (a, b) in [(&square, &square), (&square, &wide), (&wide, &tall)] {
         cases.push((mat.clone(), matmul_input(a, b), matmul(a, b)));
+    }
+
+    let keccak_messages: [&[u8]; 4] = [b"", b"abc", &[0x5a; 135], &[0x01; 137]];
+    for message in keccak_messages {
+        cases.push((
+            keccak.clone(),
+            obelysk_guest::codec::pack_bytes(message),
+            keccak256(message),
+        ));
+    }
+    // Ethereum's test vector: keccak256("") = c5d24601...
+    assert_eq!(keccak256(b"")[0], 0xc5d2_4601);
+
+    let orders = [
+        r#"{"id": 42, "buyer": "alice", "paid": true, "items": [{"sku": 7, "qty": 2, "price": 1250}, {"sku": 9, "qty": 1, "price": 99}]}"#,
+        // Any field order, unknown fields skipped, a u64 total past 2^32.
+        r#"{"items":[{"price":4294967295,"qty":4294967295,"sku":1,"note":"bulk"}],"paid":false,"buyer":"","id":7}"#,
+        r#"{"id": 1, "buyer": "bob", "paid": true, "items": []}"#,
+        // Invalid: a missing field, a negative quantity, not JSON, too many items.
+        r#"{"id": 1, "buyer": "bob", "items": []}"#,
+        r#"{"id": 1, "buyer": "bob", "paid": true, "items": [{"sku": 1, "qty": -2, "price": 3}]}"#,
+        r#"{"id": 1,"#,
+    ];
+    let too_many = format!(
+        r#"{{"id": 1, "buyer": "b", "paid": true, "items": [{}]}}"#,
+        vec![r#"{"sku": 1, "qty": 1, "price": 1}"#; 33].join(",")
+    );
+    for order in orders.iter().copied().chain([too_many.as_str()]) {
+        cases.push((
+            json.clone(),
+            obelysk_guest::codec::pack_bytes(order.as_bytes()),
+            json_order(order),
+        ));
+    }
+    assert_eq!(json_order(orders[0]), [1, 42, 2, 2599, 0, 1, 0x8722_13e7]);
+    assert_eq!(json_order(orders[3]), [0]);
+
+    let leaves: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 1 + i as usize]).collect();
+    for index in [0, 5, 7] {
+        let proof = merkle_proof(&leaves, index);
+        let root = proof.root;
+        cases.push((
+            merkle.clone(),
+            merkle_input(&proof),
+            merkle_output(true, &root),
+        ));
+        // A wrong leaf computes another root; a wrong index fails too.
+        let mut forged = proof.clone();
+        forged.leaf.push(0);
+        let other = merkle_proof(
+            &[
+                &leaves[..index],
+                &[forged.leaf.clone()][..],
+                &leaves[index + 1..],
+            ]
+            .concat(),
+            index,
+        );
+        cases.push((
+            merkle.clone(),
+            merkle_input(&forged),
+            merkle_output(false, &other.root),
+        ));
+        let mut shifted = proof.clone();
+        shifted.index += 8;
+        cases.push((
+            merkle.clone(),
+            merkle_input(&shifted),
+            merkle_output(false, &root),
+        ));
+    }
+
+    for image in [
+        disc_image(14, 14, 6, 255),
+        disc_image(7, 20, 4, 128),
+        vec![0; 784],
+        vec![255; 784],
+    ] {
+        cases.push((
+            mlp_id.clone(),
+            obelysk_guest::codec::pack_bytes(&image),
+            mlp(&image),
+        ));
     }
 
     let mut ids = Vec::new();

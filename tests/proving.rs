@@ -497,8 +497,8 @@ async fn submit_wait_saves_the_proof_and_obelysk_proof_downloads_it() {
     );
 }
 
-/// The first-party plugins (linear memory, a postcard-decoded payload, u64 arithmetic) prove
-/// in the node, and their proofs verify in a separate `obelysk verify`. (`fibonacci` is
+/// The first-party plugins (linear memory, a postcard-decoded payload, u64 arithmetic, crates
+/// from crates.io, an int8 network) prove in the node, and their proofs verify in a separate `obelysk verify`. (`fibonacci` is
 /// proven by the demo and `proving`'s other tests.)
 #[tokio::test(flavor = "multi_thread")]
 async fn first_party_plugins_prove_in_the_node_and_verify_elsewhere() {
@@ -515,6 +515,10 @@ async fn first_party_plugins_prove_in_the_node_and_verify_elsewhere() {
         data: vec![7, 8, 9, 10, 11, 1 << 31],
     };
     let sum_input = vec![5, 1 << 31, 7, u32::MAX, 0];
+    const ORDER: &str = r#"{"id": 9, "buyer": "carol", "paid": true, "items": [{"sku": 1, "qty": 3, "price": 700}]}"#;
+    let leaves: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 3]).collect();
+    let proof = merkle_proof(&leaves, 2);
+    let image = disc_image(12, 15, 5, 200);
     let cases = [
         (
             "sum-array",
@@ -529,6 +533,24 @@ async fn first_party_plugins_prove_in_the_node_and_verify_elsewhere() {
             sha256(b"proven in the node"),
         ),
         ("collatz", vec![27], collatz(27)),
+        // Crates users bring: RustCrypto's sha3 and sha2, serde-json-core.
+        (
+            "keccak256",
+            obelysk_guest::codec::pack_bytes(b"proven in the node"),
+            keccak256(b"proven in the node"),
+        ),
+        (
+            "json-order",
+            obelysk_guest::codec::pack_bytes(ORDER.as_bytes()),
+            json_order(ORDER),
+        ),
+        (
+            "merkle-proof",
+            merkle_input(&proof),
+            merkle_output(true, &proof.root),
+        ),
+        // 784 → 32 → 10, int8: ~25k multiply-adds.
+        ("mlp", obelysk_guest::codec::pack_bytes(&image), mlp(&image)),
     ];
     for (name, input, expected) in cases {
         let id = node.plugin_id(&plugin(name)).await;

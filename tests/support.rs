@@ -348,3 +348,166 @@ pub fn matmul(a: &Matrix, b: &Matrix) -> Vec<u32> {
     }
     out
 }
+
+/// The `keccak256` plugin's output: the digest as 8 big-endian words.
+pub fn keccak256(bytes: &[u8]) -> Vec<u32> {
+    use sha3::Digest;
+    sha3::Keccak256::digest(bytes)
+        .chunks(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// What the `json-order` plugin outputs for `json`, computed with `serde_json` (a different
+/// parser): `[1, id, items, total low, total high, paid, FNV-1a of buyer]` or `[0]`.
+pub fn json_order(json: &str) -> Vec<u32> {
+    let order = || -> Option<Vec<u32>> {
+        let value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let word = |v: &serde_json::Value| u32::try_from(v.as_u64()?).ok();
+        let items = value["items"]
+            .as_array()
+            .filter(|items| items.len() <= 32)?;
+        let mut total = 0u64;
+        for item in items {
+            word(&item["sku"])?;
+            total += u64::from(word(&item["qty"])?) * u64::from(word(&item["price"])?);
+        }
+        let buyer = value["buyer"].as_str()?;
+        let fnv = buyer.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        Some(vec![
+            1,
+            word(&value["id"])?,
+            items.len() as u32,
+            total as u32,
+            (total >> 32) as u32,
+            u32::from(value["paid"].as_bool()?),
+            fnv,
+        ])
+    };
+    order().unwrap_or_else(|| vec![0])
+}
+
+/// The `merkle-proof` plugin's input type, encoded on the host with postcard.
+#[derive(serde::Serialize, Clone)]
+pub struct MerkleProof {
+    pub leaf: Vec<u8>,
+    pub index: u64,
+    pub siblings: Vec<[u8; 32]>,
+    pub root: [u8; 32],
+}
+
+fn rfc6962_node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::new()
+        .chain_update([1u8])
+        .chain_update(left)
+        .chain_update(right)
+        .finalize()
+        .into()
+}
+
+/// The inclusion proof of leaf `index` in the RFC 6962 tree over `leaves` (a power of two
+/// of them), built level by level.
+pub fn merkle_proof(leaves: &[Vec<u8>], index: usize) -> MerkleProof {
+    use sha2::Digest;
+    let mut level: Vec<[u8; 32]> = leaves
+        .iter()
+        .map(|leaf| {
+            sha2::Sha256::new()
+                .chain_update([0u8])
+                .chain_update(leaf)
+                .finalize()
+                .into()
+        })
+        .collect();
+    let (mut at, mut siblings) = (index, Vec::new());
+    while level.len() > 1 {
+        siblings.push(level[at ^ 1]);
+        level = level
+            .chunks(2)
+            .map(|pair| rfc6962_node(&pair[0], &pair[1]))
+            .collect();
+        at /= 2;
+    }
+    MerkleProof {
+        leaf: leaves[index].clone(),
+        index: index as u64,
+        siblings,
+        root: level[0],
+    }
+}
+
+/// Input words for `merkle-proof`: the byte payload of postcard `proof`.
+pub fn merkle_input(proof: &MerkleProof) -> Vec<u32> {
+    obelysk_guest::codec::pack_bytes(&postcard::to_allocvec(proof).unwrap())
+}
+
+/// What `merkle-proof` outputs: `[valid, root words]`, where `root` is the tree's.
+pub fn merkle_output(valid: bool, root: &[u8; 32]) -> Vec<u32> {
+    let mut out = vec![u32::from(valid)];
+    out.extend(
+        root.chunks(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap())),
+    );
+    out
+}
+
+/// The `mlp` plugin's network and classifier, rebuilt on the host from its documented
+/// definition (plugins/mlp/src/lib.rs): `[class, logits as u32]`.
+pub fn mlp(pixels: &[u8]) -> Vec<u32> {
+    const INPUTS: usize = 784;
+    const HIDDEN: usize = 32;
+    const CLASSES: usize = 10;
+    assert_eq!(pixels.len(), INPUTS);
+    let mut state = 0x0be1_75c0u64;
+    let mut draw = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        i32::from((state >> 56) as u8 as i8)
+    };
+    let hidden_weights: Vec<Vec<i32>> = (0..HIDDEN)
+        .map(|_| (0..INPUTS).map(|_| draw()).collect())
+        .collect();
+    let hidden_bias: Vec<i32> = (0..HIDDEN).map(|_| draw() * 64).collect();
+    let output_weights: Vec<Vec<i32>> = (0..CLASSES)
+        .map(|_| (0..HIDDEN).map(|_| draw()).collect())
+        .collect();
+    let output_bias: Vec<i32> = (0..CLASSES).map(|_| draw() * 16).collect();
+    let hidden: Vec<i32> = hidden_weights
+        .iter()
+        .zip(&hidden_bias)
+        .map(|(row, bias)| {
+            let acc: i32 = bias
+                + row
+                    .iter()
+                    .zip(pixels)
+                    .map(|(w, &p)| w * i32::from(p))
+                    .sum::<i32>();
+            (acc >> 8).clamp(0, 127)
+        })
+        .collect();
+    let logits: Vec<i32> = output_weights
+        .iter()
+        .zip(&output_bias)
+        .map(|(row, bias)| bias + row.iter().zip(&hidden).map(|(w, h)| w * h).sum::<i32>())
+        .collect();
+    let class = (0..CLASSES).fold(0, |best, k| if logits[k] > logits[best] { k } else { best });
+    let mut out = vec![class as u32];
+    out.extend(logits.iter().map(|&l| l as u32));
+    out
+}
+
+/// A 28×28 test image: a filled disc of brightness `level` centred at (`cx`, `cy`) with
+/// radius `r`, on black.
+pub fn disc_image(cx: i32, cy: i32, r: i32, level: u8) -> Vec<u8> {
+    (0..28 * 28)
+        .map(|i| {
+            let (x, y) = (i % 28, i / 28);
+            let inside = (x - cx).pow(2) + (y - cy).pow(2) <= r * r;
+            if inside { level } else { 0 }
+        })
+        .collect()
+}
