@@ -7,8 +7,10 @@
 //!   at 2^k rows. Throughput is in main-trace cells.
 //!
 //! - `vm/plugins/<name>/<size>`: the `sum-array` plugin on `n` input words, `matmul` on
-//!   two `n × n` matrices, `sha256` on an `n`-byte message and `collatz` of `n` (u64
-//!   arithmetic), built by `make plugins`, proven and verified. Throughput is in VM steps.
+//!   two `n × n` matrices, `sha256` and `keccak256` on an `n`-byte message, `collatz` of `n`
+//!   (u64 arithmetic), `json-order` with `n` items, `merkle-proof` of a given depth and `mlp`
+//!   on one 28×28 image, built by `make plugins`, proven and verified. Throughput is in VM
+//!   steps.
 //!
 //! After each size it prints the main-trace cells, the proof size, the verify time and the
 //! process's peak RSS so far (sizes run in increasing order), so cells/s can be compared:
@@ -147,6 +149,40 @@ fn pack(bytes: &[u8]) -> Vec<u32> {
     words
 }
 
+/// A `merkle-proof` input of `depth` levels: postcard `(leaf, index, siblings, root)` with
+/// arbitrary siblings and a zero root. The root never matches, which costs the same as a
+/// match: every level is hashed either way.
+fn merkle_input(depth: usize) -> Vec<u32> {
+    #[derive(serde::Serialize)]
+    struct Proof {
+        leaf: Vec<u8>,
+        index: u64,
+        siblings: Vec<[u8; 32]>,
+        root: [u8; 32],
+    }
+    let proof = Proof {
+        leaf: b"a leaf of the tree".to_vec(),
+        index: 0b1011_0110,
+        siblings: (0..depth).map(|i| [i as u8; 32]).collect(),
+        root: [0; 32],
+    };
+    pack(&postcard::to_allocvec(&proof).unwrap())
+}
+
+/// A 28×28 image for `mlp`: a bright ring on black.
+fn mlp_image() -> Vec<u8> {
+    (0..28 * 28)
+        .map(|i: i32| {
+            let (x, y) = (i % 28 - 14, i / 28 - 14);
+            if (25..=64).contains(&(x * x + y * y)) {
+                230
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
 fn plugins(c: &mut Criterion) {
     let mut group = c.benchmark_group("vm/plugins");
     group.sample_size(10);
@@ -173,6 +209,38 @@ fn plugins(c: &mut Criterion) {
                 .into_iter()
                 .map(|n| ("collatz", format!("n={n}"), vec![n])),
         )
+        .chain([136usize, 1024].into_iter().map(|n| {
+            let message: Vec<u8> = (0..n).map(|i| (i * 17 % 253) as u8).collect();
+            ("keccak256", format!("{n}B"), pack(&message))
+        }))
+        .chain([1usize, 16].into_iter().map(|n| {
+            let items: Vec<String> = (0..n)
+                .map(|i| {
+                    format!(
+                        r#"{{"sku": {i}, "qty": {}, "price": {}}}"#,
+                        i + 1,
+                        100 * i + 99
+                    )
+                })
+                .collect();
+            let order = format!(
+                r#"{{"id": 7, "buyer": "bench", "paid": true, "items": [{}]}}"#,
+                items.join(", ")
+            );
+            ("json-order", format!("{n} items"), pack(order.as_bytes()))
+        }))
+        .chain([8usize, 16].into_iter().map(|depth| {
+            (
+                "merkle-proof",
+                format!("depth={depth}"),
+                merkle_input(depth),
+            )
+        }))
+        .chain(std::iter::once((
+            "mlp",
+            "28x28".to_string(),
+            pack(&mlp_image()),
+        )))
         .collect();
     for (name, size, input) in cases {
         let program = obelysk_vm::lower::lower(&plugin(name)).unwrap();

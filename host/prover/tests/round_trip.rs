@@ -167,3 +167,31 @@ fn every_i64_operation_proves() {
     let input = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
     assert_eq!(round_trip(&wasm, &input), expected);
 }
+
+/// Bulk memory proves: `memory.fill`, an overlapping `memory.copy`, `memory.init` from a
+/// passive segment (its bytes are code) and `data.drop`, after which the segment is empty.
+#[test]
+fn bulk_memory_proves() {
+    let wasm = wat::parse_str(
+        r#"(module
+             (import "obelysk" "read" (func $read (param i32) (result i32)))
+             (import "obelysk" "write" (func $write (param i32)))
+             (memory (export "memory") 1)
+             (data $greeting "\01\02\03\04hello")
+             (func (export "main")
+               (memory.fill (i32.const 0) (call $read (i32.const 0)) (i32.const 8))
+               (memory.init $greeting (i32.const 2) (call $read (i32.const 1)) (i32.const 5))
+               (memory.copy (i32.const 1) (i32.const 0) (i32.const 6))
+               (data.drop $greeting)
+               (call $write (i32.load (i32.const 0)))
+               (call $write (i32.load (i32.const 4)))
+               (memory.init $greeting (i32.const 0) (i32.const 0) (i32.const 0))))"#,
+    )
+    .unwrap();
+    // fill 0xaa×8; init bytes 2..7 from offset 1: 02 03 04 'h' 'e'; copy 0..6 to 1..7.
+    let mut memory = [0xaau8; 8];
+    memory[2..7].copy_from_slice(&[2, 3, 4, b'h', b'e']);
+    memory.copy_within(0..6, 1);
+    let words = [0, 4].map(|i| u32::from_le_bytes(memory[i..i + 4].try_into().unwrap()));
+    assert_eq!(round_trip(&wasm, &[0xaa, 1]), words);
+}

@@ -405,12 +405,22 @@ struct ModuleParts<'a> {
     memory: Option<MemoryLimits>,
     /// Active data segments: offset and bytes.
     data: Vec<(u32, &'a [u8])>,
+    /// Every data segment by index, for `memory.init` and `data.drop`.
+    segments: Vec<Segment<'a>>,
     /// Each table's entries after the active element segments: a function index or null.
     /// Nothing the VM lowers changes a table (`table.set` and the other table instructions
     /// are refused), so `call_indirect` dispatches on these contents, which are code.
     tables: Vec<Vec<Option<u32>>>,
     /// Module-level constructs the VM does not support yet.
     unsupported: BTreeMap<String, usize>,
+}
+
+/// A data segment as `memory.init` sees it.
+struct Segment<'a> {
+    /// A passive segment's bytes and the GLOBAL cell of its "dropped" flag (0 until
+    /// `data.drop`, then 1); `None` for an active segment, which reads as empty (it is
+    /// dropped at instantiation).
+    passive: Option<(&'a [u8], u32)>,
 }
 
 /// A module's global.
@@ -438,12 +448,15 @@ impl<'a> ModuleParts<'a> {
             globals: Vec::new(),
             memory: None,
             data: Vec::new(),
+            segments: Vec::new(),
             tables: Vec::new(),
             unsupported: BTreeMap::new(),
         };
         let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
         // GLOBAL cells allocated so far.
         let mut cells: u32 = 0;
+        // Passive data segments: index and bytes.
+        let mut passive: Vec<(usize, &'a [u8])> = Vec::new();
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(invalid)? {
                 Payload::TypeSection(reader) => {
@@ -536,10 +549,12 @@ impl<'a> ModuleParts<'a> {
                         let data = data.map_err(invalid)?;
                         let wasmtime::wasmparser::DataKind::Active { offset_expr, .. } = data.kind
                         else {
-                            // Passive segments are only observable through memory.init,
-                            // which is refused as an instruction.
+                            // A passive segment's flag comes after every global's cells.
+                            passive.push((parts.segments.len(), data.data));
+                            parts.segments.push(Segment { passive: None });
                             continue;
                         };
+                        parts.segments.push(Segment { passive: None });
                         let mut ops = offset_expr.get_operators_reader();
                         match (ops.read(), ops.read()) {
                             (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
@@ -625,6 +640,17 @@ impl<'a> ModuleParts<'a> {
                 Payload::CodeSectionEntry(body) => parts.bodies.push(body),
                 _ => {}
             }
+        }
+        for (index, bytes) in passive {
+            parts.segments[index].passive = Some((bytes, cells));
+            cells = cells.saturating_add(1);
+        }
+        if cells > MAX_GLOBALS {
+            *unsupported
+                .entry(format!(
+                    "more than {MAX_GLOBALS} global words and passive data segments"
+                ))
+                .or_default() += 1;
         }
         unsupported.retain(|_, n| *n > 0);
         parts.unsupported = unsupported;
@@ -720,7 +746,9 @@ struct Block {
     /// Slots of its parameters and of its results.
     params: u32,
     results: u32,
-    /// The widths of its results, pushed at its end.
+    /// The widths of its parameters (an `else` pushes them again) and of its results
+    /// (pushed at its end).
+    param_widths: Vec<u32>,
     result_widths: Vec<u32>,
     /// Loop head, the target of branches to a loop.
     head: Pc,
@@ -979,6 +1007,7 @@ impl Lowering {
                 height: stack_base,
                 depth: 0,
                 params: 0,
+                param_widths: Vec::new(),
                 results,
                 result_widths,
                 head: entry,
@@ -1040,6 +1069,7 @@ impl Lowering {
             height,
             depth,
             params: params.iter().sum(),
+            param_widths: params.to_vec(),
             results: result_widths.iter().sum(),
             result_widths,
             head: self.pc(),
@@ -1099,13 +1129,9 @@ impl Lowering {
             }
             Operator::If { blockty } => {
                 let (params, results) = block_type(module, &blockty)?;
-                if !params.is_empty() {
-                    // The else arm would need the parameters the then arm consumed.
-                    return Err(Refusal::Unsupported("if with block parameters".into()));
-                }
                 let cond = s.pop()?.slot;
                 let jump = self.emit(Instr::JumpIfZero { cond, target: 0 });
-                self.open(s, BlockKind::If, &[], results, Some(jump))?;
+                self.open(s, BlockKind::If, &params, results, Some(jump))?;
             }
             Operator::Else => {
                 let dead = s.dead;
@@ -1117,7 +1143,13 @@ impl Lowering {
                 }
                 let else_jump = block.else_jump.take().expect("validated: one else per if");
                 let (depth, height) = (block.depth, block.height);
+                let params = block.param_widths.clone();
+                // The else arm starts from the if's parameters, which are still in their
+                // slots at run time: the then arm, which consumed them, did not run.
                 s.truncate(depth, height);
+                for w in params {
+                    s.push(w)?;
+                }
                 s.dead = false;
                 let here = self.pc();
                 self.patch(else_jump, here);
@@ -1320,6 +1352,8 @@ impl Lowering {
             }
             Operator::MemoryFill { .. } => self.memory_fill(s)?,
             Operator::MemoryCopy { .. } => self.memory_copy(s)?,
+            Operator::MemoryInit { data_index, .. } => self.memory_init(module, s, data_index)?,
+            Operator::DataDrop { data_index } => self.data_drop(module, s, data_index)?,
             Operator::MemorySize { .. } => {
                 let dst = s.push(1)?;
                 self.emit(Instr::MemorySize { dst });
@@ -1579,6 +1613,8 @@ fn is_supported(op: &Operator<'_>) -> bool {
                 | Operator::MemoryGrow { .. }
                 | Operator::MemoryFill { .. }
                 | Operator::MemoryCopy { .. }
+                | Operator::MemoryInit { .. }
+                | Operator::DataDrop { .. }
                 | Operator::Nop
                 | Operator::Unreachable
                 | Operator::Block { .. }

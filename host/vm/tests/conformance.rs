@@ -20,11 +20,13 @@ use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, Wast
 /// Enough for every spec function that terminates; runaway recursion hits the stack limit first.
 const MAX_STEPS: u64 = 50_000_000;
 
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Default, Debug, Clone)]
 struct Tally {
     pass: usize,
     fail: usize,
     unsupported: usize,
+    /// Why commands were unsupported: reason → commands.
+    reasons: BTreeMap<String, usize>,
     /// Sample commands also proven and verified (one per file that has a provable one).
     proved: usize,
 }
@@ -62,11 +64,20 @@ fn spec_conformance() {
         total.pass += tally.pass;
         total.fail += tally.fail;
         total.unsupported += tally.unsupported;
+        for (why, n) in tally.reasons {
+            *total.reasons.entry(why).or_default() += n;
+        }
     }
     println!(
         "{:<22} pass {:>4}  fail {:>3}  unsupported {:>4}  proved {}",
         "TOTAL", total.pass, total.fail, total.unsupported, total.proved
     );
+    let mut reasons: Vec<_> = total.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    println!("unsupported, by first reason:");
+    for (why, n) in reasons {
+        println!("  {n:>5}  {why}");
+    }
     assert!(total.proved > 0, "no spec command was proven");
     assert!(
         total.pass > 0,
@@ -94,6 +105,29 @@ struct Loaded {
     writers: Vec<bool>,
     /// Per defined function: whether its result can depend on memory or a global.
     readers: Vec<bool>,
+}
+
+impl Tally {
+    fn unsupported(&mut self, why: impl Into<String>) {
+        self.unsupported += 1;
+        *self.reasons.entry(why.into()).or_default() += 1;
+    }
+}
+
+/// The first thing a module or function lacks, as one short reason.
+fn first_reason(error: &LowerError) -> String {
+    match error {
+        LowerError::Unsupported(names) => names.keys().next().cloned().unwrap_or_default(),
+        LowerError::Invalid(e) => beyond_wasm2(e),
+        LowerError::Abi(_) => "host imports".into(),
+    }
+}
+
+/// A module valid only with post-2.0 proposals (multi-memory, extended constants, function
+/// references), by the validator's message without its offset.
+fn beyond_wasm2(error: &str) -> String {
+    let message = error.split(" (at offset").next().unwrap_or(error);
+    format!("beyond Wasm 2.0: {message}")
 }
 
 impl Loaded {
@@ -224,14 +258,14 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                 match &lowered {
                     // Valid Wasm that uses a feature outside the VM's set (reference types,
                     // multi-memory, extended constants, ...) is refused on purpose.
-                    Err(LowerError::Invalid(_)) if valid_with_all_features(&mut module) => {
-                        tally.unsupported += 1
+                    Err(LowerError::Invalid(e)) if valid_with_all_features(&mut module) => {
+                        tally.unsupported(beyond_wasm2(e))
                     }
                     Err(LowerError::Invalid(e)) => {
                         tally.fail += 1;
                         fail(format!("a valid spec module was refused: {e}"));
                     }
-                    Err(_) => tally.unsupported += 1,
+                    Err(e) => tally.unsupported(first_reason(e)),
                     Ok(_) => tally.pass += 1,
                 }
                 if let Some(name) = name {
@@ -261,11 +295,11 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                     if let Some(Ok(loaded)) = module_of(&current, &named, &invoke) {
                         loaded.skipped(invoke.name);
                     }
-                    tally.unsupported += 1;
+                    tally.unsupported("a float or reference result");
                     continue;
                 };
                 match call(&current, &named, &invoke) {
-                    Call::Unsupported => tally.unsupported += 1,
+                    Call::Unsupported(why) => tally.unsupported(why),
                     Call::Ran(Ok(results)) if results == expected => {
                         tally.pass += 1;
                         if tally.proved == 0 {
@@ -293,7 +327,7 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                 message,
                 ..
             } => match call(&current, &named, &invoke) {
-                Call::Unsupported => tally.unsupported += 1,
+                Call::Unsupported(why) => tally.unsupported(why),
                 Call::Ran(Err(ExecError::Trap { .. } | ExecError::OutOfBounds { .. })) => {
                     tally.pass += 1
                 }
@@ -307,7 +341,7 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
             },
             WastDirective::AssertExhaustion { call: invoke, .. } => {
                 match call(&current, &named, &invoke) {
-                    Call::Unsupported => tally.unsupported += 1,
+                    Call::Unsupported(why) => tally.unsupported(why),
                     Call::Ran(Err(ExecError::StackOverflow)) => tally.pass += 1,
                     Call::Ran(outcome) => {
                         tally.fail += 1;
@@ -319,14 +353,14 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                 }
             }
             WastDirective::Invoke(invoke) => match call(&current, &named, &invoke) {
-                Call::Unsupported => tally.unsupported += 1,
+                Call::Unsupported(why) => tally.unsupported(why),
                 Call::Ran(Ok(_)) => tally.pass += 1,
                 Call::Ran(outcome) => {
                     tally.fail += 1;
                     fail(format!("{}: expected to run, got {outcome:?}", invoke.name));
                 }
             },
-            _ => tally.unsupported += 1,
+            other => tally.unsupported(format!("the {} directive", directive_name(&other))),
         }
     }
     tally
@@ -342,8 +376,26 @@ fn valid_with_all_features(module: &mut QuoteWat<'_>) -> bool {
         .is_ok()
 }
 
+/// A directive's kind, for the unsupported reasons (`AssertUnlinkable` → `assert_unlinkable`).
+fn directive_name(directive: &WastDirective<'_>) -> String {
+    let debug = format!("{directive:?}");
+    let variant: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let mut name = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
 enum Call {
-    Unsupported,
+    /// Not run, and why.
+    Unsupported(String),
     Ran(Result<Vec<u32>, ExecError>),
 }
 
@@ -365,25 +417,27 @@ fn call(
     named: &BTreeMap<String, Module>,
     invoke: &WastInvoke<'_>,
 ) -> Call {
-    let Some(Ok(loaded)) = module_of(current, named, invoke) else {
-        return Call::Unsupported;
+    let loaded = match module_of(current, named, invoke) {
+        Some(Ok(loaded)) => loaded,
+        Some(Err(e)) => return Call::Unsupported(first_reason(e)),
+        None => return Call::Unsupported("a module the VM never loaded".into()),
     };
     let (library, instance) = (&loaded.library, &loaded.instance);
-    let unsupported = || {
+    let unsupported = |why: String| {
         loaded.skipped(invoke.name);
-        Call::Unsupported
+        Call::Unsupported(why)
     };
     let Some(args) = words(invoke.args.iter().map(arg_words)) else {
-        return unsupported();
+        return unsupported("a float or reference argument".into());
     };
     let Some(&function) = library.exports.get(invoke.name) else {
-        return unsupported();
+        return unsupported("an export that is not a lowered function".into());
     };
-    if library.unsupported[function].is_some() {
-        return unsupported();
+    if let Some(names) = &library.unsupported[function] {
+        return unsupported(names.keys().next().cloned().unwrap_or_default());
     }
     if !loaded.can_run(function) {
-        return Call::Unsupported;
+        return Call::Unsupported("state left by an earlier unsupported call".into());
     }
     let f = &library.functions[function];
     let mut instance = instance.borrow_mut();

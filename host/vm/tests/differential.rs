@@ -685,3 +685,111 @@ fn bulk_memory_agrees_with_wasmtime() {
         "{outs:?}"
     );
 }
+
+/// `memory.init` from passive segments (and from an active one, which reads as empty) and
+/// `data.drop`, against wasmtime: every in-range copy, the bounds of the segment and of the
+/// memory (a trap writes nothing), zero-length copies at the edges, and a dropped segment.
+#[test]
+fn memory_init_and_data_drop_agree_with_wasmtime() {
+    let wasm = module(
+        r#"(data $p "\00\01hello, passive\ff\ff")
+           (data $active (i32.const 100) "active")
+           (data $empty "")
+           (func $dump (local $i i32)
+             (loop $next
+               (call $write (i32.load (local.get $i)))
+               (local.set $i (i32.add (local.get $i) (i32.const 4)))
+               (br_if $next (i32.lt_u (local.get $i) (i32.const 24))))
+             (call $write (i32.load (i32.const 65532))))
+           (func (export "main")
+             (local $op i32)
+             (local.set $op (call $read (i32.const 3)))
+             (if (i32.and (local.get $op) (i32.const 4)) (then (data.drop $p)))
+             (if (i32.and (local.get $op) (i32.const 1))
+               (then (memory.init $active (call $read (i32.const 0)) (call $read (i32.const 1))
+                                  (call $read (i32.const 2))))
+               (else
+                 (if (i32.and (local.get $op) (i32.const 2))
+                   (then (memory.init $empty (call $read (i32.const 0))
+                                      (call $read (i32.const 1)) (call $read (i32.const 2))))
+                   (else (memory.init $p (call $read (i32.const 0)) (call $read (i32.const 1))
+                                      (call $read (i32.const 2)))))))
+             ;; A second init after the first (and after any drop) sees the same state.
+             (memory.init $p (i32.const 20) (i32.const 0) (i32.const 0))
+             (call $dump))"#,
+    );
+    let len = 18;
+    let mut inputs = Vec::new();
+    for [d, s, n] in [
+        [0, 0, len],
+        [3, 2, 5],
+        [0, len, 0],      // empty, at the segment's end
+        [0, len + 1, 0],  // past the segment's end even with zero bytes
+        [0, 10, 9],       // past the segment's end
+        [65530, 0, 6],    // the memory's last bytes
+        [65531, 0, 6],    // past the memory's end: traps, writes nothing
+        [65536, 0, 0],    // zero bytes at the memory's end
+        [u32::MAX, 0, 1], // wraps
+        [0, u32::MAX, 2], // the source wraps
+        [7, 0, 0],        // nothing, from any segment, dropped or not
+    ] {
+        for op in [0, 1, 2, 4] {
+            inputs.push(vec![d, s, n, op]);
+        }
+    }
+    let outs = agree(&wasm, &inputs);
+    // A full copy runs; from an active, empty or dropped segment it traps, unless empty.
+    assert!(
+        outs[0].is_ok() && outs[1..4].iter().all(Result::is_err),
+        "{outs:?}"
+    );
+    assert!(
+        outs[8].is_ok() && outs[40..44].iter().all(Result::is_ok),
+        "{outs:?}"
+    );
+}
+
+/// Multi-value: blocks, loops and `if`s with parameters and several results (i32 and i64),
+/// branches that carry them, and a function returning two values.
+#[test]
+fn multi_value_blocks_agree_with_wasmtime() {
+    let wasm = module(
+        r#"(func $divmod (param i32 i32) (result i32 i32)
+             (i32.div_u (local.get 0) (local.get 1))
+             (i32.rem_u (local.get 0) (local.get 1)))
+           (func (export "main")
+             (local $x i32) (local $y i32) (local $z i64)
+             (local.set $x (call $read (i32.const 0)))
+             (local.set $y (call $read (i32.const 1)))
+             ;; if with parameters: both arms start from them.
+             (i64.extend_i32_u (local.get $x)) (local.get $y)
+             (if (param i64 i32) (result i32 i64) (i32.and (local.get $x) (i32.const 1))
+               (then (drop) (drop) (i32.const 7) (i64.const -1))
+               (else (i32.add (i32.const 3)) (local.set $y) (local.set $z)
+                     (local.get $y) (i64.add (local.get $z) (i64.const 5))))
+             (call $write (i32.wrap_i64))
+             (call $write)
+             ;; A loop whose parameters are carried by the back edge.
+             (local.get $x) (i32.const 0)
+             (loop $l (param i32 i32) (result i32 i32)
+               (i32.add (i32.const 1))
+               (local.set $y)
+               (i32.shr_u (i32.const 1))
+               (local.tee $x)
+               (local.get $y)
+               (br_if $l (local.get $x)))
+             (call $write) (call $write)
+             ;; A block that branches out with two values.
+             (block $out (result i32 i32)
+               (call $divmod (call $read (i32.const 0)) (i32.or (call $read (i32.const 1)) (i32.const 1)))
+               (br_if $out (i32.const 1))
+               (drop) (drop) (i32.const 0) (i32.const 0))
+             (call $write) (call $write))"#,
+    );
+    let inputs: Vec<Vec<u32>> = [0, 1, 2, 7, 100, u32::MAX]
+        .iter()
+        .flat_map(|&x| [3, 0, u32::MAX].map(|y| vec![x, y]))
+        .collect();
+    let outs = agree(&wasm, &inputs);
+    assert!(outs.iter().all(Result::is_ok), "{outs:?}");
+}

@@ -1,11 +1,16 @@
-//! Bulk memory: `memory.fill` and `memory.copy` lower to byte loops of i32 instructions
-//! (`fill`: 4 steps a byte, `copy`: 6), after a bounds check of the whole range, so an access
-//! past the memory traps before anything is written. Their cost is bounded like any other
-//! code: a run is at most the step limit (a fill of 2^20 bytes is about 2^22 steps).
-//! `memory.init` and `data.drop` (passive segments) are not lowered yet.
+//! Bulk memory: `memory.fill`, `memory.copy` and `memory.init` lower to byte loops of i32
+//! instructions (`fill`: 4 steps a byte, `copy`: 6, `init`: 9), after a bounds check of the
+//! whole range, so an access past the memory (or the segment) traps before anything is
+//! written. Their cost is bounded like any other code: a run is at most the step limit (a
+//! fill of 2^20 bytes is about 2^22 steps).
+//!
+//! A passive segment's bytes are code: `memory.init` reads byte `k` through a jump table on
+//! the source offset whose entry `k` jumps to a `Const` of that byte (one per distinct byte
+//! value), so the program id commits to them. Whether it was dropped is a GLOBAL cell
+//! (0, then 1 after `data.drop`), and a dropped segment reads as empty.
 
-use super::{FunctionState, Lowering, Refusal};
-use crate::ir::{BinOp, Instr, LoadOp, Pc, Slot, StoreOp};
+use super::{FunctionState, Lowering, ModuleParts, Refusal};
+use crate::ir::{BinOp, Instr, LoadOp, MAX_TABLE_TARGETS, Pc, Slot, StoreOp};
 
 impl Lowering {
     /// Traps unless `[addr, addr + n)` lies in the memory: `addr + n` neither wraps nor
@@ -101,6 +106,116 @@ impl Lowering {
         let end = self.pc();
         self.patch(done, end);
         self.patch(forwards_exit, end);
+        Ok(())
+    }
+
+    /// `memory.init x (d, src, n)`: bytes `src..src + n` of data segment `x` to `d..d + n`.
+    pub(super) fn memory_init(
+        &mut self,
+        module: &ModuleParts<'_>,
+        s: &mut FunctionState,
+        segment: u32,
+    ) -> Result<(), Refusal> {
+        let passive = module.segments[segment as usize].passive;
+        let bytes = passive.map_or(&[][..], |(bytes, _)| bytes);
+        if bytes.len() >= MAX_TABLE_TARGETS as usize {
+            return Err(Refusal::Unsupported(format!(
+                "memory.init of a segment of more than {} bytes",
+                MAX_TABLE_TARGETS - 1
+            )));
+        }
+        let t = s.scratch(7)?;
+        let n = s.pop()?.slot;
+        let src = s.pop()?.slot;
+        let d = s.pop()?.slot;
+        let (len, byte) = (t + 4, t + 5);
+        match passive {
+            // len ← dropped ? 0 : |bytes|.
+            Some((_, cell)) => {
+                self.int(t, 0);
+                self.int(t + 1, bytes.len() as u32);
+                self.emit(Instr::GlobalGet {
+                    dst: t + 6,
+                    global: cell,
+                });
+                self.pick(len, t, t + 6);
+            }
+            None => self.int(len, 0),
+        }
+        // Trap unless src + n ≤ len, without wrapping.
+        self.bin(BinOp::Add, t, src, n);
+        self.bin(BinOp::LtU, t + 1, t, src);
+        self.bin(BinOp::GtU, t + 2, t, len);
+        self.bin(BinOp::Or, t + 1, t + 1, t + 2);
+        let target = self.pc() + 2;
+        self.emit(Instr::JumpIfZero {
+            cond: t + 1,
+            target,
+        });
+        self.emit(Instr::Trap);
+        self.check_range(d, n, t);
+        let done = self.jump_if_zero(n);
+        let one = t;
+        self.int(one, 1);
+        let head = self.pc();
+        let count = bytes.len() as u32;
+        self.emit(Instr::JumpTable { index: src, count });
+        let entries: Vec<usize> = (0..=count)
+            .map(|_| self.emit(Instr::Jump { target: 0 }))
+            .collect();
+        // One `Const` per distinct byte value, each jumping to the store.
+        let mut stubs: [Option<Pc>; 256] = [None; 256];
+        let mut to_store = Vec::new();
+        for (&entry, &value) in entries.iter().zip(bytes) {
+            let stub = match stubs[value as usize] {
+                Some(stub) => stub,
+                None => {
+                    let stub = self.pc();
+                    self.int(byte, u32::from(value));
+                    to_store.push(self.emit(Instr::Jump { target: 0 }));
+                    stubs[value as usize] = Some(stub);
+                    stub
+                }
+            };
+            self.patch(entry, stub);
+        }
+        // Past the segment: unreachable after the bounds check.
+        let trap = self.pc();
+        self.emit(Instr::Trap);
+        self.patch(entries[count as usize], trap);
+        let store = self.pc();
+        for jump in to_store {
+            self.patch(jump, store);
+        }
+        self.store_byte(d, byte);
+        self.bin(BinOp::Add, src, src, one);
+        self.bin(BinOp::Add, d, d, one);
+        self.bin(BinOp::Sub, n, n, one);
+        self.emit(Instr::JumpIf {
+            cond: n,
+            target: head,
+        });
+        let end = self.pc();
+        self.patch(done, end);
+        Ok(())
+    }
+
+    /// `data.drop x`: a passive segment reads as empty from now on (an active one already
+    /// does).
+    pub(super) fn data_drop(
+        &mut self,
+        module: &ModuleParts<'_>,
+        s: &mut FunctionState,
+        segment: u32,
+    ) -> Result<(), Refusal> {
+        if let Some((_, cell)) = module.segments[segment as usize].passive {
+            let t = s.scratch(1)?;
+            self.int(t, 1);
+            self.emit(Instr::GlobalSet {
+                global: cell,
+                src: t,
+            });
+        }
         Ok(())
     }
 
