@@ -339,6 +339,24 @@ fn run_file(path: &Path, failures: &mut Vec<String>) -> Tally {
                     ));
                 }
             },
+            // Instantiation traps (a segment out of bounds): the front end must refuse the
+            // module, so it never runs.
+            WastDirective::AssertTrap {
+                exec: WastExecute::Wat(mut wat),
+                ..
+            } => match wat.encode().map(|bytes| lower_library(&bytes)) {
+                Ok(Err(LowerError::Invalid(e))) if e.contains("out of bounds") => tally.pass += 1,
+                Ok(Err(LowerError::Invalid(e))) => tally.unsupported(beyond_wasm2(&e)),
+                Ok(Err(e)) => tally.unsupported(first_reason(&e)),
+                Ok(Ok(_)) => {
+                    tally.fail += 1;
+                    fail("a module whose instantiation traps was accepted".into());
+                }
+                Err(e) => {
+                    tally.fail += 1;
+                    fail(format!("cannot encode the module: {e}"));
+                }
+            },
             WastDirective::AssertExhaustion { call: invoke, .. } => {
                 match call(&current, &named, &invoke) {
                     Call::Unsupported(why) => tally.unsupported(why),
