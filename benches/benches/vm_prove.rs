@@ -21,6 +21,7 @@ use std::time::Instant;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use obelysk_air::security::SecurityLevel;
 use obelysk_benches::{plugin, wide_fib};
+use obelysk_guest::codec::pack_bytes as pack;
 use obelysk_prover::vm::{prove_witness, statement};
 use obelysk_prover::witness::Witness;
 use stwo::prover::backend::simd::SimdBackend;
@@ -136,17 +137,6 @@ fn matmul_input(n: u32) -> Vec<u32> {
         )
     };
     pack(&postcard::to_allocvec(&(matrix(7), matrix(13))).unwrap())
-}
-
-/// A byte payload as the guest codec reads it: `[len, bytes packed little-endian…]`.
-fn pack(bytes: &[u8]) -> Vec<u32> {
-    let mut words = vec![bytes.len() as u32];
-    words.extend(bytes.chunks(4).map(|c| {
-        let mut word = [0u8; 4];
-        word[..c.len()].copy_from_slice(c);
-        u32::from_le_bytes(word)
-    }));
-    words
 }
 
 /// A `merkle-proof` input of `depth` levels: postcard `(leaf, index, siblings, root)` with

@@ -23,12 +23,26 @@ impl Lowering {
         self.bin(BinOp::Shl, t + 2, t + 2, t + 3);
         self.bin(BinOp::GtU, t + 2, t, t + 2); // past the end
         self.bin(BinOp::Or, t + 1, t + 1, t + 2);
+        self.trap_if(t + 1);
+    }
+
+    /// Traps when `cond ≠ 0`.
+    fn trap_if(&mut self, cond: Slot) {
         let target = self.pc() + 2;
-        self.emit(Instr::JumpIfZero {
-            cond: t + 1,
-            target,
-        });
+        self.emit(Instr::JumpIfZero { cond, target });
         self.emit(Instr::Trap);
+    }
+
+    /// A byte loop's tail: `pointers += 1`, `n −= 1`, back to `head` while `n ≠ 0`.
+    fn next_byte(&mut self, pointers: &[Slot], n: Slot, one: Slot, head: Pc) {
+        for &p in pointers {
+            self.bin(BinOp::Add, p, p, one);
+        }
+        self.bin(BinOp::Sub, n, n, one);
+        self.emit(Instr::JumpIf {
+            cond: n,
+            target: head,
+        });
     }
 
     fn jump_if_zero(&mut self, cond: Slot) -> usize {
@@ -52,12 +66,7 @@ impl Lowering {
             base: d,
             offset: 0,
         });
-        self.bin(BinOp::Add, d, d, one);
-        self.bin(BinOp::Sub, n, n, one);
-        self.emit(Instr::JumpIf {
-            cond: n,
-            target: head,
-        });
+        self.next_byte(&[d], n, one, head);
         let end = self.pc();
         self.patch(done, end);
         Ok(())
@@ -83,13 +92,7 @@ impl Lowering {
         let head = self.pc();
         self.load_byte(byte, src);
         self.store_byte(d, byte);
-        self.bin(BinOp::Add, src, src, one);
-        self.bin(BinOp::Add, d, d, one);
-        self.bin(BinOp::Sub, n, n, one);
-        self.emit(Instr::JumpIf {
-            cond: n,
-            target: head,
-        });
+        self.next_byte(&[src, d], n, one, head);
         let forwards_exit = self.emit(Instr::Jump { target: 0 });
         // Backwards: bytes n − 1, …, 0.
         let head = self.pc();
@@ -147,12 +150,7 @@ impl Lowering {
         self.bin(BinOp::LtU, t + 1, t, src);
         self.bin(BinOp::GtU, t + 2, t, len);
         self.bin(BinOp::Or, t + 1, t + 1, t + 2);
-        let target = self.pc() + 2;
-        self.emit(Instr::JumpIfZero {
-            cond: t + 1,
-            target,
-        });
-        self.emit(Instr::Trap);
+        self.trap_if(t + 1);
         self.check_range(d, n, t);
         let done = self.jump_if_zero(n);
         let one = t;
@@ -188,13 +186,7 @@ impl Lowering {
             self.patch(jump, store);
         }
         self.store_byte(d, byte);
-        self.bin(BinOp::Add, src, src, one);
-        self.bin(BinOp::Add, d, d, one);
-        self.bin(BinOp::Sub, n, n, one);
-        self.emit(Instr::JumpIf {
-            cond: n,
-            target: head,
-        });
+        self.next_byte(&[src, d], n, one, head);
         let end = self.pc();
         self.patch(done, end);
         Ok(())
