@@ -342,7 +342,10 @@ pub fn validate(bytes: &[u8]) -> Result<(), VmError> {
 /// validation): this reads what parses and leaves the errors to the validator.
 pub fn non_integer_constructs(bytes: &[u8]) -> BTreeMap<String, usize> {
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    let mut add = |name: String, n: usize| *names.entry(name).or_default() += n;
+    let mut add = |name: String, n: usize| {
+        let count = names.entry(name).or_default();
+        *count = count.saturating_add(n);
+    };
     let non_integer = |ty: ValType| matches!(ty, ValType::F32 | ValType::F64 | ValType::V128);
     for payload in Parser::new(0).parse_all(bytes) {
         let Ok(payload) = payload else { break };

@@ -16,7 +16,7 @@ use crate::store::{PluginRecord, VmSupport};
     responses(
         (status = 201, description = "stored", body = PluginRecord),
         (status = 200, description = "already stored (same bytes)", body = PluginRecord),
-        (status = 400, description = "invalid module or outside the guest ABI", body = ErrorBody),
+        (status = 400, description = "invalid module, outside the guest ABI, or `unsupported_feature`: floats or SIMD (every construct named)", body = ErrorBody),
         (status = 413, description = "larger than limits.max_module_bytes", body = ErrorBody),
     ))]
 pub async fn upload(
