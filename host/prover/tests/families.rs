@@ -46,6 +46,24 @@ fn honest_on_edges(wat_op: &str, op: BinOp) {
 // Columns after the frame.
 const AFTER_FRAME: usize = 9;
 
+/// The run of `0xff · 0xff = 0xfe01` (r0 = 0x01, r1 = 0xfe, carry k0 = 0xfe at `row` of
+/// `kind`) forged as r0 = 0x101, r1 = 0xfd, k0 = 0xfd: every product equation holds and the
+/// written limbs are the same, so only the byte check of r can reject it.
+fn reject_carry_moved_into_a_result_byte(
+    mut run: Run,
+    kind: Kind,
+    row: usize,
+    r0: usize,
+    k0: usize,
+) {
+    assert_eq!((run.get(kind, r0, row), run.get(kind, k0, row)), (1, 0xfe));
+    run.set(kind, r0, row, 0x101);
+    run.set(kind, r0 + 1, row, 0xfd);
+    run.set(kind, k0, row, 0xfd);
+    run.move_range_use(Kind::Range10, 0xfe, 0xfd);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
+}
+
 mod mul {
     use super::*;
 
@@ -68,20 +86,9 @@ mod mul {
 
     #[test]
     fn carry_moved_into_a_result_byte() {
-        // 0xff · 0xff = 0xfe01: r0 = 0x01, r1 = 0xfe, k0 = 0xfe. r0 = 0x101, r1 = 0xfd with
-        // k0 = 0xfd satisfies every product equation and writes the same limb (0xfe01); only
-        // the byte check of r stops it.
-        let mut run = honest(&binary("i32.mul"), &[0xff, 0xff]);
+        let run = honest(&binary("i32.mul"), &[0xff, 0xff]);
         let row = row_of(&run, Kind::Mul, BinOp::Mul);
-        assert_eq!(
-            (run.get(Kind::Mul, R0, row), run.get(Kind::Mul, K0, row)),
-            (1, 0xfe)
-        );
-        run.set(Kind::Mul, R0, row, 0x101);
-        run.set(Kind::Mul, R0 + 1, row, 0xfd);
-        run.set(Kind::Mul, K0, row, 0xfd);
-        run.move_range_use(Kind::Range10, 0xfe, 0xfd);
-        assert_eq!(run.rejected(), CheckError::Unbalanced);
+        reject_carry_moved_into_a_result_byte(run, Kind::Mul, row, R0, K0);
     }
 
     #[test]
@@ -152,22 +159,9 @@ mod mul_wide {
 
     #[test]
     fn carry_moved_into_a_result_byte() {
-        // As for `mul`: 0xff · 0xff with r0 = 0x101, r1 = 0xfd, k0 = 0xfd satisfies every
-        // product equation and writes the same limbs; only the byte check of r stops it.
-        let mut run = honest(&program(), &[0xff, 0xff]);
+        let run = honest(&program(), &[0xff, 0xff]);
         let row = row(&run);
-        assert_eq!(
-            (
-                run.get(Kind::MulWide, R0, row),
-                run.get(Kind::MulWide, K0, row)
-            ),
-            (1, 0xfe)
-        );
-        run.set(Kind::MulWide, R0, row, 0x101);
-        run.set(Kind::MulWide, R0 + 1, row, 0xfd);
-        run.set(Kind::MulWide, K0, row, 0xfd);
-        run.move_range_use(Kind::Range10, 0xfe, 0xfd);
-        assert_eq!(run.rejected(), CheckError::Unbalanced);
+        reject_carry_moved_into_a_result_byte(run, Kind::MulWide, row, R0, K0);
     }
 
     #[test]
