@@ -34,6 +34,10 @@ pub fn allowed_features() -> wasmtime::wasmparser::WasmFeatures {
     WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
 }
 
+/// The most entries a module's table may have, at instantiation or after `table.grow` (which
+/// returns −1 past it). A module has at most one table.
+pub const MAX_TABLE_ENTRIES: u64 = 100_000;
+
 crate::hash::hex_id!(
     /// Content hash of a module's bytes (Blake2s-256): the plugin id everywhere in Obelysk.
     /// (Not to be confused with [`crate::ir::ProgramId`], the hash of the lowered program.)
@@ -180,7 +184,19 @@ pub fn check_module(bytes: &[u8]) -> Result<CheckedModule, VmError> {
             }
             Payload::TableSection(reader) => {
                 for table in reader {
-                    table_sizes.push(table.map_err(invalid)?.ty.initial);
+                    let initial = table.map_err(invalid)?.ty.initial;
+                    if initial > MAX_TABLE_ENTRIES {
+                        return Err(VmError::TableLimit(format!(
+                            "a table of {initial} entries (at most {MAX_TABLE_ENTRIES})"
+                        )));
+                    }
+                    table_sizes.push(initial);
+                }
+                if table_sizes.len() > 1 {
+                    return Err(VmError::TableLimit(format!(
+                        "{} tables (at most one)",
+                        table_sizes.len()
+                    )));
                 }
             }
             Payload::MemorySection(reader) => {
@@ -552,6 +568,37 @@ mod tests {
             load(r#"(module (memory (export "memory") 1))"#).unwrap_err(),
             VmError::MissingExport("main".into())
         );
+    }
+
+    /// With reference types a module may declare several tables and grow them: the sandbox
+    /// allows one of at most `MAX_TABLE_ENTRIES`, so anything past that is refused here, by
+    /// name, rather than failing at instantiation; `table.grow` past it returns −1.
+    #[test]
+    fn tables_stay_within_the_sandbox_limits() {
+        let two = load(
+            r#"(module (memory (export "memory") 1) (table 1 funcref) (table 1 funcref)
+                 (func (export "main")))"#,
+        )
+        .unwrap_err();
+        assert_eq!(two.code(), "table_limit", "{two}");
+        let big = load(
+            r#"(module (memory (export "memory") 1) (table 100001 funcref)
+                 (func (export "main")))"#,
+        )
+        .unwrap_err();
+        assert!(big.to_string().contains("100001"), "{big}");
+        let sandbox = Sandbox::new(Limits::default()).unwrap();
+        let largest = wat::parse_str(
+            r#"(module (import "obelysk" "write" (func $write (param i32)))
+                 (memory (export "memory") 1) (table 100000 funcref)
+                 (func (export "main")
+                   (call $write (table.grow (ref.null func) (i32.const 1)))
+                   (call $write (table.size))))"#,
+        )
+        .unwrap();
+        let module = sandbox.load(&largest).unwrap();
+        let run = sandbox.run(&module, &[]).unwrap();
+        assert_eq!(run.output, [u32::MAX, 100_000]);
     }
 
     #[test]

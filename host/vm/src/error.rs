@@ -31,6 +31,9 @@ pub enum VmError {
         crate::lower::name_list(.0)
     )]
     NotInteger(std::collections::BTreeMap<String, usize>),
+    /// The module's tables pass the sandbox's limits (one table, `MAX_TABLE_ENTRIES`).
+    #[error("table limit: {0}")]
+    TableLimit(String),
     /// A required export is missing.
     #[error("missing export `{0}`: guests export `memory` and `main: [] -> []`")]
     MissingExport(String),
@@ -71,6 +74,7 @@ impl VmError {
             VmError::AbiSignature { .. } => "abi_signature",
             VmError::Segment(_) => "segment_bounds",
             VmError::NotInteger(_) => "unsupported_feature",
+            VmError::TableLimit(_) => "table_limit",
             VmError::MissingExport(_) => "missing_export",
             VmError::OutOfFuel { .. } => "out_of_fuel",
             VmError::MemoryLimit { .. } => "memory_limit",
@@ -93,6 +97,7 @@ impl VmError {
                 | VmError::Segment(_)
                 | VmError::MissingExport(_)
                 | VmError::NotInteger(_)
+                | VmError::TableLimit(_)
         )
     }
 }

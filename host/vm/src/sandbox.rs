@@ -382,7 +382,7 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= abi::MAX_TABLE_ENTRIES as usize)
     }
 
     fn instances(&self) -> usize {
