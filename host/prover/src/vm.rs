@@ -54,13 +54,21 @@ impl Phase {
     }
 }
 
+impl From<ExecError> for ProveError {
+    fn from(e: ExecError) -> Self {
+        ProveError::Exec(e)
+    }
+}
+
 /// Why no proof was produced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProveError {
     #[error(transparent)]
     Lower(#[from] LowerError),
+    /// The run failed. Not a `source`: the message already says why (an error chain printed
+    /// with `{:#}` would say it twice).
     #[error("execution: {0}")]
-    Exec(#[from] ExecError),
+    Exec(ExecError),
     #[error(transparent)]
     Witness(#[from] WitnessError),
     #[error("stwo: {0}")]
