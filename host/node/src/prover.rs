@@ -260,23 +260,50 @@ impl ProverPool {
         self.busy.load(Ordering::Acquire)
     }
 
-    /// Starts the executors; they stop claiming when `shutdown` turns true.
+    /// Starts the executors; they stop claiming when `shutdown` turns true. On `SimdBackend`
+    /// they start claiming once the preprocessed tree is committed (about a second, once per
+    /// process), so no job's proof pays for it and the cost model holds from the first job.
     pub fn spawn(
         self: &Arc<Self>,
         shutdown: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        let (warm, ready) = watch::channel(false);
+        if self.settings.backend == Backend::Simd {
+            let config = self.settings.level.pcs_config();
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                obelysk_prover::preprocessed::simd_tree(config);
+                info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "preprocessed tree committed"
+                );
+                warm.send_replace(true);
+            });
+        } else {
+            warm.send_replace(true);
+        }
         (0..self.settings.executors)
             .map(|n| {
                 tokio::spawn(
                     self.clone()
-                        .executor(n, shutdown.clone())
+                        .executor(n, ready.clone(), shutdown.clone())
                         .instrument(info_span!("prover", n)),
                 )
             })
             .collect()
     }
 
-    async fn executor(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
+    async fn executor(
+        self: Arc<Self>,
+        n: usize,
+        mut ready: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // A warm-up that failed (its sender dropped) only means proofs commit the tree.
+        tokio::select! {
+            _ = ready.wait_for(|ready| *ready) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
         while !*shutdown.borrow() {
             match self.store.claim_proving().await {
                 Ok(Some(job)) => {

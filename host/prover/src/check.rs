@@ -117,7 +117,7 @@ pub fn check_witness(
         }
     }
     let preprocessed = preprocessed::columns();
-    let by_id = preprocessed::by_id(&preprocessed);
+    let by_id = preprocessed::by_id(preprocessed);
     let mut total = public_sum(
         &rel,
         program,

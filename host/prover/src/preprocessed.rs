@@ -1,5 +1,6 @@
 //! The preprocessed tree: range tables, the byte table and `seq` columns (`obelysk_air::components::
-//! preprocessed_columns`). It is the same for every program, so verifiers pin its root.
+//! preprocessed_columns`). It is the same for every program, so verifiers pin its root, and a
+//! process builds it once per PCS configuration ([`simd_tree`]) and lends it to every proof.
 
 use obelysk_air::components::byte_table;
 use obelysk_air::components::{preprocessed_columns, preprocessed_log_sizes};
@@ -9,8 +10,18 @@ use stwo::core::poly::circle::CanonicCoset;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::poly::circle::CircleEvaluation;
 
+use std::sync::{Mutex, OnceLock};
+
+use stwo::core::utils::MaybeOwned;
+use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
+use stwo::prover::CommitmentTreeProver;
+use stwo::prover::backend::simd::SimdBackend;
+
 use crate::Column;
 use crate::interaction::Preprocessed;
+
+/// The committed preprocessed tree on `SimdBackend`.
+pub type SimdTree = CommitmentTreeProver<SimdBackend, Blake2sMerkleChannel>;
 
 /// A column of `2^log_size` rows, row `i` holding `value(i)`.
 fn column(log_size: u32, value: impl Fn(usize) -> u32) -> Column {
@@ -21,8 +32,14 @@ fn column(log_size: u32, value: impl Fn(usize) -> u32) -> Column {
 }
 
 /// Every preprocessed column, in tree order: the byte table's columns, and sequences
-/// `0..2^k` for the rest (a range table's values, a boundary's addresses).
-pub fn columns() -> Vec<Column> {
+/// `0..2^k` for the rest (a range table's values, a boundary's addresses). Computed once per
+/// process.
+pub fn columns() -> &'static [Column] {
+    static COLUMNS: OnceLock<Vec<Column>> = OnceLock::new();
+    COLUMNS.get_or_init(compute_columns)
+}
+
+fn compute_columns() -> Vec<Column> {
     preprocessed_columns()
         .into_iter()
         .zip(preprocessed_log_sizes())
@@ -44,13 +61,37 @@ pub fn by_id(columns: &[Column]) -> Preprocessed<'_> {
         .collect()
 }
 
-/// The tree's root under `config` (what `obelysk_air::vm::pinned_preprocessed_root` pins).
+/// The tree's root under `config` (what `obelysk_air::vm::pinned_preprocessed_root` pins),
+/// committed afresh (not from [`simd_tree`]'s cache, so a test can compare the two).
 pub fn root(config: PcsConfig) -> [u8; 32] {
-    let twiddles = crate::Prover::twiddles(
+    build_simd_tree(config).commitment.root().0
+}
+
+/// The preprocessed tree under `config` on `SimdBackend`, committed the first time a
+/// configuration is asked for and kept for the life of the process (one per security
+/// preset, tens of MB each), so a proof does not pay the ~1 s of committing it again.
+pub fn simd_tree(config: PcsConfig) -> &'static SimdTree {
+    static TREES: Mutex<Vec<(PcsConfig, &'static SimdTree)>> = Mutex::new(Vec::new());
+    let mut trees = TREES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, tree)) = trees.iter().find(|(c, _)| *c == config) {
+        return tree;
+    }
+    let tree: &'static SimdTree = Box::leak(Box::new(build_simd_tree(config)));
+    trees.push((config, tree));
+    tree
+}
+
+/// Commits the preprocessed columns under `config` with stwo's own tree builder, and takes
+/// the tree out of the scheme.
+fn build_simd_tree(config: PcsConfig) -> SimdTree {
+    let twiddles = crate::Prover::<SimdBackend>::twiddles(
         config,
         *preprocessed_log_sizes().iter().max().expect("columns"),
     );
     let mut prover = crate::Prover::new(config, &twiddles);
-    prover.commit(columns());
-    prover.roots()[0]
+    prover.commit(columns().to_vec());
+    match prover.into_trees().pop() {
+        Some(MaybeOwned::Owned(tree)) => tree,
+        _ => unreachable!("the scheme owns the one tree it just committed"),
+    }
 }

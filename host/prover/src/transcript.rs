@@ -15,13 +15,16 @@ use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::utils::MaybeOwned;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
 use stwo::prover::backend::BackendForChannel;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::poly::twiddles::TwiddleTree;
-use stwo::prover::{CommitmentSchemeProver, ComponentProver, ProvingError, prove};
+use stwo::prover::{
+    CommitmentSchemeProver, CommitmentTreeProver, ComponentProver, ProvingError, prove,
+};
 
 /// The prover's transcript, on any stwo backend `B` (SIMD by default).
 pub struct Prover<'t, B: BackendForChannel<Blake2sMerkleChannel> = SimdBackend> {
@@ -51,6 +54,20 @@ impl<'t, B: BackendForChannel<Blake2sMerkleChannel>> Prover<'t, B> {
         let mut tree = self.scheme.tree_builder();
         tree.extend_evals(columns);
         tree.commit(&mut self.channel);
+    }
+
+    /// Commits a tree built earlier (the preprocessed tree, shared across proofs): its root
+    /// is mixed into the channel exactly as [`Prover::commit`] mixes a new tree's.
+    pub fn commit_built(&mut self, tree: &'t CommitmentTreeProver<B, Blake2sMerkleChannel>) {
+        self.scheme
+            .commit_tree(MaybeOwned::Borrowed(tree), &mut self.channel);
+    }
+
+    /// The committed trees, taken out of the transcript.
+    pub(crate) fn into_trees(
+        self,
+    ) -> Vec<MaybeOwned<'t, CommitmentTreeProver<B, Blake2sMerkleChannel>>> {
+        self.scheme.trees.0
     }
 
     /// Mixes the claimed LogUp sums, then commits the interaction tree (the verifier replays

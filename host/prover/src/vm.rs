@@ -11,15 +11,16 @@ use obelysk_vm::ir::Program;
 use obelysk_vm::lower::{LowerError, lower};
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::SecureField;
+use stwo::core::pcs::PcsConfig;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
-use stwo::prover::ComponentProver;
 use stwo::prover::backend::BackendForChannel;
 use stwo::prover::backend::cpu::CpuBackend;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
+use stwo::prover::{CommitmentTreeProver, ComponentProver};
 
 use crate::witness::{Table, Witness, WitnessError};
 use crate::{Column, Prover, interaction, preprocessed};
@@ -150,16 +151,28 @@ pub fn table_columns(table: &Table, log_size: u32) -> Vec<Column> {
 
 /// A stwo backend the VM prover can run on: trace generation happens on the CPU (SIMD), so
 /// the backend says how to take over such a column.
-pub trait ProverBackend: BackendForChannel<Blake2sMerkleChannel>
+pub trait ProverBackend: BackendForChannel<Blake2sMerkleChannel> + 'static
 where
     VmComponent: ComponentProver<Self>,
 {
     fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder>;
+
+    /// A preprocessed tree under `config` that this process keeps, if the backend keeps one;
+    /// otherwise each proof commits the preprocessed columns itself.
+    fn preprocessed_tree(
+        _config: PcsConfig,
+    ) -> Option<&'static CommitmentTreeProver<Self, Blake2sMerkleChannel>> {
+        None
+    }
 }
 
 impl ProverBackend for SimdBackend {
     fn from_simd(column: Column) -> Column {
         column
+    }
+
+    fn preprocessed_tree(config: PcsConfig) -> Option<&'static preprocessed::SimdTree> {
+        Some(preprocessed::simd_tree(config))
     }
 }
 
@@ -227,14 +240,17 @@ where
     let twiddles = Prover::<B>::twiddles(config, max_log_size);
     let mut prover = Prover::<B>::new(config, &twiddles);
     let preprocessed = preprocessed::columns();
-    prover.commit(preprocessed.iter().cloned().map(B::from_simd).collect());
+    match B::preprocessed_tree(config) {
+        Some(tree) => prover.commit_built(tree),
+        None => prover.commit(preprocessed.iter().cloned().map(B::from_simd).collect()),
+    }
     statement.mix_into(prover.channel());
     claim.mix_into(prover.channel());
     prover.commit(main.iter().flatten().cloned().map(B::from_simd).collect());
     let interaction_pow = prover.grind(level.interaction_pow_bits());
 
     let rel = Relations::draw(prover.channel());
-    let by_id = preprocessed::by_id(&preprocessed);
+    let by_id = preprocessed::by_id(preprocessed);
     let mut claimed_sums = [SecureField::from(0u32); N_COMPONENTS];
     let mut interaction_columns = Vec::new();
     for (i, &kind) in Kind::ALL.iter().enumerate() {

@@ -15,3 +15,14 @@ fn pinned_roots_are_the_tables_roots() {
         );
     }
 }
+
+/// The tree a process keeps and lends to every proof is the pinned one, built once per preset.
+#[test]
+fn the_shared_tree_is_the_pinned_one_and_built_once() {
+    for level in SecurityLevel::ALL {
+        let config = level.pcs_config();
+        let shared = preprocessed::simd_tree(config);
+        assert_eq!(shared.commitment.root().0, pinned_preprocessed_root(level));
+        assert!(std::ptr::eq(shared, preprocessed::simd_tree(config)));
+    }
+}
