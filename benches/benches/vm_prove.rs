@@ -269,5 +269,6 @@ fn wide_fib_bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wide_fib_bench, plugins, vm);
+// `vm` before `plugins`, which needs `make plugins`: `-- "vm/prove|wide_fib"` runs without them.
+criterion_group!(benches, wide_fib_bench, vm, plugins);
 criterion_main!(benches);

@@ -2,8 +2,9 @@
 //!
 //! [`interaction_trace`] runs a component's own `evaluate` over each packed row of its main
 //! trace with an evaluator that records the LogUp fractions instead of checking constraints,
-//! then writes one interaction column per fraction. The prover therefore never restates a
-//! component's lookups: what it commits is, by construction, what the verifier checks.
+//! then writes one interaction column per batch of fractions, batched as the component's
+//! `finalize_logup*` call says. The prover therefore never restates a component's lookups or
+//! their batching: what it commits is, by construction, what the verifier checks.
 
 use std::collections::HashMap;
 use std::ops::Mul;
@@ -26,7 +27,9 @@ struct FractionEvaluator<'a> {
     preprocessed: &'a Preprocessed<'a>,
     next_column: usize,
     row: usize,
-    fractions: Vec<(PackedSecureField, PackedSecureField)>,
+    fractions: Vec<Fraction<PackedSecureField, PackedSecureField>>,
+    /// The batch of each fraction, as the component finalized its LogUp.
+    batching: Vec<usize>,
 }
 
 impl EvalAtRow for FractionEvaluator<'_> {
@@ -63,15 +66,44 @@ impl EvalAtRow for FractionEvaluator<'_> {
     }
 
     fn write_logup_frac(&mut self, fraction: Fraction<Self::EF, Self::EF>) {
-        self.fractions
-            .push((fraction.numerator, fraction.denominator));
+        self.fractions.push(fraction);
     }
 
-    fn finalize_logup_batched(&mut self, _batching: &Vec<usize>) {}
+    fn finalize_logup_batched(&mut self, batching: &Vec<usize>) {
+        assert_eq!(
+            batching.len(),
+            self.fractions.len(),
+            "one batch per fraction"
+        );
+        self.batching = batching.clone();
+    }
 
-    fn finalize_logup(&mut self) {}
+    // The batchings of stwo's own `finalize_logup` and `finalize_logup_in_pairs`.
+    fn finalize_logup(&mut self) {
+        self.finalize_logup_batched(&(0..self.fractions.len()).collect());
+    }
 
-    fn finalize_logup_in_pairs(&mut self) {}
+    fn finalize_logup_in_pairs(&mut self) {
+        self.finalize_logup_batched(&(0..self.fractions.len()).map(|i| i / 2).collect());
+    }
+}
+
+impl FractionEvaluator<'_> {
+    /// The sum of each batch's fractions, in batch order (the batches are `0..n`, as stwo
+    /// requires).
+    fn batch_sums(self) -> Vec<Fraction<PackedSecureField, PackedSecureField>> {
+        let batches = self.batching.iter().max().map_or(0, |&last| last + 1);
+        let mut sums: Vec<Option<Fraction<_, _>>> = vec![None; batches];
+        for (fraction, &batch) in self.fractions.into_iter().zip(&self.batching) {
+            sums[batch] = Some(match sums[batch].take() {
+                Some(sum) => sum + fraction,
+                None => fraction,
+            });
+        }
+        sums.into_iter()
+            .map(|sum| sum.expect("stwo requires every batch in 0..n"))
+            .collect()
+    }
 }
 
 /// The interaction trace of the component `eval` over its `main` columns, and its claimed sum.
@@ -83,7 +115,7 @@ pub fn interaction_trace<E: FrameworkEval + Sync>(
     use rayon::prelude::*;
     let log_size = eval.log_size();
     let packed_rows = 1usize << (log_size - LOG_N_LANES);
-    let fractions: Vec<Vec<(PackedSecureField, PackedSecureField)>> = (0..packed_rows)
+    let batches: Vec<Vec<Fraction<PackedSecureField, PackedSecureField>>> = (0..packed_rows)
         .into_par_iter()
         .map(|row| {
             let evaluator = FractionEvaluator {
@@ -92,16 +124,16 @@ pub fn interaction_trace<E: FrameworkEval + Sync>(
                 next_column: 0,
                 row,
                 fractions: Vec::new(),
+                batching: Vec::new(),
             };
-            eval.evaluate(evaluator).fractions
+            eval.evaluate(evaluator).batch_sums()
         })
         .collect();
     let mut logup = LogupTraceGenerator::new(log_size);
-    for i in 0..fractions[0].len() {
+    for i in 0..batches[0].len() {
         let mut column = logup.new_col();
-        for (row, fractions) in fractions.iter().enumerate() {
-            let (numerator, denominator) = fractions[i];
-            column.write_frac(row, numerator, denominator);
+        for (row, batches) in batches.iter().enumerate() {
+            column.write_frac(row, batches[i].numerator, batches[i].denominator);
         }
         column.finalize_col();
     }

@@ -4,6 +4,7 @@
 //! - [`interaction`]: LogUp interaction columns, derived from the AIR's own `evaluate`;
 //! - [`preprocessed`]: the program-independent tables;
 //! - [`transcript`]: the Fiat–Shamir transcript (mirrors `obelysk_air::verifier`);
+//! - [`twiddles`]: the twiddles a process shares between proofs;
 //! - [`vm`]: [`prove`] and the phases it reports;
 //! - [`estimate`]: the predicted time and memory of a proof.
 
@@ -12,6 +13,7 @@ pub mod estimate;
 pub mod interaction;
 pub mod preprocessed;
 pub mod transcript;
+pub mod twiddles;
 pub mod vm;
 pub mod witness;
 

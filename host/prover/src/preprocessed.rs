@@ -84,10 +84,10 @@ pub fn simd_tree(config: PcsConfig) -> &'static SimdTree {
 /// Commits the preprocessed columns under `config` with stwo's own tree builder, and takes
 /// the tree out of the scheme.
 fn build_simd_tree(config: PcsConfig) -> SimdTree {
-    let twiddles = crate::Prover::<SimdBackend>::twiddles(
+    let twiddles = crate::twiddles::simd(crate::Prover::<SimdBackend>::twiddles_log_domain(
         config,
         *preprocessed_log_sizes().iter().max().expect("columns"),
-    );
+    ));
     let mut prover = crate::Prover::new(config, &twiddles);
     prover.commit(columns().to_vec());
     match prover.into_trees().pop() {

@@ -33,9 +33,15 @@ pub struct Prover<'t, B: BackendForChannel<Blake2sMerkleChannel> = SimdBackend> 
 }
 
 impl<'t, B: BackendForChannel<Blake2sMerkleChannel>> Prover<'t, B> {
-    /// Twiddles for components of up to `max_log_size` rows with constraints of degree ≤ 2.
+    /// The log size of the largest domain a proof over components of up to `max_log_size`
+    /// rows evaluates on (its composition polynomial's, blown up).
+    pub fn twiddles_log_domain(config: PcsConfig, max_log_size: u32) -> u32 {
+        max_log_size + 1 + config.fri_config.log_blowup_factor
+    }
+
+    /// Twiddles for components of up to `max_log_size` rows.
     pub fn twiddles(config: PcsConfig, max_log_size: u32) -> TwiddleTree<B> {
-        let log_domain = max_log_size + 1 + config.fri_config.log_blowup_factor;
+        let log_domain = Self::twiddles_log_domain(config, max_log_size);
         B::precompute_twiddles(CanonicCoset::new(log_domain).circle_domain().half_coset)
     }
 

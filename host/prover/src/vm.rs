@@ -1,5 +1,7 @@
 //! Proving a run of the Obelysk VM: execute, build the witness, commit, prove.
 
+use std::sync::Arc;
+
 use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent};
 use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::relations::Relations;
@@ -20,10 +22,11 @@ use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
+use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::{CommitmentTreeProver, ComponentProver};
 
 use crate::witness::{Table, Witness, WitnessError};
-use crate::{Column, Prover, interaction, preprocessed};
+use crate::{Column, Prover, interaction, preprocessed, twiddles};
 
 /// The default step budget of a proof (the AIR allows up to `obelysk_air::vm::MAX_STEPS`).
 pub const DEFAULT_MAX_STEPS: u64 = 1 << 22;
@@ -164,6 +167,12 @@ where
     ) -> Option<&'static CommitmentTreeProver<Self, Blake2sMerkleChannel>> {
         None
     }
+
+    /// Twiddles for domains of up to `2^log_domain` points that this process shares between
+    /// proofs, if the backend shares them; otherwise each proof computes its own.
+    fn shared_twiddles(_log_domain: u32) -> Option<Arc<TwiddleTree<Self>>> {
+        None
+    }
 }
 
 impl ProverBackend for SimdBackend {
@@ -173,6 +182,10 @@ impl ProverBackend for SimdBackend {
 
     fn preprocessed_tree(config: PcsConfig) -> Option<&'static preprocessed::SimdTree> {
         Some(preprocessed::simd_tree(config))
+    }
+
+    fn shared_twiddles(log_domain: u32) -> Option<Arc<TwiddleTree<Self>>> {
+        Some(twiddles::simd(log_domain))
     }
 }
 
@@ -237,7 +250,8 @@ where
     progress(Phase::Commit);
     let config = level.pcs_config();
     let max_log_size = claim.log_sizes.iter().copied().max().unwrap_or(0).max(20);
-    let twiddles = Prover::<B>::twiddles(config, max_log_size);
+    let twiddles = B::shared_twiddles(Prover::<B>::twiddles_log_domain(config, max_log_size))
+        .unwrap_or_else(|| Arc::new(Prover::<B>::twiddles(config, max_log_size)));
     let mut prover = Prover::<B>::new(config, &twiddles);
     let preprocessed = preprocessed::columns();
     match B::preprocessed_tree(config) {

@@ -196,7 +196,9 @@ impl FrameworkEval for VmEval {
         self.log_size
     }
 
-    /// Every constraint has degree ≤ 2 (see `DESIGN.md`).
+    /// Every constraint has degree ≤ 3 (LogUp fractions in pairs, see `DESIGN.md`): the
+    /// quotient of a degree-3 constraint by the trace's vanishing polynomial fits in twice
+    /// the trace's size.
     fn max_constraint_log_degree_bound(&self) -> u32 {
         self.log_size + 1
     }
@@ -212,7 +214,9 @@ impl FrameworkEval for VmEval {
             Kind::Memory => memory::evaluate(&mut eval, rel),
             family => family.evaluate_family(&mut eval, rel),
         }
-        eval.finalize_logup();
+        // Two fractions per interaction column: half the columns of one per fraction, for
+        // degree-3 constraints (numerators of degree ≤ 2, linear denominators).
+        eval.finalize_logup_in_pairs();
         eval
     }
 }

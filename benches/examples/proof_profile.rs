@@ -1,0 +1,54 @@
+//! Where one proof's time goes: proves `tests/fixtures/mixed.wat` at about `2^k` steps once to
+//! warm up (the shared preprocessed tree, allocator), then again with stwo's tracing spans
+//! printed as they close (`time.busy` per span), then the proof's size.
+//!
+//! `cargo run --release -p obelysk-benches --example proof_profile -- 10`
+
+use std::time::Instant;
+
+use obelysk_air::security::SecurityLevel;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+fn main() {
+    let log_steps: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
+    let wasm = wat::parse_str(include_str!("../../tests/fixtures/mixed.wat")).unwrap();
+    let program = obelysk_vm::lower::lower(&wasm).unwrap();
+    let steps = |n: u32| {
+        obelysk_vm::interp::run(&program, &[n, 6], u64::MAX)
+            .unwrap()
+            .steps
+            .len() as u64
+    };
+    let (base, per_iteration) = (steps(0), steps(1) - steps(0));
+    let input = [
+        ((1u64 << log_steps).saturating_sub(base) / per_iteration) as u32,
+        6,
+    ];
+    let level = SecurityLevel::Bits96;
+    let prove = || {
+        let started = Instant::now();
+        let (_, file) =
+            obelysk_prover::prove_program(&program, &input, level, u64::MAX, &mut |_| {}).unwrap();
+        (file, started.elapsed())
+    };
+    let (_, warm) = prove();
+    eprintln!("warm-up proof: {:.1} ms", warm.as_secs_f64() * 1e3);
+    tracing_subscriber::fmt()
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let (file, elapsed) = prove();
+    let started = Instant::now();
+    obelysk_air::api::verify_program(&program, &file, 96).unwrap();
+    eprintln!(
+        "2^{log_steps}: {} steps, proof {:.1} ms, {} bytes, verify {:.1} ms",
+        file.statement.steps,
+        elapsed.as_secs_f64() * 1e3,
+        file.to_bytes().len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+}
