@@ -2,7 +2,8 @@
 //! warm up (the shared preprocessed tree, allocator), then again with stwo's tracing spans
 //! printed as they close (`time.busy` per span), then the proof's size.
 //!
-//! `cargo run --release -p obelysk-benches --example proof_profile -- 10`
+//! `cargo run --release -p obelysk-benches --example proof_profile -- 10 [96|98]` (the
+//! security preset, 96 by default).
 
 use std::time::Instant;
 
@@ -27,7 +28,11 @@ fn main() {
         ((1u64 << log_steps).saturating_sub(base) / per_iteration) as u32,
         6,
     ];
-    let level = SecurityLevel::Bits96;
+    let level = match std::env::args().nth(2).as_deref() {
+        None | Some("96") => SecurityLevel::Bits96,
+        Some("98") => SecurityLevel::Bits98,
+        Some(other) => panic!("no {other}-bit preset: 96 or 98"),
+    };
     let prove = || {
         let started = Instant::now();
         let (_, file) =
@@ -43,7 +48,7 @@ fn main() {
         .init();
     let (file, elapsed) = prove();
     let started = Instant::now();
-    obelysk_air::api::verify_program(&program, &file, 96).unwrap();
+    obelysk_air::api::verify_program(&program, &file, level.bits()).unwrap();
     eprintln!(
         "2^{log_steps}: {} steps, proof {:.1} ms, {} bytes, verify {:.1} ms",
         file.statement.steps,
