@@ -93,6 +93,10 @@ pub mod wide_fib {
         let config = level.pcs_config();
         let twiddles = Prover::<B>::twiddles(config, log_size);
         let mut prover = Prover::<B>::new(config, &twiddles);
+        // The VM prover's settings, so the two compare like for like.
+        if B::KEEPS_COEFFICIENTS {
+            prover.keep_coefficients();
+        }
         prover.commit(Vec::new());
         prover.commit(trace.iter().cloned().map(B::from_simd).collect());
         let component = FrameworkComponent::new(

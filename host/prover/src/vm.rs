@@ -160,6 +160,11 @@ where
 {
     fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder>;
 
+    /// Whether proofs keep the columns' coefficients for the out-of-domain samples
+    /// ([`Prover::keep_coefficients`]): faster where the backend evaluates coefficients at a
+    /// point quickly (SIMD); a backend with its own barycentric kernel (CUDA) leaves it off.
+    const KEEPS_COEFFICIENTS: bool = false;
+
     /// A preprocessed tree under `config` that this process keeps, if the backend keeps one;
     /// otherwise each proof commits the preprocessed columns itself.
     fn preprocessed_tree(
@@ -179,6 +184,8 @@ impl ProverBackend for SimdBackend {
     fn from_simd(column: Column) -> Column {
         column
     }
+
+    const KEEPS_COEFFICIENTS: bool = true;
 
     fn preprocessed_tree(config: PcsConfig) -> Option<&'static preprocessed::SimdTree> {
         Some(preprocessed::simd_tree(config))
@@ -253,6 +260,9 @@ where
     let twiddles = B::shared_twiddles(Prover::<B>::twiddles_log_domain(config, max_log_size))
         .unwrap_or_else(|| Arc::new(Prover::<B>::twiddles(config, max_log_size)));
     let mut prover = Prover::<B>::new(config, &twiddles);
+    if B::KEEPS_COEFFICIENTS {
+        prover.keep_coefficients();
+    }
     let preprocessed = preprocessed::columns();
     match B::preprocessed_tree(config) {
         Some(tree) => prover.commit_built(tree),
