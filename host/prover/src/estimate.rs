@@ -21,15 +21,15 @@ pub struct CostModel {
 }
 
 /// The time model of a node's proofs on a 2-core x86_64 machine, `SimdBackend`, 96 bits,
-/// LogUp in pairs: a line through the proof times a node measured in stop 28 (`cargo test
-/// -p obelysk-node --test e2e timing_ -- --nocapture`, the test profile: 8,019 steps 603 ms,
-/// 32,019 steps 810 ms, 128,019 steps 1,545 ms). The bench's in-process proofs run faster
-/// (release profile; its fit: 361 ms + 3,983 ns a step); the test profile's debug
+/// LogUp in pairs, coefficients kept: a line through the proof times a node measured in stop
+/// 28 (`cargo test -p obelysk-node --test e2e timing_ -- --nocapture`, the test profile: 8,019
+/// steps 471 ms, 32,019 steps 691 ms, 128,019 steps 1,344 ms). The bench's in-process proofs
+/// run faster (release profile; its fit: 236 ms + 3,232 ns a step); the test profile's debug
 /// assertions and opt-level 2 are the likely difference, not yet measured apart. Memory: the
 /// earlier bench fit.
 pub const CALIBRATED: CostModel = CostModel {
-    fixed_ms: 540.0,
-    ns_per_step: 7_850.0,
+    fixed_ms: 415.0,
+    ns_per_step: 7_300.0,
     fixed_bytes: 256.0 * 1024.0 * 1024.0,
     bytes_per_step: 1_200.0,
 };
