@@ -20,32 +20,13 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use obelysk_air::security::SecurityLevel;
-use obelysk_benches::{plugin, wide_fib};
+use obelysk_benches::{mixed, plugin, wide_fib};
 use obelysk_guest::codec::pack_bytes as pack;
 use obelysk_prover::vm::{prove_witness, statement};
 use obelysk_prover::witness::Witness;
 use stwo::prover::backend::simd::SimdBackend;
 
 const LEVEL: SecurityLevel = SecurityLevel::Bits96;
-
-fn mixed() -> Vec<u8> {
-    wat::parse_str(include_str!("../../tests/fixtures/mixed.wat")).unwrap()
-}
-
-/// The input that runs `mixed.wat` close to `2^log_steps` steps.
-fn input_for(program: &obelysk_vm::ir::Program, log_steps: u32) -> Vec<u32> {
-    let steps = |n: u32| {
-        obelysk_vm::interp::run(program, &[n, 6], u64::MAX)
-            .unwrap()
-            .steps
-            .len() as u64
-    };
-    let (base, per_iteration) = (steps(0), steps(1) - steps(0));
-    vec![
-        ((1u64 << log_steps).saturating_sub(base) / per_iteration) as u32,
-        6,
-    ]
-}
 
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -91,14 +72,14 @@ fn prove_and_verify(program: &obelysk_vm::ir::Program, input: &[u32]) {
 }
 
 fn vm(c: &mut Criterion) {
-    let wasm = mixed();
+    let wasm = mixed::wasm();
     let program = obelysk_vm::lower::lower(&wasm).unwrap();
     let mut group = c.benchmark_group("vm/prove+verify");
     group.sample_size(10);
     // (steps, one proof's ms, peak RSS bytes) per size, for the cost model's fit.
     let mut samples = Vec::new();
     for log_steps in [10u32, 14, 16, 18, 20] {
-        let input = input_for(&program, log_steps);
+        let input = mixed::input(&program, log_steps);
         let steps = report(&format!("vm 2^{log_steps}"), &program, &input);
         let timed = Instant::now();
         obelysk_prover::prove_program(&program, &input, LEVEL, u64::MAX, &mut |_| {}).unwrap();

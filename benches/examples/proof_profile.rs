@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use obelysk_air::security::SecurityLevel;
+use obelysk_benches::mixed;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 fn main() {
@@ -15,19 +16,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10);
-    let wasm = wat::parse_str(include_str!("../../tests/fixtures/mixed.wat")).unwrap();
-    let program = obelysk_vm::lower::lower(&wasm).unwrap();
-    let steps = |n: u32| {
-        obelysk_vm::interp::run(&program, &[n, 6], u64::MAX)
-            .unwrap()
-            .steps
-            .len() as u64
-    };
-    let (base, per_iteration) = (steps(0), steps(1) - steps(0));
-    let input = [
-        ((1u64 << log_steps).saturating_sub(base) / per_iteration) as u32,
-        6,
-    ];
+    let program = obelysk_vm::lower::lower(&mixed::wasm()).unwrap();
+    let input = mixed::input(&program, log_steps);
     let level = match std::env::args().nth(2).as_deref() {
         None | Some("96") => SecurityLevel::Bits96,
         Some("98") => SecurityLevel::Bits98,

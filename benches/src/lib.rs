@@ -14,6 +14,32 @@ pub fn plugin(name: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("{}: {e}; run `make plugins` first", path.display()))
 }
 
+/// `tests/fixtures/mixed.wat` (loop + calls + branches + recursion + I/O), the program the
+/// `vm` benches and `examples/proof_profile` run at a chosen size.
+pub mod mixed {
+    use obelysk_vm::ir::Program;
+
+    /// The module.
+    pub fn wasm() -> Vec<u8> {
+        wat::parse_str(include_str!("../../tests/fixtures/mixed.wat")).unwrap()
+    }
+
+    /// The input that runs `program` (the lowered module) close to `2^log_steps` steps.
+    pub fn input(program: &Program, log_steps: u32) -> Vec<u32> {
+        let steps = |n: u32| {
+            obelysk_vm::interp::run(program, &[n, 6], u64::MAX)
+                .unwrap()
+                .steps
+                .len() as u64
+        };
+        let (base, per_iteration) = (steps(0), steps(1) - steps(0));
+        vec![
+            ((1u64 << log_steps).saturating_sub(base) / per_iteration) as u32,
+            6,
+        ]
+    }
+}
+
 /// stwo's wide-Fibonacci AIR (`c[i+2] = c[i]² + c[i+1]²` across the columns of a row), the
 /// common yardstick of STARK provers, proven with Obelysk's transcript on any backend.
 pub mod wide_fib {

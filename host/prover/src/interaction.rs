@@ -70,25 +70,29 @@ impl EvalAtRow for FractionEvaluator<'_> {
     }
 
     fn finalize_logup_batched(&mut self, batching: &Vec<usize>) {
+        self.set_batching(batching.clone());
+    }
+
+    // The batchings of stwo's own `finalize_logup` and `finalize_logup_in_pairs`.
+    fn finalize_logup(&mut self) {
+        self.set_batching((0..self.fractions.len()).collect());
+    }
+
+    fn finalize_logup_in_pairs(&mut self) {
+        self.set_batching((0..self.fractions.len()).map(|i| i / 2).collect());
+    }
+}
+
+impl FractionEvaluator<'_> {
+    fn set_batching(&mut self, batching: Vec<usize>) {
         assert_eq!(
             batching.len(),
             self.fractions.len(),
             "one batch per fraction"
         );
-        self.batching = batching.clone();
+        self.batching = batching;
     }
 
-    // The batchings of stwo's own `finalize_logup` and `finalize_logup_in_pairs`.
-    fn finalize_logup(&mut self) {
-        self.finalize_logup_batched(&(0..self.fractions.len()).collect());
-    }
-
-    fn finalize_logup_in_pairs(&mut self) {
-        self.finalize_logup_batched(&(0..self.fractions.len()).map(|i| i / 2).collect());
-    }
-}
-
-impl FractionEvaluator<'_> {
     /// The sum of each batch's fractions, in batch order (the batches are `0..n`, as stwo
     /// requires).
     fn batch_sums(self) -> Vec<Fraction<PackedSecureField, PackedSecureField>> {
