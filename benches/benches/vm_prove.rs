@@ -51,7 +51,7 @@ fn report(label: &str, program: &obelysk_vm::ir::Program, input: &[u32]) -> u64 
         .map(|(t, log)| t.columns.len() << log)
         .sum();
     let proven = statement(program, input, &trace);
-    let file = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
+    let file = prove_witness(&proven, witness, LEVEL, &mut |_| {}).unwrap();
     let started = Instant::now();
     obelysk_air::api::verify_program(program, &file, 96).unwrap();
     println!(

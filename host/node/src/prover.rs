@@ -490,13 +490,13 @@ fn prove_run(
     let (level, progress) = (settings.level, &mut progress);
     match settings.backend {
         Backend::Simd => obelysk_prover::vm::prove_witness_on::<SimdBackend>(
-            &statement, &witness, level, progress,
+            &statement, witness, level, progress,
         ),
-        Backend::Cpu => obelysk_prover::vm::prove_witness_on::<CpuBackend>(
-            &statement, &witness, level, progress,
-        ),
+        Backend::Cpu => {
+            obelysk_prover::vm::prove_witness_on::<CpuBackend>(&statement, witness, level, progress)
+        }
         Backend::Cuda => obelysk_prover::vm::prove_witness_on::<obelysk_cuda::CudaBackend>(
-            &statement, &witness, level, progress,
+            &statement, witness, level, progress,
         ),
     }
     .map_err(|e| failed(&e))

@@ -128,7 +128,7 @@ pub fn check_witness(
     for kind in Kind::ALL {
         let log_size = claim.log_size(kind);
         let eval = eval(&claim, kind, &rel);
-        let main = table_columns(witness.table(kind), log_size);
+        let main = table_columns(witness.table(kind).clone(), log_size);
         total += interaction::interaction_trace(&eval, &main, &by_id).1;
     }
     if total.is_zero() {

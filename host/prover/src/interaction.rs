@@ -9,12 +9,19 @@
 use std::collections::HashMap;
 use std::ops::Mul;
 
+use num_traits::Zero;
 use stwo::core::Fraction;
+use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::{SECURE_EXTENSION_DEGREE, SecureField};
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::prover::backend::Column as _;
+use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
-use stwo::prover::backend::simd::qm31::PackedSecureField;
+use stwo::prover::backend::simd::prefix_sum::inclusive_prefix_sum;
+use stwo::prover::backend::simd::qm31::{PackedSecureField, batch_inverse_packed_qm31};
+use stwo::prover::poly::circle::CircleEvaluation;
 use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
-use stwo_constraint_framework::{EvalAtRow, FrameworkEval, LogupTraceGenerator};
+use stwo_constraint_framework::{EvalAtRow, FrameworkEval};
 
 use crate::Column;
 
@@ -93,24 +100,36 @@ impl FractionEvaluator<'_> {
         self.batching = batching;
     }
 
-    /// The sum of each batch's fractions, in batch order (the batches are `0..n`, as stwo
-    /// requires).
-    fn batch_sums(self) -> Vec<Fraction<PackedSecureField, PackedSecureField>> {
+    /// Writes the sum of each batch's fractions into `sums`, in batch order (the batches are
+    /// `0..n`, as stwo requires).
+    fn batch_sums(&self, sums: &mut Vec<Fraction<PackedSecureField, PackedSecureField>>) {
         let batches = self.batching.iter().max().map_or(0, |&last| last + 1);
-        let mut sums: Vec<Option<Fraction<_, _>>> = vec![None; batches];
-        for (fraction, &batch) in self.fractions.into_iter().zip(&self.batching) {
-            sums[batch] = Some(match sums[batch].take() {
-                Some(sum) => sum + fraction,
-                None => fraction,
+        let mut partial: Vec<Option<Fraction<_, _>>> = vec![None; batches];
+        for (fraction, &batch) in self.fractions.iter().zip(&self.batching) {
+            partial[batch] = Some(match partial[batch].take() {
+                Some(sum) => sum + *fraction,
+                None => *fraction,
             });
         }
-        sums.into_iter()
-            .map(|sum| sum.expect("stwo requires every batch in 0..n"))
-            .collect()
+        sums.clear();
+        sums.extend(
+            partial
+                .into_iter()
+                .map(|sum| sum.expect("stwo requires every batch in 0..n")),
+        );
     }
 }
 
+/// Packed rows per parallel task: each task inverts its rows' denominators in one batch.
+const CHUNK_PACKED_ROWS: usize = 64;
+
 /// The interaction trace of the component `eval` over its `main` columns, and its claimed sum.
+///
+/// The layout is stwo's `LogupTraceGenerator`'s: column `i` (four base columns) holds, per
+/// row, the running sum of batches `0..=i`; the last column is then shifted by
+/// `claimed_sum / 2^log_size` and prefix-summed over the rows. Rows are evaluated in
+/// parallel chunks that write straight into the output columns, so no per-row fractions are
+/// kept.
 pub fn interaction_trace<E: FrameworkEval + Sync>(
     eval: &E,
     main: &[Column],
@@ -119,27 +138,86 @@ pub fn interaction_trace<E: FrameworkEval + Sync>(
     use rayon::prelude::*;
     let log_size = eval.log_size();
     let packed_rows = 1usize << (log_size - LOG_N_LANES);
-    let batches: Vec<Vec<Fraction<PackedSecureField, PackedSecureField>>> = (0..packed_rows)
-        .into_par_iter()
-        .map(|row| {
-            let evaluator = FractionEvaluator {
-                main,
-                preprocessed,
-                next_column: 0,
-                row,
-                fractions: Vec::new(),
-                batching: Vec::new(),
-            };
-            eval.evaluate(evaluator).batch_sums()
-        })
+    let evaluator = |row| FractionEvaluator {
+        main,
+        preprocessed,
+        next_column: 0,
+        row,
+        fractions: Vec::new(),
+        batching: Vec::new(),
+    };
+    let mut sums = Vec::new();
+    eval.evaluate(evaluator(0)).batch_sums(&mut sums);
+    let batches = sums.len();
+    assert!(batches > 0, "every VM component has a LogUp fraction");
+
+    let mut coordinates: Vec<BaseColumn> = (0..batches * SECURE_EXTENSION_DEGREE)
+        .map(|_| BaseColumn::zeros(1 << log_size))
         .collect();
-    let mut logup = LogupTraceGenerator::new(log_size);
-    for i in 0..batches[0].len() {
-        let mut column = logup.new_col();
-        for (row, batches) in batches.iter().enumerate() {
-            column.write_frac(row, batches[i].numerator, batches[i].denominator);
+    let chunk = CHUNK_PACKED_ROWS.min(packed_rows);
+    let mut tasks: Vec<Vec<&mut [PackedM31]>> = (0..packed_rows / chunk)
+        .map(|_| Vec::with_capacity(coordinates.len()))
+        .collect();
+    for column in &mut coordinates {
+        for (task, slice) in tasks.iter_mut().zip(column.data.chunks_mut(chunk)) {
+            task.push(slice);
         }
-        column.finalize_col();
     }
-    logup.finalize_last()
+    tasks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(task, mut out)| {
+            let first_row = task * chunk;
+            let mut numerators = Vec::with_capacity(chunk * batches);
+            let mut denominators = Vec::with_capacity(chunk * batches);
+            let mut sums = Vec::with_capacity(batches);
+            for row in first_row..first_row + chunk {
+                eval.evaluate(evaluator(row)).batch_sums(&mut sums);
+                assert_eq!(sums.len(), batches, "every row has the same batches");
+                for sum in sums.drain(..) {
+                    numerators.push(sum.numerator);
+                    denominators.push(sum.denominator);
+                }
+            }
+            let mut inverses = vec![PackedSecureField::zero(); denominators.len()];
+            batch_inverse_packed_qm31(&denominators, &mut inverses);
+            for (r, (numerators, inverses)) in numerators
+                .chunks(batches)
+                .zip(inverses.chunks(batches))
+                .enumerate()
+            {
+                let mut running = PackedSecureField::zero();
+                for (i, (&n, &inv)) in numerators.iter().zip(inverses).enumerate() {
+                    running += n * inv;
+                    for (k, value) in running.into_packed_m31s().into_iter().enumerate() {
+                        out[i * SECURE_EXTENSION_DEGREE + k][r] = value;
+                    }
+                }
+            }
+        });
+
+    // The last column: its total is the claimed sum; shifted so that its prefix sum over the
+    // rows ends at the claimed sum, as stwo's verifier expects.
+    let last = coordinates.split_off((batches - 1) * SECURE_EXTENSION_DEGREE);
+    let coordinate_sums: [M31; SECURE_EXTENSION_DEGREE] = std::array::from_fn(|k| {
+        last[k]
+            .data
+            .iter()
+            .copied()
+            .sum::<PackedM31>()
+            .pointwise_sum()
+    });
+    let claimed_sum = SecureField::from_m31_array(coordinate_sums);
+    let shift = (claimed_sum / M31::from_u32_unchecked(1 << log_size)).to_m31_array();
+    coordinates.extend(last.into_iter().zip(shift).map(|(mut column, shift)| {
+        let shift = PackedM31::broadcast(shift);
+        column.data.iter_mut().for_each(|x| *x -= shift);
+        inclusive_prefix_sum(column)
+    }));
+    let domain = CanonicCoset::new(log_size).circle_domain();
+    let columns = coordinates
+        .into_iter()
+        .map(|column| CircleEvaluation::new(domain, column))
+        .collect();
+    (columns, claimed_sum)
 }

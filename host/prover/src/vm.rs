@@ -117,12 +117,17 @@ where
         return Err(ProveError::InputTooLarge(input.len()));
     }
     progress(Phase::Execute);
-    let trace = interp::run(program, input, max_steps)?;
+    let trace =
+        tracing::info_span!("Execute").in_scope(|| interp::run(program, input, max_steps))?;
     progress(Phase::Trace);
-    let witness = Witness::build(program, input, &trace)?;
+    let witness =
+        tracing::info_span!("Witness").in_scope(|| Witness::build(program, input, &trace))?;
     let statement = statement(program, input, &trace);
-    let file = prove_witness_on::<B>(&statement, &witness, level, progress)?;
-    Ok((trace.output, file))
+    // Each stage frees what the next no longer reads: the trace here, the witness once its
+    // columns are built (peak memory at 2^20 steps).
+    drop(trace);
+    let file = prove_witness_on::<B>(&statement, witness, level, progress)?;
+    Ok((statement.output, file))
 }
 
 /// The statement a trace proves.
@@ -135,15 +140,15 @@ pub fn statement(program: &Program, input: &[u32], trace: &Trace) -> Statement {
     }
 }
 
-/// A table's columns, zero-padded to `2^log_size` rows.
-pub fn table_columns(table: &Table, log_size: u32) -> Vec<Column> {
+/// A table's columns, zero-padded to `2^log_size` rows (each table column is freed as soon
+/// as it is copied).
+pub fn table_columns(table: Table, log_size: u32) -> Vec<Column> {
     table
         .columns
-        .iter()
+        .into_iter()
         .map(|values| {
             let padded: BaseColumn = values
-                .iter()
-                .copied()
+                .into_iter()
                 .chain(std::iter::repeat(BaseField::from(0)))
                 .take(1 << log_size)
                 .collect();
@@ -217,17 +222,18 @@ impl ProverBackend for obelysk_cuda::CudaBackend {
 /// Commits and proves `witness` (honest or, in tests, forged) for `statement` on `SimdBackend`.
 pub fn prove_witness(
     statement: &Statement,
-    witness: &Witness,
+    witness: Witness,
     level: SecurityLevel,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<ProofFile, ProveError> {
     prove_witness_on::<SimdBackend>(statement, witness, level, progress)
 }
 
-/// [`prove_witness`] on backend `B`: the same proof, byte for byte, on every backend.
+/// [`prove_witness`] on backend `B`: the same proof, byte for byte, on every backend. The
+/// witness is consumed: its tables are freed as their columns are built.
 pub fn prove_witness_on<B: ProverBackend>(
     statement: &Statement,
-    witness: &Witness,
+    witness: Witness,
     level: SecurityLevel,
     progress: &mut dyn FnMut(Phase),
 ) -> Result<ProofFile, ProveError>
@@ -235,10 +241,14 @@ where
     VmComponent: ComponentProver<B>,
 {
     let claim = witness.claim;
-    let main: Vec<Vec<Column>> = Kind::ALL
-        .iter()
-        .map(|&kind| table_columns(witness.table(kind), claim.log_size(kind)))
+    let _span = tracing::info_span!("Main trace columns").entered();
+    let main: Vec<Vec<Column>> = witness
+        .tables
+        .into_iter()
+        .zip(Kind::ALL)
+        .map(|(table, kind)| table_columns(table, claim.log_size(kind)))
         .collect();
+    drop(_span);
     let body = prove_columns::<B>(statement, &claim, main, level, progress)?;
     Ok(ProofFile::new(statement.clone(), level, &body))
 }
@@ -277,12 +287,16 @@ where
     let by_id = preprocessed::by_id(preprocessed);
     let mut claimed_sums = [SecureField::from(0u32); N_COMPONENTS];
     let mut interaction_columns = Vec::new();
+    let span = tracing::info_span!("Interaction trace").entered();
     for (i, &kind) in Kind::ALL.iter().enumerate() {
         let eval = obelysk_air::vm::eval(claim, kind, &rel);
         let (columns, sum) = interaction::interaction_trace(&eval, &main[i], &by_id);
         claimed_sums[i] = sum;
         interaction_columns.extend(columns);
     }
+    // The main columns were read for the last time: free them before the composition.
+    drop(main);
+    drop(span);
     prover.commit_interaction(
         &claimed_sums,
         interaction_columns.into_iter().map(B::from_simd).collect(),

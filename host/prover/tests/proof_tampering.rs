@@ -364,7 +364,7 @@ fn one_statement_one_attestation() {
     witness.claim.log_sizes[4] += 1;
     let statement = obelysk_prover::vm::statement(&program, &[5, 9, 2], &trace);
     let padded =
-        obelysk_prover::vm::prove_witness(&statement, &witness, LEVEL, &mut |_| {}).unwrap();
+        obelysk_prover::vm::prove_witness(&statement, witness, LEVEL, &mut |_| {}).unwrap();
     verify_file(&wasm, &padded, 96).expect("the padded proof verifies");
     assert_ne!(padded.body, file.body);
     assert_eq!(padded.attestation, file.attestation);

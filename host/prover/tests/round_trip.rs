@@ -76,10 +76,10 @@ fn backends_make_identical_proofs() {
     let trace = obelysk_vm::interp::run(&program, &input, 1 << 16).unwrap();
     let witness = Witness::build(&program, &input, &trace).unwrap();
     let proven = statement(&program, &input, &trace);
-    let simd = prove_witness(&proven, &witness, LEVEL, &mut |_| {}).unwrap();
+    let simd = prove_witness(&proven, witness.clone(), LEVEL, &mut |_| {}).unwrap();
     let cpu = prove_witness_on::<stwo::prover::backend::cpu::CpuBackend>(
         &proven,
-        &witness,
+        witness.clone(),
         LEVEL,
         &mut |_| {},
     )
@@ -90,7 +90,7 @@ fn backends_make_identical_proofs() {
     // The CUDA backend, its kernels run on the CPU by the host device.
     use obelysk_cuda::device::{self, HostDevice};
     device::set_current(std::sync::Arc::new(HostDevice::new()));
-    let cuda = prove_witness_on::<obelysk_cuda::CudaBackend>(&proven, &witness, LEVEL, &mut |_| {})
+    let cuda = prove_witness_on::<obelysk_cuda::CudaBackend>(&proven, witness, LEVEL, &mut |_| {})
         .unwrap();
     assert_eq!(simd.body, cuda.body);
     // Every operation of the proof ran as a kernel: nothing went through the CPU backend.

@@ -772,11 +772,28 @@ impl Block {
 /// A value on the operand stack during lowering: its first slot, its width in slots (1 for
 /// an i32, 2 for an i64, low word first) and its value when it was pushed by a constant and
 /// not changed since (shifts by a constant amount lower to fewer instructions).
+///
+/// Two fields save copies (see [`Lowering::materialize`]): a `local.get` emits nothing and
+/// leaves a value whose words still live in the local (`local`), so the instruction that
+/// consumes it reads the local directly; and a value written by the last instruction
+/// emitted (`producer`) can have that instruction write a local instead of its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Value {
     slot: Slot,
     width: u32,
     known: Option<u64>,
+    /// The value is not in its slot yet: it is the local whose first slot this is, unchanged
+    /// since its `local.get`.
+    local: Option<Slot>,
+    /// The instruction (an index into the code) that wrote the value into its slot.
+    producer: Option<usize>,
+}
+
+impl Value {
+    /// The slot holding the value's first word now (its local's, while it is pending).
+    fn source(&self) -> Slot {
+        self.local.unwrap_or(self.slot)
+    }
 }
 
 /// Per-function lowering state.
@@ -838,6 +855,8 @@ impl FunctionState {
             slot,
             width,
             known: None,
+            local: None,
+            producer: None,
         });
         Ok(slot)
     }
@@ -924,6 +943,94 @@ impl Lowering {
     fn emit(&mut self, instr: Instr) -> usize {
         self.code.push(instr);
         self.code.len() - 1
+    }
+
+    /// Emits the copies that put the pending value `index` (a `local.get` not yet copied,
+    /// [`Value::local`]) into its slot. Every operator that reads values by slot, branches,
+    /// calls or opens a block runs after [`Lowering::materialize_all`]; only the operators of
+    /// [`reads_pending`] read a pending value where it is.
+    fn materialize(&mut self, s: &mut FunctionState, index: usize) {
+        let value = &mut s.values[index];
+        if let Some(local) = value.local.take() {
+            let (slot, width) = (value.slot, value.width);
+            for i in 0..width {
+                self.emit(Instr::Copy {
+                    dst: slot + i,
+                    src: local + i,
+                });
+            }
+        }
+    }
+
+    /// Materializes the values in the top `slots` slots: what a branch carries. A branch
+    /// drops the other values of its block, and the values below the innermost block were
+    /// materialized when it opened, so they need no copy.
+    fn materialize_carried(&mut self, s: &mut FunctionState, slots: u32) {
+        let from = s.sp.saturating_sub(slots);
+        for index in 0..s.values.len() {
+            if s.values[index].slot >= from {
+                self.materialize(s, index);
+            }
+        }
+    }
+
+    /// Materializes every pending value.
+    fn materialize_all(&mut self, s: &mut FunctionState) {
+        for index in 0..s.values.len() {
+            self.materialize(s, index);
+        }
+    }
+
+    /// Materializes the pending values below the top `skip` that read `local` (before it is
+    /// written).
+    fn materialize_readers(
+        &mut self,
+        s: &mut FunctionState,
+        (local, width): (Slot, u32),
+        skip: usize,
+    ) {
+        let below = s.values.len().saturating_sub(skip);
+        for index in 0..below {
+            let value = s.values[index];
+            let overlaps = value
+                .local
+                .is_some_and(|src| src < local + width && local < src + value.width);
+            if overlaps {
+                self.materialize(s, index);
+            }
+        }
+    }
+
+    /// Pops a one-slot operand for the instruction about to be emitted: where it is now.
+    fn operand(&mut self, s: &mut FunctionState) -> Result<Slot, Refusal> {
+        Ok(s.pop()?.source())
+    }
+
+    /// Emits `instr`, which writes the value just pushed, and records it as its producer.
+    fn produce(&mut self, s: &mut FunctionState, instr: Instr) {
+        let at = self.emit(instr);
+        s.values.last_mut().expect("pushed").producer = Some(at);
+    }
+
+    /// Makes the last instruction, when it produced `value` (one slot), write `dst` instead
+    /// of the value's slot; returns whether it did.
+    fn retarget(&mut self, value: &Value, dst: Slot) -> bool {
+        if value.width != 1 || value.producer != self.code.len().checked_sub(1) {
+            return false;
+        }
+        match self.code.last_mut() {
+            Some(
+                Instr::Const { dst: d, .. }
+                | Instr::Binary { dst: d, .. }
+                | Instr::Unary { dst: d, .. }
+                | Instr::Eqz { dst: d, .. }
+                | Instr::Load { dst: d, .. },
+            ) if *d == value.slot => {
+                *d = dst;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn unsupported(&mut self, name: impl Into<String>) {
@@ -1109,6 +1216,9 @@ impl Lowering {
                 _ => return Ok(()),
             }
         }
+        if !reads_pending(op) {
+            self.materialize_all(s);
+        }
         if self.i64_operator(s, op)? {
             return Ok(());
         }
@@ -1129,7 +1239,8 @@ impl Lowering {
             }
             Operator::If { blockty } => {
                 let (params, results) = block_type(module, &blockty)?;
-                let cond = s.pop()?.slot;
+                let cond = self.operand(s)?;
+                self.materialize_all(s);
                 let jump = self.emit(Instr::JumpIfZero { cond, target: 0 });
                 self.open(s, BlockKind::If, &params, results, Some(jump))?;
             }
@@ -1155,6 +1266,10 @@ impl Lowering {
                 self.patch(else_jump, here);
             }
             Operator::End => {
+                if self.return_in_place(s) {
+                    return Ok(());
+                }
+                self.materialize_all(s);
                 let block = s.blocks.pop().expect("validated: balanced blocks");
                 let end = self.pc();
                 if let Some(else_jump) = block.else_jump {
@@ -1180,8 +1295,9 @@ impl Lowering {
                 s.dead = true;
             }
             Operator::BrIf { relative_depth } => {
-                let cond = s.pop()?.slot;
+                let cond = self.operand(s)?;
                 let index = s.blocks.len() - 1 - relative_depth as usize;
+                self.materialize_carried(s, s.blocks[index].label_slots());
                 let target = &s.blocks[index];
                 let moves = Self::moves_values(s, target);
                 if target.kind == BlockKind::Loop && !moves {
@@ -1198,7 +1314,8 @@ impl Lowering {
                 }
             }
             Operator::BrTable { ref targets } => {
-                let index = s.pop()?.slot;
+                let index = self.operand(s)?;
+                self.materialize_all(s);
                 let mut depths = targets
                     .targets()
                     .collect::<Result<Vec<u32>, _>>()
@@ -1278,18 +1395,24 @@ impl Lowering {
             }
             Operator::LocalGet { local_index } => {
                 let (src, w) = s.local(local_index)?;
-                let dst = s.push(w)?;
-                self.copy(dst, src, w);
+                s.push(w)?;
+                s.values.last_mut().expect("pushed").local = Some(src);
             }
             Operator::LocalSet { local_index } => {
-                let (dst, w) = s.local(local_index)?;
-                let src = s.pop()?.slot;
-                self.copy(dst, src, w);
+                let local = s.local(local_index)?;
+                let value = s.pop()?;
+                self.materialize_readers(s, local, 0);
+                self.set_local(&value, local);
             }
             Operator::LocalTee { local_index } => {
-                let (dst, w) = s.local(local_index)?;
-                let src = s.peek(0)?.slot;
-                self.copy(dst, src, w);
+                let local = s.local(local_index)?;
+                self.materialize_readers(s, local, 1);
+                let value = s.peek(0)?;
+                if self.set_local(&value, local) {
+                    // The producer now writes the local: the value is pending there.
+                    let top = s.values.last_mut().expect("peeked");
+                    (top.local, top.producer) = (Some(local.0), None);
+                }
             }
             Operator::GlobalGet { global_index } => {
                 let global = module.global(global_index)?;
@@ -1331,18 +1454,22 @@ impl Lowering {
             }
             _ if load_op(op).is_some() => {
                 let (load, offset) = load_op(op).expect("matched a load");
-                let base = s.replace(1)?;
-                self.emit(Instr::Load {
-                    op: load,
-                    dst: base,
-                    base,
-                    offset,
-                });
+                let base = self.operand(s)?;
+                let dst = s.push(1)?;
+                self.produce(
+                    s,
+                    Instr::Load {
+                        op: load,
+                        dst,
+                        base,
+                        offset,
+                    },
+                );
             }
             _ if store_op(op).is_some() => {
                 let (store, offset) = store_op(op).expect("matched a store");
-                let src = s.pop()?.slot;
-                let base = s.pop()?.slot;
+                let src = self.operand(s)?;
+                let base = self.operand(s)?;
                 self.emit(Instr::Store {
                     op: store,
                     src,
@@ -1365,19 +1492,24 @@ impl Lowering {
             }
             Operator::I32Const { value } => {
                 let dst = s.push_known(1, u64::from(value as u32))?;
-                self.emit(Instr::Const {
-                    dst,
-                    value: value as u32,
-                });
+                self.produce(
+                    s,
+                    Instr::Const {
+                        dst,
+                        value: value as u32,
+                    },
+                );
             }
             Operator::I32Eqz => {
-                let src = s.replace(1)?;
-                self.emit(Instr::Eqz { dst: src, src });
+                let src = self.operand(s)?;
+                let dst = s.push(1)?;
+                self.produce(s, Instr::Eqz { dst, src });
             }
             _ if unop(op).is_some() => {
-                let src = s.replace(1)?;
+                let src = self.operand(s)?;
+                let dst = s.push(1)?;
                 let op = unop(op).expect("matched a unary operator");
-                self.emit(Instr::Unary { op, dst: src, src });
+                self.produce(s, Instr::Unary { op, dst, src });
             }
             Operator::Select
             | Operator::TypedSelect {
@@ -1400,14 +1532,10 @@ impl Lowering {
             }
             _ if binop(op).is_some() => {
                 let op = binop(op).expect("matched a binary operator");
-                let rhs = s.pop()?.slot;
-                let lhs = s.replace(1)?;
-                self.emit(Instr::Binary {
-                    op,
-                    dst: lhs,
-                    lhs,
-                    rhs,
-                });
+                let rhs = self.operand(s)?;
+                let lhs = self.operand(s)?;
+                let dst = s.push(1)?;
+                self.produce(s, Instr::Binary { op, dst, lhs, rhs });
             }
             _ => return Err(Refusal::Unsupported(operator_name(op))),
         }
@@ -1495,6 +1623,20 @@ impl Lowering {
     }
 
     /// `n` copies `dst + i ← src + i` (a value of `n` slots).
+    /// Writes `value` into the local at `dst` (`width` slots): nothing when it is that
+    /// local's own pending value, its producer retargeted when it can be, else copies.
+    /// Returns whether the producer was retargeted.
+    fn set_local(&mut self, value: &Value, (dst, width): (Slot, u32)) -> bool {
+        if value.local == Some(dst) {
+            return false;
+        }
+        if self.retarget(value, dst) {
+            return true;
+        }
+        self.copy(dst, value.source(), width);
+        false
+    }
+
     fn copy(&mut self, dst: Slot, src: Slot, n: u32) {
         for i in 0..n {
             self.emit(Instr::Copy {
@@ -1526,6 +1668,31 @@ impl Lowering {
         Ok(())
     }
 
+    /// The end of a function reached only by falling through, whose one result is the top
+    /// value: it is written to slot 0 straight from its local, or by its producer, then
+    /// return. Returns false (nothing emitted) for any other `end`.
+    fn return_in_place(&mut self, s: &mut FunctionState) -> bool {
+        let [function] = &s.blocks[..] else {
+            return false;
+        };
+        let Some(&value) = s.values.last() else {
+            return false;
+        };
+        if s.dead || !function.exits.is_empty() || value.width != function.results {
+            return false;
+        }
+        if let Some(local) = value.local {
+            if local != 0 {
+                self.copy(0, local, value.width);
+            }
+        } else if !self.retarget(&value, 0) {
+            return false;
+        }
+        s.blocks.pop();
+        self.emit(Instr::Return);
+        true
+    }
+
     /// The end of a function: its results (from `height`) move to slot 0, then return.
     fn function_exit(&mut self, height: Slot, results: u32) {
         if height != 0 {
@@ -1533,6 +1700,29 @@ impl Lowering {
         }
         self.emit(Instr::Return);
     }
+}
+
+/// The operators lowered without first materializing the pending `local.get`s
+/// ([`Lowering::materialize`]): they read their operands where they are, and leave the
+/// values below them pending (a branch materializes them once its condition is popped).
+fn reads_pending(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::LocalGet { .. }
+            | Operator::LocalSet { .. }
+            | Operator::LocalTee { .. }
+            | Operator::I32Const { .. }
+            | Operator::I32Eqz
+            | Operator::Drop
+            | Operator::Nop
+            | Operator::End
+            | Operator::If { .. }
+            | Operator::BrIf { .. }
+            | Operator::BrTable { .. }
+    ) || binop(op).is_some()
+        || unop(op).is_some()
+        || load_op(op).is_some()
+        || store_op(op).is_some()
 }
 
 fn binop(op: &Operator<'_>) -> Option<BinOp> {

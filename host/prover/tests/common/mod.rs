@@ -219,7 +219,8 @@ impl Run {
 
     /// End to end: the real prover either refuses or makes a proof the verifier rejects.
     pub fn rejected_end_to_end(&self, wasm: &[u8]) {
-        let Ok(file) = prove_witness(&self.statement, &self.witness, LEVEL, &mut |_| {}) else {
+        let Ok(file) = prove_witness(&self.statement, self.witness.clone(), LEVEL, &mut |_| {})
+        else {
             return;
         };
         let verdict = obelysk_air::api::verify_file(wasm, &file, 96);
