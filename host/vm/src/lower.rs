@@ -1171,6 +1171,11 @@ impl Lowering {
         for value in &mut s.values[depth..] {
             value.known = None;
         }
+        // Code after the block's start is a branch target: no instruction before it may be
+        // changed for a value read after it (`Lowering::retarget`).
+        for value in &mut s.values {
+            value.producer = None;
+        }
         s.blocks.push(Block {
             kind,
             height,

@@ -838,6 +838,14 @@ fn pending_local_reads_see_the_value_they_read() {
             (call $write (i32.wrap_i64 (i64.sub (local.get $w)
                 (local.tee $w (i64.add (local.get $w) (i64.const 0x100000000))))))
             (call $write (i32.wrap_i64 (i64.shr_u (local.get $w) (i64.const 32))))
+            ;; a loop parameter is set each time round, not only by the constant before it
+            (local.set $c (i32.const 0))
+            (i32.const 5)
+            (loop $p (param i32)
+                (local.set $b)
+                (local.set $c (i32.add (local.get $c) (local.get $b)))
+                (drop (br_if $p (i32.add (local.get $b) (i32.const 1)) (i32.lt_u (local.get $c) (i32.const 20)))))
+            (call $write (local.get $c))
             ;; select and call arguments read pending values
             (select (local.get $a) (local.get $b) (local.get $c)))
            (func (export "main")
@@ -849,8 +857,8 @@ fn pending_local_reads_see_the_value_they_read() {
         inputs.push(vec![a, EDGES[(a % 8) as usize], a & 3]);
     }
     let out = agree(&wasm, &inputs);
-    assert_eq!(out[0], Ok(vec![7, 8, 0, 1, 4, 0, 0, 1, 6]));
-    assert_eq!(out[1], Ok(vec![7, 8, 0, 6, 3, 103, 1, 0, 1, 9]));
+    assert_eq!(out[0], Ok(vec![7, 8, 0, 1, 4, 0, 0, 1, 26, 6]));
+    assert_eq!(out[1], Ok(vec![7, 8, 0, 6, 3, 103, 1, 0, 1, 26, 9]));
 }
 
 /// The copies `local.get` and `local.set` used to cost are gone: `c = a + b` is one
