@@ -26,7 +26,7 @@ use stwo::core::channel::Channel;
 /// Version of the AIR (its components, relations and statement): bumped whenever a change
 /// could make one proof mean something else. Mixed into the transcript and bound by the
 /// attestation.
-pub const AIR_VERSION: u32 = 7;
+pub const AIR_VERSION: u32 = 8;
 
 /// What a proof proves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

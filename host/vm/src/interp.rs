@@ -17,7 +17,7 @@ pub const MAX_STACK_SLOTS: u32 = 1 << 20;
 pub struct Step {
     pub pc: Pc,
     pub fp: u32,
-    /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
+    /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`; `BinaryImm`: `[lhs, imm, result]`;
     /// `MulWide`: `[lhs, rhs, low word]`;
     /// `Eqz`, `Unary`: `[src, result]`; `Select`: `[first, second, cond]`; `JumpIf*`: `[cond]`; `JumpTable`: `[index]`; `Call`: `[return pc, caller fp]`;
     /// `Return`: `[return pc, caller fp]`; `GlobalGet`, `GlobalSet`: `[value]`; `Load`: `[base,
@@ -235,6 +235,12 @@ impl<'a> Machine<'a> {
                     let r = op.apply(a, b);
                     self.set(dst, r)?;
                     values = [a, b, r];
+                }
+                Instr::BinaryImm { op, dst, lhs, imm } => {
+                    let a = self.get(lhs)?;
+                    let r = op.apply(a, imm);
+                    self.set(dst, r)?;
+                    values = [a, imm, r];
                 }
                 Instr::MulWide { dst, lhs, rhs } => {
                     let (a, b) = (self.get(lhs)?, self.get(rhs)?);

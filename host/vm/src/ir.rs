@@ -110,11 +110,24 @@ pub enum Opcode {
     MemorySize = 56,
     MemoryGrow = 57,
     MulWide = 58,
+    // The immediate forms of `Add` … `Rotr` ([`Instr::BinaryImm`]): each is its register
+    // form's word plus [`IMM_OFFSET`].
+    AddImm = 80,
+    SubImm = 81,
+    ShlImm = 96,
+    ShrSImm = 97,
+    ShrUImm = 98,
+    RotlImm = 99,
+    RotrImm = 100,
 }
+
+/// What an immediate form's opcode word adds to its register form's (above every register
+/// form's word, so a family's `flags + IMM_OFFSET · imm` names exactly one opcode).
+pub const IMM_OFFSET: u32 = 64;
 
 impl Opcode {
     /// Every opcode, in numeric order.
-    pub const ALL: [Opcode; 58] = [
+    pub const ALL: [Opcode; 65] = [
         Opcode::Const,
         Opcode::Copy,
         Opcode::Eqz,
@@ -173,6 +186,13 @@ impl Opcode {
         Opcode::MemorySize,
         Opcode::MemoryGrow,
         Opcode::MulWide,
+        Opcode::AddImm,
+        Opcode::SubImm,
+        Opcode::ShlImm,
+        Opcode::ShrSImm,
+        Opcode::ShrUImm,
+        Opcode::RotlImm,
+        Opcode::RotrImm,
     ];
 
     /// The encoded word.
@@ -314,6 +334,21 @@ impl BinOp {
             BinOp::GeS => Opcode::GeS,
             BinOp::GeU => Opcode::GeU,
         }
+    }
+
+    /// The opcode of the immediate form (`dst ← lhs op imm`), for the operations that have
+    /// one: additions and shifts, whose right operand is most often a constant.
+    pub const fn imm_opcode(self) -> Option<Opcode> {
+        Some(match self {
+            BinOp::Add => Opcode::AddImm,
+            BinOp::Sub => Opcode::SubImm,
+            BinOp::Shl => Opcode::ShlImm,
+            BinOp::ShrS => Opcode::ShrSImm,
+            BinOp::ShrU => Opcode::ShrUImm,
+            BinOp::Rotl => Opcode::RotlImm,
+            BinOp::Rotr => Opcode::RotrImm,
+            _ => return None,
+        })
     }
 
     fn name(self) -> &'static str {
@@ -516,6 +551,14 @@ pub enum Instr {
         lhs: Slot,
         rhs: Slot,
     },
+    /// `dst ← lhs op imm`, for the operations with an immediate form
+    /// ([`BinOp::imm_opcode`]): `i32.const` then the operation, in one step.
+    BinaryImm {
+        op: BinOp,
+        dst: Slot,
+        lhs: Slot,
+        imm: u32,
+    },
     /// `dst ← op src`.
     Unary { op: UnOp, dst: Slot, src: Slot },
     /// `dst ← (src = 0)`.
@@ -582,6 +625,10 @@ impl Instr {
             Instr::Const { .. } => Opcode::Const,
             Instr::Copy { .. } => Opcode::Copy,
             Instr::Binary { op, .. } => op.opcode(),
+            Instr::BinaryImm { op, .. } => match op.imm_opcode() {
+                Some(opcode) => opcode,
+                None => panic!("no immediate form"),
+            },
             Instr::Unary { op, .. } => op.opcode(),
             Instr::Eqz { .. } => Opcode::Eqz,
             Instr::MulWide { .. } => Opcode::MulWide,
@@ -623,6 +670,7 @@ impl Instr {
                 offset,
                 ..
             } => return [slot, base, offset & 0xffff, offset >> 16],
+            Instr::BinaryImm { dst, lhs, imm, .. } => return [dst, lhs, imm & 0xffff, imm >> 16],
             Instr::MemorySize { dst } => [dst, 0, 0],
             Instr::MemoryGrow { slot, max } => [slot, max, 0],
             Instr::Const { dst, value } => [dst, value & 0xffff, value >> 16],
@@ -663,6 +711,9 @@ impl fmt::Display for Instr {
             Instr::Copy { dst, src } => write!(f, "s{dst} ← s{src}"),
             Instr::Binary { op, dst, lhs, rhs } => {
                 write!(f, "s{dst} ← {} s{lhs} s{rhs}", op.name())
+            }
+            Instr::BinaryImm { op, dst, lhs, imm } => {
+                write!(f, "s{dst} ← {} s{lhs} {imm}", op.name())
             }
             Instr::Unary { op, dst, src } => write!(f, "s{dst} ← {} s{src}", op.name()),
             Instr::Eqz { dst, src } => write!(f, "s{dst} ← eqz s{src}"),
@@ -809,5 +860,22 @@ mod tests {
         let opcodes: std::collections::BTreeSet<_> =
             BinOp::ALL.iter().map(|o| o.opcode()).collect();
         assert_eq!(opcodes.len(), BinOp::ALL.len(), "one opcode per operation");
+        // Immediate forms: the register form's word plus IMM_OFFSET, above every register
+        // form; the immediate is split into 16-bit limbs like a constant's.
+        for op in BinOp::ALL {
+            let Some(imm) = op.imm_opcode() else { continue };
+            assert!(Opcode::ALL.contains(&imm));
+            assert_eq!(imm.word(), op.opcode().word() + IMM_OFFSET);
+            let instr = Instr::BinaryImm {
+                op,
+                dst: 1,
+                lhs: 2,
+                imm: 0x0005_0007,
+            };
+            assert_eq!(instr.encode(), [imm.word(), 1, 2, 7, 5]);
+        }
+        let register_forms = Opcode::ALL.iter().filter(|o| o.word() < IMM_OFFSET);
+        assert!(register_forms.clone().all(|o| o.word() + IMM_OFFSET > Opcode::MulWide.word()));
+        assert_eq!(register_forms.count() + 7, Opcode::ALL.len());
     }
 }

@@ -1012,6 +1012,23 @@ impl Lowering {
         s.values.last_mut().expect("pushed").producer = Some(at);
     }
 
+    /// When `wanted` and the top value is a constant whose `Const` is the last instruction,
+    /// removes both and returns the constant (for an immediate operand).
+    fn take_constant(&mut self, s: &mut FunctionState, wanted: bool) -> Option<u32> {
+        let top = *s.values.last()?;
+        let last = self.code.len().checked_sub(1)?;
+        match self.code.last() {
+            Some(&Instr::Const { dst, value })
+                if wanted && top.producer == Some(last) && dst == top.slot && top.local.is_none() =>
+            {
+                self.code.pop();
+                s.pop().ok()?;
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
     /// Makes the last instruction, when it produced `value` (one slot), write `dst` instead
     /// of the value's slot; returns whether it did.
     fn retarget(&mut self, value: &Value, dst: Slot) -> bool {
@@ -1022,6 +1039,7 @@ impl Lowering {
             Some(
                 Instr::Const { dst: d, .. }
                 | Instr::Binary { dst: d, .. }
+                | Instr::BinaryImm { dst: d, .. }
                 | Instr::Unary { dst: d, .. }
                 | Instr::Eqz { dst: d, .. }
                 | Instr::Load { dst: d, .. },
@@ -1537,6 +1555,12 @@ impl Lowering {
             }
             _ if binop(op).is_some() => {
                 let op = binop(op).expect("matched a binary operator");
+                if let Some(imm) = self.take_constant(s, op.imm_opcode().is_some()) {
+                    let lhs = self.operand(s)?;
+                    let dst = s.push(1)?;
+                    self.produce(s, Instr::BinaryImm { op, dst, lhs, imm });
+                    return Ok(());
+                }
                 let rhs = self.operand(s)?;
                 let lhs = self.operand(s)?;
                 let dst = s.push(1)?;

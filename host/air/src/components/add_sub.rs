@@ -1,8 +1,9 @@
-//! `add_sub` (IR `Binary{Add, Sub}`, `[op, dst, lhs, rhs]`): `dst ← lhs ± rhs`
-//! modulo 2^32.
+//! `add_sub` (IR `Binary{Add, Sub}`, `[op, dst, lhs, rhs]`, and `BinaryImm{Add, Sub}`,
+//! `[op, dst, lhs, imm_lo, imm_hi]`): `dst ← lhs ± rhs` modulo 2^32.
 //!
-//! Columns after the frame: `is_sub, x_lo, x_hi, y_lo, y_hi, r_lo, r_hi, carry0, carry1,
-//! old_lo, old_hi`, then reads of `lhs` (x), `rhs` (y) and the write of `dst` (r).
+//! Columns after the wide frame: `is_sub, is_imm, x_lo, x_hi, y_lo, y_hi, r_lo, r_hi, carry0,
+//! carry1, old_lo, old_hi`, then reads of `lhs` (x), `rhs` (y; skipped for an immediate,
+//! `frame::operand_or_immediate`) and the write of `dst` (r).
 //!
 //! Both are one addition `p + y = q` limb by limb with boolean carries: `(p, q) = (x, r)` for
 //! add, `(r, x)` for sub (`r = x − y ⇔ r + y = x`):
@@ -15,13 +16,17 @@
 use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
-use super::frame::{Frame, Space, access, boolean, constant, flagged_opcode, range16, step};
+use super::frame::{
+    Frame, Space, access, boolean, constant, flagged_opcode, operand_or_immediate, range16, step,
+    with_immediate,
+};
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
-    let frame = Frame::read(eval);
+    let frame = Frame::read_wide(eval);
     let [
         is_sub,
+        is_imm,
         x_lo,
         x_hi,
         y_lo,
@@ -43,7 +48,8 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     eval.add_constraint(p_lo + y_lo.clone() - q_lo - carry0.clone() * base.clone());
     eval.add_constraint(p_hi + y_hi.clone() + carry0 - q_hi - carry1 * base);
 
-    let opcode = flagged_opcode(Kind::AddSub.opcodes(), std::slice::from_ref(&is_sub));
+    let register = flagged_opcode(&Kind::AddSub.opcodes()[..2], std::slice::from_ref(&is_sub));
+    let opcode = with_immediate(register, &is_imm);
     step(eval, rel, &frame, opcode, frame.fall_through());
     let e = frame.enabler.clone();
     let fp = frame.fp.clone();
@@ -62,16 +68,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         x.clone(),
         x,
     );
-    access(
-        eval,
-        rel,
-        e.clone(),
-        Space::Stack,
-        slot(&frame.c),
-        frame.ts(1),
-        y.clone(),
-        y,
-    );
+    operand_or_immediate(eval, rel, &frame, &is_imm, y, 1);
     access(
         eval,
         rel,

@@ -234,6 +234,46 @@ pub fn access<E: EvalAtRow>(
     ));
 }
 
+/// The right operand `y` of a family with immediate forms (`obelysk_vm::ir::Instr::BinaryImm`),
+/// under the row's boolean flag `imm`: with `imm`, `y` is the instruction's immediate `(c, d)`
+/// (limbs the verifier's own ROM holds); without, `y` is read from stack slot `c` as access
+/// `j`. `imm` is set only on a step (`imm · (1 − enabler) = 0`), so the read's multiplicity
+/// `enabler − imm` is 0 or 1.
+pub fn operand_or_immediate<E: EvalAtRow>(
+    eval: &mut E,
+    rel: &Relations,
+    frame: &Frame<E::F>,
+    imm: &E::F,
+    y: [E::F; 2],
+    j: u32,
+) {
+    let e = frame.enabler.clone();
+    boolean(eval, imm);
+    eval.add_constraint(imm.clone() * (E::F::one() - e.clone()));
+    let [y_lo, y_hi] = y.clone();
+    eval.add_constraint(imm.clone() * (y_lo - frame.c.clone()));
+    eval.add_constraint(imm.clone() * (y_hi - frame.d.clone()));
+    access(
+        eval,
+        rel,
+        e - imm.clone(),
+        Space::Stack,
+        frame.fp.clone() + frame.c.clone(),
+        frame.ts(j),
+        y.clone(),
+        y,
+    );
+}
+
+/// A family's opcode `register` (its flags' selection) moved to the immediate form when the
+/// boolean `imm` is set: `register + IMM_OFFSET · imm`.
+pub fn with_immediate<F>(register: F, imm: &F) -> F
+where
+    F: Clone + std::ops::Add<Output = F> + std::ops::Mul<BaseField, Output = F>,
+{
+    register + imm.clone() * BaseField::from(obelysk_vm::ir::IMM_OFFSET)
+}
+
 /// Consumes `Range16(x)`: `x ∈ [0, 2^16)`, for a limb the step writes.
 pub fn range16<E: EvalAtRow>(eval: &mut E, rel: &Relations, multiplicity: E::F, x: E::F) {
     eval.add_to_relation(RelationEntry::new(

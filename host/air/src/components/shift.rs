@@ -1,8 +1,8 @@
-//! `shift` (IR `Binary{Shl, ShrS, ShrU, Rotl, Rotr}`, `[op, dst, lhs, rhs]`):
-//! `dst ← lhs op (rhs mod 32)`.
+//! `shift` (IR `Binary{Shl, ShrS, ShrU, Rotl, Rotr}`, `[op, dst, lhs, rhs]`, and their
+//! `BinaryImm` forms, `[op, dst, lhs, imm_lo, imm_hi]`): `dst ← lhs op (rhs mod 32)`.
 //!
-//! Columns after the frame: flags `shr_s, shr_u, rotl, rotr` (`shl` is the default, when no
-//! flag is set), the bytes `x0..x3` of `lhs`, `y_lo, y_hi` (`rhs`), `q`, the bits `b0..b4` of
+//! Columns after the wide frame: flags `shr_s, shr_u, rotl, rotr` (`shl` is the default, when
+//! no flag is set), `imm` (the immediate form, `frame::operand_or_immediate`), the bytes `x0..x3` of `lhs`, `y_lo, y_hi` (`rhs`), `q`, the bits `b0..b4` of
 //! the exponent `e`, `inv, z`, `u01, u23, wm`, the bytes `p0..p3` and carries `k0..k3` of
 //! `x·2^t`, `lo0, lo1, hi0, hi1`, `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`, then
 //! reads of `lhs` (x), `rhs` (y) and the write of `dst` (r).
@@ -38,13 +38,15 @@ use stwo_constraint_framework::EvalAtRow;
 
 use super::Kind;
 use super::frame::{
-    Frame, Space, access, boolean, byte_pair, constant, flagged_opcode, non_zero, range16, step,
+    Frame, Space, access, boolean, byte_pair, constant, flagged_opcode, non_zero,
+    operand_or_immediate, range16, step, with_immediate,
 };
 use crate::relations::Relations;
 
 pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
-    let frame = Frame::read(eval);
+    let frame = Frame::read_wide(eval);
     let flags: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
+    let imm = eval.next_trace_mask();
     let x: [E::F; 4] = std::array::from_fn(|_| eval.next_trace_mask());
     let [y_lo, y_hi, q] = std::array::from_fn(|_| eval.next_trace_mask());
     let b: [E::F; 5] = std::array::from_fn(|_| eval.next_trace_mask());
@@ -136,7 +138,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
             - (fill - fh) * (one - w),
     );
 
-    let opcode = flagged_opcode(Kind::Shift.opcodes(), &flags);
+    let opcode = with_immediate(flagged_opcode(&Kind::Shift.opcodes()[..5], &flags), &imm);
     step(eval, rel, &frame, opcode, frame.fall_through());
     let pairs = [
         [x[0].clone(), x[1].clone()],
@@ -156,19 +158,17 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
         x[0].clone() + x[1].clone() * byte.clone(),
         x[2].clone() + x[3].clone() * byte,
     ];
-    let yv = [y_lo, y_hi];
-    for (j, (slot, value)) in [(&frame.b, xv), (&frame.c, yv)].into_iter().enumerate() {
-        access(
-            eval,
-            rel,
-            en.clone(),
-            Space::Stack,
-            fp.clone() + slot.clone(),
-            frame.ts(j as u32),
-            value.clone(),
-            value,
-        );
-    }
+    access(
+        eval,
+        rel,
+        en.clone(),
+        Space::Stack,
+        fp.clone() + frame.b.clone(),
+        frame.ts(0),
+        xv.clone(),
+        xv,
+    );
+    operand_or_immediate(eval, rel, &frame, &imm, [y_lo, y_hi], 1);
     access(
         eval,
         rel,

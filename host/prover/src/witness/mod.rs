@@ -142,6 +142,32 @@ struct Builder<'a> {
     out: u32,
 }
 
+/// The right operand of a binary instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    Slot(u32),
+    Imm(u32),
+}
+
+/// `(op, dst, lhs, rhs)` of a `Binary` or `BinaryImm`.
+fn binary(instr: Instr) -> Option<(obelysk_vm::ir::BinOp, u32, u32, Operand)> {
+    match instr {
+        Instr::Binary { op, dst, lhs, rhs } => Some((op, dst, lhs, Operand::Slot(rhs))),
+        Instr::BinaryImm { op, dst, lhs, imm } => Some((op, dst, lhs, Operand::Imm(imm))),
+        _ => None,
+    }
+}
+
+impl Operand {
+    /// The frame's `d` column (the immediate's high limb) and the `imm` flag.
+    fn columns(self) -> (u32, u32) {
+        match self {
+            Operand::Slot(_) => (0, 0),
+            Operand::Imm(imm) => (imm >> 16, 1),
+        }
+    }
+}
+
 fn m(x: u32) -> M31 {
     M31::from_u32_unchecked(x)
 }
@@ -276,6 +302,19 @@ impl StepRow<'_, '_> {
             }
         }
         Ok(old)
+    }
+
+    /// The right operand of a `Binary` (read from its slot, this step's access `j`) or a
+    /// `BinaryImm` (its immediate; the access is skipped), as limbs
+    /// (`obelysk_air::components::frame::operand_or_immediate`).
+    fn operand(&mut self, rhs: Operand) -> Result<[u32; 2], WitnessError> {
+        match rhs {
+            Operand::Slot(slot) => self.read(slot),
+            Operand::Imm(imm) => {
+                self.skip();
+                Ok(limbs(imm))
+            }
+        }
     }
 
     /// A disabled access: zero columns, no effect.

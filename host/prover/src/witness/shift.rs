@@ -1,25 +1,28 @@
-//! `shift`: flags `shr_s, shr_u, rotl, rotr`, bytes `x0..x3`, `y_lo, y_hi, q`, bits `b0..b4`,
+//! `shift`: `d`, flags `shr_s, shr_u, rotl, rotr`, `imm`, bytes `x0..x3`, `y_lo, y_hi, q`, bits `b0..b4`,
 //! `inv, z, u01, u23, wm`, bytes `p0..p3`, carries `k0..k3`, `lo0, lo1, hi0, hi1`,
-//! `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`; reads of `lhs`, `rhs`, the write of
-//! `dst`.
+//! `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`; reads of `lhs`, `rhs` (skipped for
+//! an immediate), the write of `dst`.
 
 use obelysk_air::components::Kind;
 use obelysk_air::components::byte_table::ByteOp;
 use obelysk_vm::ir::{BinOp, Instr};
 
-use super::{StepRow, WitnessError, bytes, inverse_or_zero, limbs, m, value};
+use super::{StepRow, WitnessError, binary, bytes, inverse_or_zero, limbs, m, value};
 
 pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), WitnessError> {
-    let Instr::Binary { op, dst, lhs, rhs } = instr else {
-        unreachable!("registered for the shifts")
+    let Some((op, dst, lhs, rhs)) = binary(instr) else {
+        unreachable!("registered for the shifts and their immediate forms")
     };
-    let (x, y) = (row.read(lhs)?, row.read(rhs)?);
+    let (x, y) = (row.read(lhs)?, row.operand(rhs)?);
     let r = op.apply(value(x), value(y));
     let old = row.write(dst, r)?;
     row.expect([value(x), value(y), r])?;
-    let opcode = instr.opcode();
-    let opcodes = Kind::Shift.opcodes();
+    let opcode = op.opcode();
+    let opcodes = &Kind::Shift.opcodes()[..5];
+    let (d, imm) = rhs.columns();
+    row.push([d]);
     row.push(opcodes[1..].iter().map(|&o| u32::from(o == opcode)));
+    row.push([imm]);
 
     let right = matches!(op, BinOp::ShrS | BinOp::ShrU | BinOp::Rotr);
     let shr = matches!(op, BinOp::ShrS | BinOp::ShrU);
