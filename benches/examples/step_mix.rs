@@ -1,8 +1,8 @@
 //! Which instructions a run executes: runs a module on an input in the tracing interpreter
 //! and prints its steps by opcode, most frequent first.
 //!
-//! `cargo run --release -p obelysk-benches --example step_mix -- <module.wasm> [sha256 N | words W…]`
-//! (`sha256 N`: an `N`-byte message packed as the guest codec does).
+//! `cargo run --release -p obelysk-benches --example step_mix -- <module.wasm> [sha256 N |
+//! matmul N | mlp | words W…]` (the inputs of the `vm/plugins` bench).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,35 @@ fn main() {
             .iter()
             .map(|w| w.parse().expect("a word"))
             .collect(),
+        Some("mlp") => {
+            // The bench's 28×28 image: a bright ring on black.
+            let image: Vec<u8> = (0..28 * 28)
+                .map(|i: i32| {
+                    let (x, y) = (i % 28 - 14, i / 28 - 14);
+                    if (25..=64).contains(&(x * x + y * y)) {
+                        230
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            obelysk_guest::codec::pack_bytes(&image)
+        }
+        Some("matmul") => {
+            let n: u32 = args[2].parse().expect("a size");
+            let matrix = |seed: u32| {
+                (
+                    n,
+                    n,
+                    (0..n * n)
+                        .map(|i| i.wrapping_mul(seed) ^ seed)
+                        .collect::<Vec<u32>>(),
+                )
+            };
+            obelysk_guest::codec::pack_bytes(
+                &postcard::to_allocvec(&(matrix(7), matrix(13))).unwrap(),
+            )
+        }
         _ => Vec::new(),
     };
     let program = obelysk_vm::lower::lower(&module).expect("a supported module");

@@ -913,7 +913,11 @@ mod immediate {
                     imm_row(&run, kind, op);
                     run.check()
                         .unwrap_or_else(|e| panic!("{wat_op} {x:#x} {k:#x}: {e}"));
-                    assert_eq!(run.statement.output, [op.apply(x, k)], "{wat_op} {x:#x} {k:#x}");
+                    assert_eq!(
+                        run.statement.output,
+                        [op.apply(x, k)],
+                        "{wat_op} {x:#x} {k:#x}"
+                    );
                 }
             }
         }

@@ -875,7 +875,11 @@ mod tests {
             assert_eq!(instr.encode(), [imm.word(), 1, 2, 7, 5]);
         }
         let register_forms = Opcode::ALL.iter().filter(|o| o.word() < IMM_OFFSET);
-        assert!(register_forms.clone().all(|o| o.word() + IMM_OFFSET > Opcode::MulWide.word()));
+        assert!(
+            register_forms
+                .clone()
+                .all(|o| o.word() + IMM_OFFSET > Opcode::MulWide.word())
+        );
         assert_eq!(register_forms.count() + 7, Opcode::ALL.len());
     }
 }

@@ -1019,7 +1019,10 @@ impl Lowering {
         let last = self.code.len().checked_sub(1)?;
         match self.code.last() {
             Some(&Instr::Const { dst, value })
-                if wanted && top.producer == Some(last) && dst == top.slot && top.local.is_none() =>
+                if wanted
+                    && top.producer == Some(last)
+                    && dst == top.slot
+                    && top.local.is_none() =>
             {
                 self.code.pop();
                 s.pop().ok()?;

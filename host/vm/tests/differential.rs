@@ -903,7 +903,10 @@ fn immediate_operands_agree_with_wasmtime() {
         .iter()
         .flat_map(|op| {
             EDGES.iter().map(move |k| {
-                format!("(call $write ({op} (local.get $a) (i32.const {})))", *k as i32)
+                format!(
+                    "(call $write ({op} (local.get $a) (i32.const {})))",
+                    *k as i32
+                )
             })
         })
         .collect();
