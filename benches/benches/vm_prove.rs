@@ -64,6 +64,12 @@ fn report(label: &str, program: &obelysk_vm::ir::Program, input: &[u32]) -> u64 
     trace.steps.len() as u64
 }
 
+/// Statements each size cycles through: one run, different inputs (an extra word `main` never
+/// reads), so different transcripts. A statement's proof-of-work costs a lottery draw (at 20
+/// bits 2^20 hashes on average, 0.1–3× that for one draw), which a single statement would
+/// fix for every iteration.
+const STATEMENTS: u32 = 8;
+
 /// What each bench iteration measures: one proof and its verification.
 fn prove_and_verify(program: &obelysk_vm::ir::Program, input: &[u32]) {
     let (_, file) =
@@ -89,10 +95,14 @@ fn vm(c: &mut Criterion) {
             (peak_rss_mib() << 20) as f64,
         ));
         group.throughput(Throughput::Elements(steps));
+        let statements = mixed::statements(&input, STATEMENTS);
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("2^{log_steps}")),
-            &input,
-            |b, input| b.iter(|| prove_and_verify(&program, input)),
+            &statements,
+            |b, statements| {
+                let mut next = statements.iter().cycle();
+                b.iter(|| prove_and_verify(&program, next.next().expect("cycles")))
+            },
         );
     }
     group.finish();

@@ -38,6 +38,14 @@ pub mod mixed {
             6,
         ]
     }
+
+    /// `count` inputs that run exactly as `input` does (it followed by one more word, which
+    /// `main` never reads), each a different statement with its own proof-of-work draw.
+    pub fn statements(input: &[u32], count: u32) -> Vec<Vec<u32>> {
+        (0..count)
+            .map(|extra| input.iter().copied().chain([extra]).collect())
+            .collect()
+    }
 }
 
 /// stwo's wide-Fibonacci AIR (`c[i+2] = c[i]² + c[i+1]²` across the columns of a row), the

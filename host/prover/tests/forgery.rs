@@ -17,6 +17,13 @@ const CLK: usize = 3;
 const B: usize = 7;
 // `cmp` columns (see `obelysk_air::components::cmp`).
 const CMP_FLAGS: usize = 11;
+// add_sub after the wide frame (`d` at 9): is_sub, is_imm, x_lo, x_hi, y_lo, y_hi, r_lo, r_hi,
+// carry0, carry1, old_lo, old_hi, then the read of x (prev_ts, d_hi).
+const ADD_IS_SUB: usize = 10;
+const ADD_X_LO: usize = 12;
+const ADD_R_LO: usize = 16;
+const ADD_CARRY0: usize = 18;
+const ADD_X_PREV_TS: usize = 22;
 const CMP_D_HI: usize = 9 + CMP_FLAGS + 9;
 const CMP_BORROW1: usize = 9 + CMP_FLAGS + 11;
 const CMP_R: usize = 9 + CMP_FLAGS + 15;
@@ -50,14 +57,14 @@ fn wrong_carry_with_compensating_result() {
     let row = run.row(Kind::AddSub, |i| matches!(i, Instr::Binary { .. }));
     assert_eq!(
         (
-            run.get(Kind::AddSub, 14, row),
-            run.get(Kind::AddSub, 16, row)
+            run.get(Kind::AddSub, ADD_R_LO, row),
+            run.get(Kind::AddSub, ADD_CARRY0, row)
         ),
         (0, 1)
     );
-    run.set(Kind::AddSub, 14, row, 0x10000);
-    run.set(Kind::AddSub, 15, row, 0);
-    run.set(Kind::AddSub, 16, row, 0);
+    run.set(Kind::AddSub, ADD_R_LO, row, 0x10000);
+    run.set(Kind::AddSub, ADD_R_LO + 1, row, 0);
+    run.set(Kind::AddSub, ADD_CARRY0, row, 0);
     assert_eq!(run.rejected(), CheckError::Unbalanced);
 }
 
@@ -65,10 +72,12 @@ fn wrong_carry_with_compensating_result() {
 fn flag_of_two() {
     let mut run = honest(&all_ops(), &[3, 4]);
     let row = run.row(Kind::Cmp, |_| true);
-    let flags: Vec<u32> = (8..8 + CMP_FLAGS)
+    // The flags follow the frame's 9 columns (this read one column early, the frame's `c`,
+    // until the lowering changed which slot `c` names).
+    let flags: Vec<u32> = (9..9 + CMP_FLAGS)
         .map(|c| run.get(Kind::Cmp, c, row))
         .collect();
-    let set = 8 + flags.iter().position(|&f| f == 1).unwrap();
+    let set = 9 + flags.iter().position(|&f| f == 1).unwrap();
     run.set(Kind::Cmp, set, row, 2);
     assert!(matches!(
         run.rejected(),
@@ -158,11 +167,12 @@ fn changed_opcode() {
             }
         )
     });
-    run.set(Kind::AddSub, 9, row, 0);
-    run.set(Kind::AddSub, 14, row, 13);
-    run.set(Kind::AddSub, 16, row, 0);
-    run.set(Kind::AddSub, 17, row, 0);
-    run.rejected();
+    assert_eq!(run.get(Kind::AddSub, ADD_IS_SUB, row), 1);
+    run.set(Kind::AddSub, ADD_IS_SUB, row, 0);
+    run.set(Kind::AddSub, ADD_R_LO, row, 13);
+    run.set(Kind::AddSub, ADD_CARRY0, row, 0);
+    run.set(Kind::AddSub, ADD_CARRY0 + 1, row, 0);
+    assert_eq!(run.rejected(), CheckError::Unbalanced);
 }
 
 #[test]
@@ -258,16 +268,24 @@ fn return_to_wrong_pc_or_fp() {
 #[test]
 fn stale_read_and_read_from_the_future() {
     let run = honest(&sum_input(), &[1, 2, 3]);
-    // The add that accumulates reads `sum` (x, access 0 at columns 20, 21). A stale read: an
+    // The add that accumulates (its second time) reads `sum` (x, access 0). A stale read: an
     // older token of the same cell (its initial value at ts 0) instead of the latest.
-    let row = 3;
+    let table = run.witness.table(Kind::AddSub);
+    let row = (0..table.rows())
+        .filter(|&r| {
+            let pc = table.columns[PC][r].0 as usize;
+            matches!(run.program.code[pc], Instr::Binary { .. })
+        })
+        .nth(1)
+        .expect("two accumulating adds");
+    assert_ne!(run.get(Kind::AddSub, ADD_X_PREV_TS, row), 0);
     let mut stale = Run {
         witness: run.witness.clone(),
         ..honest(&sum_input(), &[1, 2, 3])
     };
-    stale.set(Kind::AddSub, 20, row, 0);
-    stale.set(Kind::AddSub, 10, row, 0);
-    stale.set(Kind::AddSub, 11, row, 0);
+    stale.set(Kind::AddSub, ADD_X_PREV_TS, row, 0);
+    stale.set(Kind::AddSub, ADD_X_LO, row, 0);
+    stale.set(Kind::AddSub, ADD_X_LO + 1, row, 0);
     stale.rejected();
     // From the future: a prev_ts past this step's own timestamp fails the range check.
     let mut future = Run {
@@ -275,8 +293,8 @@ fn stale_read_and_read_from_the_future() {
         ..honest(&sum_input(), &[1, 2, 3])
     };
     let clk = future.get(Kind::AddSub, CLK, row);
-    future.set(Kind::AddSub, 20, row, 8 * clk + 9);
-    future.set(Kind::AddSub, 21, row, 0);
+    future.set(Kind::AddSub, ADD_X_PREV_TS, row, 8 * clk + 9);
+    future.set(Kind::AddSub, ADD_X_PREV_TS + 1, row, 0);
     future.rejected();
 }
 
