@@ -51,6 +51,9 @@ fn main() {
         _ => Vec::new(),
     };
     let program = obelysk_vm::lower::lower(&module).expect("a supported module");
+    if std::env::var_os("OBELYSK_PROVE").is_some() {
+        prove(&program, &input);
+    }
     let trace = obelysk_vm::interp::run(&program, &input, 1 << 24).expect("a run");
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for step in &trace.steps {
@@ -71,4 +74,28 @@ fn main() {
             100.0 * n as f64 / total as f64
         );
     }
+}
+
+/// With `OBELYSK_PROVE` set: proves and verifies the run once at 96 bits and prints the
+/// time, proof size and peak RSS (for A/B runs of two builds on one machine).
+fn prove(program: &obelysk_vm::ir::Program, input: &[u32]) {
+    let started = std::time::Instant::now();
+    let level = obelysk_air::security::SecurityLevel::Bits96;
+    let (_, file) =
+        obelysk_prover::prove_program(program, input, level, u64::MAX, &mut |_| {}).unwrap();
+    let proved = started.elapsed();
+    obelysk_air::api::verify_program(program, &file, 96).unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    eprintln!(
+        "proved {} steps in {:.0} ms, proof {} bytes, peak RSS {} MiB",
+        file.statement.steps,
+        proved.as_secs_f64() * 1e3,
+        file.to_bytes().len(),
+        peak / 1024
+    );
 }
