@@ -1751,6 +1751,9 @@ fn reads_pending(op: &Operator<'_>) -> bool {
             | Operator::If { .. }
             | Operator::BrIf { .. }
             | Operator::BrTable { .. }
+            | Operator::I64And
+            | Operator::I64Or
+            | Operator::I64Xor
     ) || binop(op).is_some()
         || unop(op).is_some()
         || load_op(op).is_some()

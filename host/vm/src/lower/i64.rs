@@ -167,6 +167,17 @@ impl Lowering {
         s: &mut FunctionState,
         op: &Operator<'_>,
     ) -> Result<bool, Refusal> {
+        if let Some(Binary::Bitwise(op)) = binary(op) {
+            // Word by word, each read where it is (a pending local's value in its local,
+            // `reads_pending`), the result in the first operand's slots.
+            let b = s.pop()?;
+            let a = s.pop()?;
+            let dst = s.push(2)?;
+            for i in 0..2 {
+                self.bin(op, dst + i, a.source() + i, b.source() + i);
+            }
+            return Ok(true);
+        }
         if let Some(op) = binary(op) {
             // Scratch above both operands, taken before they are popped (a division keeps
             // two masks above the division routine's frame).
