@@ -17,8 +17,8 @@ pub const MAX_STACK_SLOTS: u32 = 1 << 20;
 pub struct Step {
     pub pc: Pc,
     pub fp: u32,
-    /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`; `BinaryImm`: `[lhs, imm, result]`;
-    /// `MulWide`: `[lhs, rhs, low word]`;
+    /// Operand values, by instruction: `Const`/`Copy`: `[value]`; `Binary`: `[lhs, rhs, result]`;
+    /// `BinaryImm`: `[lhs, imm, result]`; `MulWide`: `[lhs, rhs, low word]`;
     /// `Eqz`, `Unary`: `[src, result]`; `Select`: `[first, second, cond]`; `JumpIf*`: `[cond]`; `JumpTable`: `[index]`; `Call`: `[return pc, caller fp]`;
     /// `Return`: `[return pc, caller fp]`; `GlobalGet`, `GlobalSet`: `[value]`; `Load`: `[base,
     /// result]`; `Store`: `[base, value]`; `MemorySize`: `[pages]`; `MemoryGrow`: `[delta,

@@ -953,11 +953,20 @@ impl Lowering {
         let value = &mut s.values[index];
         if let Some(local) = value.local.take() {
             let (slot, width) = (value.slot, value.width);
-            for i in 0..width {
-                self.emit(Instr::Copy {
-                    dst: slot + i,
-                    src: local + i,
-                });
+            self.copy(slot, local, width);
+        }
+    }
+
+    /// Materializes the values among the first `below` for which `pick` holds.
+    fn materialize_where(
+        &mut self,
+        s: &mut FunctionState,
+        below: usize,
+        pick: impl Fn(&Value) -> bool,
+    ) {
+        for index in 0..below {
+            if pick(&s.values[index]) {
+                self.materialize(s, index);
             }
         }
     }
@@ -967,18 +976,12 @@ impl Lowering {
     /// materialized when it opened, so they need no copy.
     fn materialize_carried(&mut self, s: &mut FunctionState, slots: u32) {
         let from = s.sp.saturating_sub(slots);
-        for index in 0..s.values.len() {
-            if s.values[index].slot >= from {
-                self.materialize(s, index);
-            }
-        }
+        self.materialize_where(s, s.values.len(), |value| value.slot >= from);
     }
 
     /// Materializes every pending value.
     fn materialize_all(&mut self, s: &mut FunctionState) {
-        for index in 0..s.values.len() {
-            self.materialize(s, index);
-        }
+        self.materialize_where(s, s.values.len(), |_| true);
     }
 
     /// Materializes the pending values below the top `skip` that read `local` (before it is
@@ -990,15 +993,11 @@ impl Lowering {
         skip: usize,
     ) {
         let below = s.values.len().saturating_sub(skip);
-        for index in 0..below {
-            let value = s.values[index];
-            let overlaps = value
+        self.materialize_where(s, below, |value| {
+            value
                 .local
-                .is_some_and(|src| src < local + width && local < src + value.width);
-            if overlaps {
-                self.materialize(s, index);
-            }
-        }
+                .is_some_and(|src| src < local + width && local < src + value.width)
+        });
     }
 
     /// Pops a one-slot operand for the instruction about to be emitted: where it is now.
@@ -1012,17 +1011,14 @@ impl Lowering {
         s.values.last_mut().expect("pushed").producer = Some(at);
     }
 
-    /// When `wanted` and the top value is a constant whose `Const` is the last instruction,
-    /// removes both and returns the constant (for an immediate operand).
-    fn take_constant(&mut self, s: &mut FunctionState, wanted: bool) -> Option<u32> {
+    /// When the top value is a constant whose `Const` is the last instruction, removes both
+    /// and returns the constant (for an immediate operand).
+    fn take_constant(&mut self, s: &mut FunctionState) -> Option<u32> {
         let top = *s.values.last()?;
         let last = self.code.len().checked_sub(1)?;
         match self.code.last() {
             Some(&Instr::Const { dst, value })
-                if wanted
-                    && top.producer == Some(last)
-                    && dst == top.slot
-                    && top.local.is_none() =>
+                if top.producer == Some(last) && dst == top.slot && top.local.is_none() =>
             {
                 self.code.pop();
                 s.pop().ok()?;
@@ -1558,7 +1554,8 @@ impl Lowering {
             }
             _ if binop(op).is_some() => {
                 let op = binop(op).expect("matched a binary operator");
-                if let Some(imm) = self.take_constant(s, op.imm_opcode().is_some()) {
+                let imm = op.imm_opcode().and_then(|_| self.take_constant(s));
+                if let Some(imm) = imm {
                     let lhs = self.operand(s)?;
                     let dst = s.push(1)?;
                     self.produce(s, Instr::BinaryImm { op, dst, lhs, imm });
@@ -1654,7 +1651,6 @@ impl Lowering {
         self.emit(Instr::Select { dst, first, cond });
     }
 
-    /// `n` copies `dst + i ← src + i` (a value of `n` slots).
     /// Writes `value` into the local at `dst` (`width` slots): nothing when it is that
     /// local's own pending value, its producer retargeted when it can be, else copies.
     /// Returns whether the producer was retargeted.
@@ -1669,6 +1665,7 @@ impl Lowering {
         false
     }
 
+    /// `n` copies `dst + i ← src + i` (a value of `n` slots).
     fn copy(&mut self, dst: Slot, src: Slot, n: u32) {
         for i in 0..n {
             self.emit(Instr::Copy {
@@ -1713,15 +1710,13 @@ impl Lowering {
         if s.dead || !function.exits.is_empty() || value.width != function.results {
             return false;
         }
-        if let Some(local) = value.local {
-            if local != 0 {
-                self.copy(0, local, value.width);
-            }
-        } else if !self.retarget(&value, 0) {
-            return false;
-        }
+        let from = match value.local {
+            Some(local) => local,
+            None if self.retarget(&value, 0) => 0,
+            None => return false,
+        };
         s.blocks.pop();
-        self.emit(Instr::Return);
+        self.function_exit(from, value.width);
         true
     }
 

@@ -48,7 +48,10 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
     eval.add_constraint(p_lo + y_lo.clone() - q_lo - carry0.clone() * base.clone());
     eval.add_constraint(p_hi + y_hi.clone() + carry0 - q_hi - carry1 * base);
 
-    let register = flagged_opcode(&Kind::AddSub.opcodes()[..2], std::slice::from_ref(&is_sub));
+    let register = flagged_opcode(
+        Kind::AddSub.register_opcodes(),
+        std::slice::from_ref(&is_sub),
+    );
     let opcode = with_immediate(register, &is_imm);
     step(eval, rel, &frame, opcode, frame.fall_through());
     let e = frame.enabler.clone();

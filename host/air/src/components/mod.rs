@@ -142,6 +142,17 @@ registry! {
 }
 
 impl Kind {
+    /// The register forms among [`Kind::opcodes`]: all but the immediate forms (words from
+    /// `obelysk_vm::ir::IMM_OFFSET`, listed last), what a family's flags select from.
+    pub fn register_opcodes(self) -> &'static [Opcode] {
+        let opcodes = self.opcodes();
+        let registers = opcodes
+            .iter()
+            .take_while(|o| o.word() < obelysk_vm::ir::IMM_OFFSET)
+            .count();
+        &opcodes[..registers]
+    }
+
     /// Position in [`Kind::ALL`].
     pub fn index(self) -> usize {
         Kind::ALL.iter().position(|k| *k == self).expect("listed")

@@ -2,10 +2,11 @@
 //! `BinaryImm` forms, `[op, dst, lhs, imm_lo, imm_hi]`): `dst ← lhs op (rhs mod 32)`.
 //!
 //! Columns after the wide frame: flags `shr_s, shr_u, rotl, rotr` (`shl` is the default, when
-//! no flag is set), `imm` (the immediate form, `frame::operand_or_immediate`), the bytes `x0..x3` of `lhs`, `y_lo, y_hi` (`rhs`), `q`, the bits `b0..b4` of
-//! the exponent `e`, `inv, z`, `u01, u23, wm`, the bytes `p0..p3` and carries `k0..k3` of
-//! `x·2^t`, `lo0, lo1, hi0, hi1`, `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`, then
-//! reads of `lhs` (x), `rhs` (y) and the write of `dst` (r).
+//! no flag is set), `imm` (the immediate form, `frame::operand_or_immediate`), the bytes
+//! `x0..x3` of `lhs`, `y_lo, y_hi` (`rhs`), `q`, the bits `b0..b4` of the exponent `e`,
+//! `inv, z`, `u01, u23, wm`, the bytes `p0..p3` and carries `k0..k3` of `x·2^t`, `lo0, lo1,
+//! hi0, hi1`, `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`, then reads of `lhs` (x),
+//! `rhs` (y; skipped for an immediate) and the write of `dst` (r).
 //!
 //! Every operation is one 64-bit product `x·2^e = hi·2^32 + lo` with `e ∈ [0, 32)`: `shl` and
 //! `rotl` take `e = s`, the right shifts and `rotr` take `e = (32 − s) mod 32`, where `s` is
@@ -138,7 +139,7 @@ pub fn evaluate<E: EvalAtRow>(eval: &mut E, rel: &Relations) {
             - (fill - fh) * (one - w),
     );
 
-    let opcode = with_immediate(flagged_opcode(&Kind::Shift.opcodes()[..5], &flags), &imm);
+    let opcode = with_immediate(flagged_opcode(Kind::Shift.register_opcodes(), &flags), &imm);
     step(eval, rel, &frame, opcode, frame.fall_through());
     let pairs = [
         [x[0].clone(), x[1].clone()],

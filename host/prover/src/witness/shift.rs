@@ -1,5 +1,5 @@
-//! `shift`: `d`, flags `shr_s, shr_u, rotl, rotr`, `imm`, bytes `x0..x3`, `y_lo, y_hi, q`, bits `b0..b4`,
-//! `inv, z, u01, u23, wm`, bytes `p0..p3`, carries `k0..k3`, `lo0, lo1, hi0, hi1`,
+//! `shift`: `d`, flags `shr_s, shr_u, rotl, rotr`, `imm`, bytes `x0..x3`, `y_lo, y_hi, q`,
+//! bits `b0..b4`, `inv, z, u01, u23, wm`, bytes `p0..p3`, carries `k0..k3`, `lo0, lo1, hi0, hi1`,
 //! `alpha, sign, ss, fill, fh, r0, r1, old_lo, old_hi`; reads of `lhs`, `rhs` (skipped for
 //! an immediate), the write of `dst`.
 
@@ -18,7 +18,7 @@ pub(super) fn fill(row: &mut StepRow<'_, '_>, instr: Instr) -> Result<(), Witnes
     let old = row.write(dst, r)?;
     row.expect([value(x), value(y), r])?;
     let opcode = op.opcode();
-    let opcodes = &Kind::Shift.opcodes()[..5];
+    let opcodes = Kind::Shift.register_opcodes();
     let (d, imm) = rhs.columns();
     row.push([d]);
     row.push(opcodes[1..].iter().map(|&o| u32::from(o == opcode)));
