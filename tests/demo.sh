@@ -30,6 +30,14 @@ if [ -z "$url" ]; then
 fi
 echo "== node listening on $url (data in $data_dir)"
 
+# Every proof is saved in the temp dir (`submit --wait` saves `<job id>.proof` in the working
+# directory otherwise).
+submit() {
+    local name=$1
+    shift
+    "$OBELYSK" submit "$PLUGINS_DIR/$name.wasm" --node "$url" --wait -o "$data_dir/$name.proof" "$@"
+}
+
 fib="$PLUGINS_DIR/fibonacci.wasm"
 proof="$data_dir/fib.proof"
 echo "== fib(10000): upload, execute, prove, verify, attest (the fibonacci plugin, built with the SDK)"
@@ -39,23 +47,22 @@ echo "== obelysk verify: the downloaded proof, checked by a separate process wit
 "$OBELYSK" verify "$fib" "$proof"
 
 echo "== sum-array: a plugin that keeps its data in linear memory, proven the same way"
-"$OBELYSK" submit "$PLUGINS_DIR/sum-array.wasm" --input 3,1,4,1,5,9,2,6 --node "$url" --wait
+submit sum-array --input 3,1,4,1,5,9,2,6
 
 echo "== sha256 and collatz: u64 arithmetic (i64, two slots per value), proven the same way"
-"$OBELYSK" submit "$PLUGINS_DIR/sha256.wasm" --input-text "hello obelysk" --node "$url" --wait
-"$OBELYSK" submit "$PLUGINS_DIR/collatz.wasm" --input 27 --node "$url" --wait
+submit sha256 --input-text "hello obelysk"
+submit collatz --input 27
 
 echo "== matmul: a typed postcard payload (two 2×2 matrices, [[1,2],[3,4]] squared)"
-"$OBELYSK" submit "$PLUGINS_DIR/matmul.wasm" \
-    --input 14,0x01040202,0x02040302,0x02010402,0x0403 --node "$url" --wait
+submit matmul --input 14,0x01040202,0x02040302,0x02010402,0x0403
 
 echo "== crates users bring: keccak256 (sha3), json-order (serde-json-core), merkle-proof (sha2)"
-"$OBELYSK" submit "$PLUGINS_DIR/keccak256.wasm" --input-text "hello obelysk" --node "$url" --wait
-"$OBELYSK" submit "$PLUGINS_DIR/json-order.wasm" --node "$url" --wait --input-text \
+submit keccak256 --input-text "hello obelysk"
+submit json-order --input-text \
     '{"id": 42, "buyer": "alice", "paid": true, "items": [{"sku": 7, "qty": 2, "price": 1250}]}'
 # Leaf "a" of the two-leaf RFC 6962 tree over "a", "b": postcard (leaf, index 0, [H(0x00‖"b")],
 # root b137985f…); the first output word is 1: the proof checks.
-"$OBELYSK" submit "$PLUGINS_DIR/merkle-proof.wasm" --node "$url" --wait --input \
+submit merkle-proof --input \
     68,0x1006101,0x6135eb57,0x4ef3475d,0xcdca14c7,0x6074fdf5,0x108e5e8a,0xbe82427,0xc087b224,0x316a7bc2,0x5f9837b1,0x60fb84f4,0x731b90d,0x65037bc7,0xf5780dc8,0xd0de29b4,0x1d3697fd,0xeb997907
 
 echo "== mlp: an int8 784-32-10 network on a 28×28 image (a '7' in ASCII art: '#' is 35, the background a space, 32)"
@@ -90,7 +97,7 @@ seven=$(tr -d '\n' <<'ART' | tr . ' '
 ............................
 ART
 )
-"$OBELYSK" submit "$PLUGINS_DIR/mlp.wasm" --input-text "$seven" --node "$url" --wait
+submit mlp --input-text "$seven"
 
 if command -v curl >/dev/null; then
     echo "== GET /health"

@@ -46,4 +46,20 @@ fn main() {
         file.to_bytes().len(),
         started.elapsed().as_secs_f64() * 1e3
     );
+    let body = file.decode_body().unwrap();
+    let sizes = body.stark.size_breakdown_estimate();
+    let config = body.config;
+    let per_tree: Vec<usize> = body.stark.sampled_values.iter().map(|t| t.len()).collect();
+    eprintln!("columns per tree (preprocessed, main, interaction, composition): {per_tree:?}");
+    eprintln!(
+        "proof bytes by part (stwo's estimate): queried values {}, trace Merkle paths {}, FRI \
+         values {}, FRI Merkle paths {}, OODS samples {}; {} queries at blowup 2^{}",
+        sizes.queries_values,
+        sizes.trace_decommitments,
+        sizes.fri_samples,
+        sizes.fri_decommitments,
+        sizes.oods_samples,
+        config.fri_config.n_queries,
+        config.fri_config.log_blowup_factor
+    );
 }

@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod cpu;
 pub mod crosscheck;
 pub mod failures;
 pub mod metrics;

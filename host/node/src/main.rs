@@ -5,6 +5,16 @@ use obelysk_node::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    let missing = obelysk_node::cpu::missing_features();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: this obelysk binary was built for a CPU with {}, which this CPU lacks; \
+             build it on this machine, or for a baseline every target has (see \
+             .cargo/config.toml)",
+            missing.join(", ")
+        );
+        std::process::exit(1);
+    }
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Serve(_)) {
         "info"
