@@ -21,15 +21,15 @@ pub struct CostModel {
 }
 
 /// The time model of a node's proofs on a 2-core x86_64 machine, `SimdBackend`, 96 bits,
-/// LogUp in pairs, coefficients kept: a line through the proof times a node measured in stop
-/// 28 (`cargo test -p obelysk-node --test e2e timing_ -- --nocapture`, the test profile: 8,019
-/// steps 471 ms, 32,019 steps 691 ms, 128,019 steps 1,344 ms). The bench's in-process proofs
-/// run faster (release profile; its fit: 236 ms + 3,232 ns a step); the test profile's debug
-/// assertions and opt-level 2 are the likely difference, not yet measured apart. Memory: the
-/// earlier bench fit.
+/// LogUp in pairs, coefficients kept, built for the CPU it runs on (`target-cpu=native`): a
+/// line through the proof times a node measured in stop 31 (`cargo test -p obelysk-node
+/// --test e2e timing_ -- --nocapture`, the test profile: 3,517 steps 358 ms, 14,017 steps
+/// 495 ms, 56,017 steps 634 ms), fitted on relative error. The bench's in-process proofs run
+/// faster (release profile, no sandbox run or store; its fit: about 100 ms + 2,200 ns a
+/// step). Memory: the earlier bench fit.
 pub const CALIBRATED: CostModel = CostModel {
-    fixed_ms: 415.0,
-    ns_per_step: 7_300.0,
+    fixed_ms: 365.0,
+    ns_per_step: 5_200.0,
     fixed_bytes: 256.0 * 1024.0 * 1024.0,
     bytes_per_step: 1_200.0,
 };
