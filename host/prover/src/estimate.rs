@@ -22,14 +22,14 @@ pub struct CostModel {
 
 /// The time model of a node's proofs on a 2-core x86_64 machine, `SimdBackend`, 96 bits,
 /// LogUp in pairs, coefficients kept, built for the CPU it runs on (`target-cpu=native`): a
-/// line through the proof times a node measured in stop 31 (`cargo test -p obelysk-node
-/// --test e2e timing_ -- --nocapture`, the test profile: 3,517 steps 358 ms, 14,017 steps
-/// 495 ms, 56,017 steps 634 ms), fitted on relative error. The bench's in-process proofs run
-/// faster (release profile, no sandbox run or store; its fit: about 100 ms + 2,200 ns a
-/// step). Memory: the earlier bench fit.
+/// line through the proof times a node measured in stop 31 on an otherwise idle machine
+/// (`cargo test -p obelysk-node --test e2e timing_ -- --nocapture`, the test profile, four
+/// runs: 3,517 steps 265–370 ms, 14,017 steps 322–429 ms, 56,017 steps 432–560 ms), fitted on
+/// relative error. The bench's in-process proofs run faster (release profile, no sandbox run
+/// or store; its fit: about 100 ms + 2,200 ns a step). Memory: the earlier bench fit.
 pub const CALIBRATED: CostModel = CostModel {
-    fixed_ms: 365.0,
-    ns_per_step: 5_200.0,
+    fixed_ms: 300.0,
+    ns_per_step: 3_400.0,
     fixed_bytes: 256.0 * 1024.0 * 1024.0,
     bytes_per_step: 1_200.0,
 };
