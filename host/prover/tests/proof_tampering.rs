@@ -220,6 +220,26 @@ fn configurations_are_presets_only() {
     );
 }
 
+/// The 98-bit preset proves and verifies at 98, and its configuration is the one preset: the
+/// 26-bit grinding with 51 queries it had until stop 31 (same provable level) is refused.
+#[test]
+fn the_98_bit_preset_proves_at_its_own_configuration() {
+    let wasm = coverage();
+    let (_, file) = prove(&wasm, &[5, 9, 2], SecurityLevel::Bits98).unwrap();
+    assert_eq!(file.security_bits, 98);
+    verify_file(&wasm, &file, 98).expect("a 98-bit proof verifies at 98");
+    let config = file.decode_body().unwrap().config;
+    assert_eq!((config.pow_bits, config.fri_config.n_queries), (20, 57));
+    let retired = repack(&file, |_, b| {
+        b.config.pow_bits = 26;
+        b.config.fri_config.n_queries = 51;
+    });
+    assert_eq!(
+        verify_file(&wasm, &retired, 96).unwrap_err(),
+        VerifyError::UnknownConfig
+    );
+}
+
 /// A claimed sum written as `c + p` (the same value mod p), an out-of-domain sample set to
 /// `0xFFFFFFFF`, and every other place a field element travels: each a format error.
 #[test]
