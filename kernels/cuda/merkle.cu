@@ -53,3 +53,19 @@ extern "C" __global__ void grind_blake2s(
     u32 zeros = digest[0] == 0 ? 32 : OBELYSK_CTZ(digest[0]);
     if (zeros >= pow_bits) atomicMin(best_low, low);
 }
+
+// stwo's `PackLeavesOps` for one coordinate column of an FRI layer: a leaf holds 4 consecutive
+// rows, so value i goes to row i / 4 of output column i mod 4. One thread per input value.
+extern "C" __global__ void pack_leaves(
+    const u32* __restrict__ column,
+    u32* __restrict__ out0,
+    u32* __restrict__ out1,
+    u32* __restrict__ out2,
+    u32* __restrict__ out3,
+    u32 n)
+{
+    u32 i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    u32* outs[4] = {out0, out1, out2, out3};
+    outs[i & 3][i >> 2] = column[i];
+}

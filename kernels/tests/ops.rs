@@ -24,7 +24,7 @@ use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleEvaluation, PolyOps, SecureEvaluation};
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::secure_column::SecureColumnByCoords;
-use stwo::prover::vcs_lifted::ops::MerkleOpsLifted;
+use stwo::prover::vcs_lifted::ops::{MerkleOpsLifted, PackLeavesOps};
 use stwo::prover::{AccumulationOps, QuotientOps};
 
 fn cols<B: ColumnOps<BaseField>>(values: &[BaseField]) -> Col<B, BaseField> {
@@ -127,6 +127,19 @@ fn compare_ops(log_size: u32, rng: &mut Rng) {
         "merkle layer 2^{}",
         log_size - 1
     );
+    // Leaf packing (FRI layers that fold by more than 2): four coordinate columns.
+    let coords: [Vec<BaseField>; 4] = std::array::from_fn(|_| random_column(rng, log_size));
+    let simd_coords = coords.each_ref().map(|c| cols::<SimdBackend>(c));
+    let ours_coords = coords.each_ref().map(|c| cols::<CudaBackend>(c));
+    let simd_packed = SimdBackend::pack_leaves_input(&simd_coords.each_ref());
+    let ours_packed = CudaBackend::pack_leaves_input(&ours_coords.each_ref());
+    for (i, (o, s)) in ours_packed.iter().zip(&simd_packed).enumerate() {
+        assert_eq!(
+            o.to_cpu(),
+            s.to_cpu(),
+            "packed leaf column {i}, 2^{log_size}"
+        );
+    }
 
     // FRI: circle into line, then line folds (one and two steps).
     let secure_values: Vec<SecureField> = (0..1 << log_size).map(|_| rng.qm31()).collect();

@@ -11,7 +11,7 @@
 //! | constraints | `n_constraints / |F|` | the random coefficient that batches the constraints |
 //! | DEEP-ALI | `2^(c+1) / |F|` | the out-of-domain point, `c` = log degree bound of the composition |
 //! | DEEP quotients | `n_samples / |F|` | the coefficient that batches the sampled values |
-//! | FRI folding | `2^(L+1) / |F|` | one folding challenge per layer over a domain of `2^L`, halving |
+//! | FRI folding | `2^(L+k) / |F|` | one folding challenge `β` per layer, which folds `2^k` values into one with `1, β, β², …` (a combination of degree `2^k − 1`) over a domain of `2^L`, shrinking by `2^k`: `Σ (2^k − 1)·2^(L−k·i) ≤ 2^(L+k)`; `k` is the config's `fold_step` (folding by 2 gives `2^(L+1)`) |
 //!
 //! The field terms add up to `ε_field`; a proof's level is `min(FRI conjectured,
 //! ⌊−log2 ε_field⌋)` ([`Soundness::bits`]). The FRI term stays *conjectured* (stwo's
@@ -183,7 +183,8 @@ pub fn soundness(
     let composition = max_log + 1;
     let lifting = composition - 1 + config.fri_config.log_blowup_factor;
     let deep_ali = bits(2f64.powi(composition as i32 + 1));
-    let fri_folding = bits(2f64.powi(lifting as i32 + 1));
+    let fold_step = config.fri_config.fold_step;
+    let fri_folding = bits(2f64.powi((lifting + fold_step) as i32));
     let constraints = bits(constraints as f64);
     let deep_quotients = bits(samples as f64);
     let field = -[logup, constraints, deep_ali, deep_quotients, fri_folding]
@@ -240,6 +241,22 @@ mod tests {
         }];
         let err = check_relation_uses(&over).unwrap_err();
         assert_eq!(err.name, "MemRelation");
+    }
+
+    #[test]
+    fn folding_by_more_costs_bits_in_the_folding_term() {
+        let (worst, rom_rows, outputs) = crate::vm::worst_case_claim();
+        let mut config = crate::security::SecurityLevel::Bits96.pcs_config();
+        assert_eq!(config.fri_config.fold_step, 3);
+        let by_eight = soundness(&config, 16, &worst, rom_rows, outputs);
+        config.fri_config.fold_step = 1;
+        let by_two = soundness(&config, 16, &worst, rom_rows, outputs);
+        // Folding 2^k values into one is a combination of degree 2^k − 1: k − 1 bits lost.
+        assert!((by_two.fri_folding - by_eight.fri_folding - 2.0).abs() < 1e-9);
+        assert!(
+            by_eight.field < by_two.field && by_eight.field >= 96.0,
+            "{by_eight:?}"
+        );
     }
 
     #[test]

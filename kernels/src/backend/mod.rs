@@ -585,14 +585,39 @@ impl MerkleOpsLifted<Blake2sMerkleHasher> for CudaBackend {
 }
 
 impl PackLeavesOps for CudaBackend {
-    /// Host round trip.
+    /// Output column `coord + 4·offset` holds, per leaf, coordinate `coord` of the leaf's row
+    /// `offset` (stwo's layout): one kernel per coordinate.
     fn pack_leaves_input(
         values: &[&Col<Self, BaseField>; SECURE_EXTENSION_DEGREE],
     ) -> [Col<Self, BaseField>; SECURE_EXTENSION_DEGREE * PACKED_LEAF_SIZE] {
-        host_round_trip("pack_leaves_input");
-        let cpu: [Vec<BaseField>; SECURE_EXTENSION_DEGREE] = values.map(|c| c.to_cpu());
-        let refs = cpu.each_ref();
-        CpuBackend::pack_leaves_input(&refs).map(|c| DeviceColumn::from_slice(&c))
+        let len = values[0].len();
+        assert!(values.iter().all(|c| c.len() == len) && len.is_multiple_of(PACKED_LEAF_SIZE));
+        let device = values[0].buffer().device().clone();
+        let rows = len / PACKED_LEAF_SIZE;
+        let mut packed: [DeviceColumn<BaseField>; SECURE_EXTENSION_DEGREE * PACKED_LEAF_SIZE] =
+            std::array::from_fn(|_| {
+                DeviceColumn::from_buffer(DeviceBuffer::zeroed(device.clone(), rows), rows)
+            });
+        for (coord, column) in values.iter().enumerate() {
+            let out: [_; PACKED_LEAF_SIZE] = std::array::from_fn(|offset| {
+                packed[coord + SECURE_EXTENSION_DEGREE * offset].ptr_mut()
+            });
+            device.launch(
+                Module::Builtin("merkle.cu"),
+                "pack_leaves",
+                dims_for(len),
+                false,
+                &[
+                    Arg::Ptr(column.ptr()),
+                    Arg::Ptr(out[0]),
+                    Arg::Ptr(out[1]),
+                    Arg::Ptr(out[2]),
+                    Arg::Ptr(out[3]),
+                    Arg::U32(len as u32),
+                ],
+            );
+        }
+        packed
     }
 }
 
