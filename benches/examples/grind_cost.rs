@@ -12,11 +12,11 @@ use stwo::prover::backend::simd::SimdBackend;
 
 fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u32>());
-    let (Some(Ok(bits)), draws) = (args.next(), args.next().unwrap_or(Ok(100))) else {
+    let (Some(Ok(bits)), Ok(draws)) = (args.next(), args.next().unwrap_or(Ok(100))) else {
         eprintln!("usage: grind_cost BITS [DRAWS]");
         std::process::exit(2);
     };
-    let draws = draws.unwrap_or(100).max(1) as usize;
+    let draws = draws.max(1) as usize;
     let mut ms: Vec<f64> = (0..draws)
         .map(|i| {
             let mut channel = Blake2sChannel::default();
