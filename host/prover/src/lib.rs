@@ -1,6 +1,7 @@
 //! The Obelysk prover: a run of the VM to a stwo proof of the VM AIR (`obelysk-air`).
 //!
 //! - [`witness`]: trace → every component's main-trace rows;
+//! - [`constraints`]: the constraint quotients on SIMD, without stwo's per-row costs;
 //! - [`interaction`]: LogUp interaction columns, derived from the AIR's own `evaluate`;
 //! - [`preprocessed`]: the program-independent tables;
 //! - [`transcript`]: the Fiat–Shamir transcript (mirrors `obelysk_air::verifier`);
@@ -9,6 +10,7 @@
 //! - [`estimate`]: the predicted time and memory of a proof.
 
 pub mod check;
+pub mod constraints;
 pub mod estimate;
 pub mod interaction;
 pub mod preprocessed;

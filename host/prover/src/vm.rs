@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent};
+use obelysk_air::components::{Kind, N_COMPONENTS, VmComponent, VmEval};
 use obelysk_air::proof::{ProofBody, ProofFile};
 use obelysk_air::relations::Relations;
 use obelysk_air::security::SecurityLevel;
@@ -25,6 +25,7 @@ use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::poly::twiddles::TwiddleTree;
 use stwo::prover::{CommitmentTreeProver, ComponentProver};
 
+use crate::constraints::SimdComponent;
 use crate::witness::{Table, Witness, WitnessError};
 use crate::{Column, Prover, interaction, preprocessed, twiddles};
 
@@ -165,6 +166,13 @@ where
 {
     fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder>;
 
+    /// A VM component as this backend proves it: stwo's component, or a wrapper with the
+    /// backend's own constraint evaluator.
+    type Component: ComponentProver<Self>;
+
+    /// Wraps `component` for [`Self::Component`].
+    fn component(component: VmComponent) -> Self::Component;
+
     /// Whether proofs keep the columns' coefficients for the out-of-domain samples
     /// ([`Prover::keep_coefficients`]): faster where the backend evaluates coefficients at a
     /// point quickly (SIMD); a backend with its own barycentric kernel (CUDA) leaves it off.
@@ -190,6 +198,12 @@ impl ProverBackend for SimdBackend {
         column
     }
 
+    type Component = SimdComponent<VmEval>;
+
+    fn component(component: VmComponent) -> Self::Component {
+        SimdComponent(component)
+    }
+
     const KEEPS_COEFFICIENTS: bool = true;
 
     fn preprocessed_tree(config: PcsConfig) -> Option<&'static preprocessed::SimdTree> {
@@ -202,6 +216,12 @@ impl ProverBackend for SimdBackend {
 }
 
 impl ProverBackend for CpuBackend {
+    type Component = VmComponent;
+
+    fn component(component: VmComponent) -> VmComponent {
+        component
+    }
+
     fn from_simd(column: Column) -> CircleEvaluation<CpuBackend, BaseField, BitReversedOrder> {
         use stwo::prover::backend::Column as _;
         CircleEvaluation::new(column.domain, column.values.to_cpu())
@@ -209,6 +229,12 @@ impl ProverBackend for CpuBackend {
 }
 
 impl ProverBackend for obelysk_cuda::CudaBackend {
+    type Component = VmComponent;
+
+    fn component(component: VmComponent) -> VmComponent {
+        component
+    }
+
     /// Copies the column to the current device.
     fn from_simd(column: Column) -> CircleEvaluation<Self, BaseField, BitReversedOrder> {
         use stwo::prover::backend::Column as _;
@@ -303,7 +329,10 @@ where
     );
 
     progress(Phase::Prove);
-    let components: Vec<VmComponent> = components(claim, &rel, &claimed_sums);
+    let components: Vec<B::Component> = components(claim, &rel, &claimed_sums)
+        .into_iter()
+        .map(B::component)
+        .collect();
     let provers: Vec<&dyn ComponentProver<B>> = components
         .iter()
         .map(|c| c as &dyn ComponentProver<B>)

@@ -92,6 +92,8 @@ fn backends_make_identical_proofs() {
     device::set_current(std::sync::Arc::new(HostDevice::new()));
     let cuda = prove_witness_on::<obelysk_cuda::CudaBackend>(&proven, witness, LEVEL, &mut |_| {})
         .unwrap();
+    // SIMD evaluates the constraints with `obelysk_prover::constraints`, CUDA with its compiled
+    // kernels: the same composition polynomial, so the same bytes.
     assert_eq!(simd.body, cuda.body);
     // Every operation of the proof ran as a kernel: nothing went through the CPU backend.
     assert_eq!(obelysk_cuda::backend::take_host_round_trips(), vec![]);

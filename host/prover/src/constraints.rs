@@ -1,0 +1,412 @@
+//! The composition polynomial's constraint quotients on the SIMD backend.
+//!
+//! [`SimdComponent`] wraps a stwo `FrameworkComponent` and evaluates its constraints over the
+//! evaluation domain exactly as stwo's own `ComponentProver<SimdBackend>` does (same
+//! constraints, same order, same random coefficients, so the same field values and the same
+//! proof bytes), without the two costs stwo pays on every row:
+//! - LogUp: stwo's evaluator groups each row's fractions into fresh hash maps, hash sets and
+//!   vectors before it writes the batch constraints; here the fractions go into one buffer
+//!   per task and batches are summed in place.
+//! - Masks at a row offset (the LogUp sum's previous row, `-1`): stwo looks up each of the 32
+//!   lanes of a row one by one; here each shifted column is gathered once per component into
+//!   a packed column, and a row reads it like any other column.
+//!
+//! `round_trip::backends_make_identical_proofs` holds it to the CUDA backend's compiled
+//! constraints (the same proof bytes), and `tests::quotients_match_stwo` to stwo's evaluator.
+
+use std::borrow::Cow;
+use std::ops::Mul;
+
+use num_traits::Zero;
+use rayon::prelude::*;
+use stwo::core::ColumnVec;
+use stwo::core::Fraction;
+use stwo::core::air::Component;
+use stwo::core::air::accumulation::PointEvaluationAccumulator;
+use stwo::core::circle::CirclePoint;
+use stwo::core::constraints::coset_vanishing;
+use stwo::core::fields::m31::BaseField;
+use stwo::core::fields::qm31::{SECURE_EXTENSION_DEGREE, SecureField};
+use stwo::core::pcs::TreeVec;
+use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
+use stwo::core::utils::{bit_reverse, offset_bit_reversed_circle_domain_index};
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
+use stwo::prover::backend::simd::qm31::PackedSecureField;
+use stwo::prover::backend::simd::very_packed_m31::{
+    LOG_N_VERY_PACKED_ELEMS, N_VERY_PACKED_ELEMS, Vectorized, VeryPackedBaseField,
+    VeryPackedSecureField,
+};
+use stwo::prover::poly::BitReversedOrder;
+use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
+use stwo::prover::{ComponentProver, DomainEvaluationAccumulator, EvaluationMode, Trace};
+use stwo_constraint_framework::{
+    EvalAtRow, FrameworkComponent, FrameworkEval, INTERACTION_TRACE_IDX, InfoEvaluator,
+    PREPROCESSED_TRACE_IDX,
+};
+
+/// A framework component whose constraint quotients the SIMD prover evaluates with this
+/// module's evaluator (see the module docs). Everything else is the component's own.
+pub struct SimdComponent<E: FrameworkEval>(pub FrameworkComponent<E>);
+
+/// Very-packed rows (32 points) per parallel task.
+const ROWS_PER_TASK: usize = 32;
+
+/// Packed SIMD vectors per very-packed row.
+const VECTORS: usize = N_VERY_PACKED_ELEMS;
+
+impl<E: FrameworkEval> Component for SimdComponent<E> {
+    fn n_constraints(&self) -> usize {
+        self.0.n_constraints()
+    }
+
+    fn max_constraint_log_degree_bound(&self) -> u32 {
+        self.0.max_constraint_log_degree_bound()
+    }
+
+    fn trace_log_degree_bounds(&self) -> TreeVec<ColumnVec<u32>> {
+        self.0.trace_log_degree_bounds()
+    }
+
+    fn mask_points(
+        &self,
+        point: CirclePoint<SecureField>,
+        max_log_degree_bound: u32,
+    ) -> TreeVec<ColumnVec<Vec<CirclePoint<SecureField>>>> {
+        self.0.mask_points(point, max_log_degree_bound)
+    }
+
+    fn preprocessed_column_indices(&self) -> ColumnVec<usize> {
+        Component::preprocessed_column_indices(&self.0)
+    }
+
+    fn evaluate_constraint_quotients_at_point(
+        &self,
+        point: CirclePoint<SecureField>,
+        mask: &TreeVec<ColumnVec<Vec<SecureField>>>,
+        evaluation_accumulator: &mut PointEvaluationAccumulator,
+        max_log_degree_bound: u32,
+    ) {
+        self.0.evaluate_constraint_quotients_at_point(
+            point,
+            mask,
+            evaluation_accumulator,
+            max_log_degree_bound,
+        )
+    }
+}
+
+/// A column read at one row offset: the committed evaluation itself (offset 0), or a copy
+/// gathered so that row `r` of the copy holds the row `r + offset` of the trace.
+struct MaskColumn<'a> {
+    offset: isize,
+    values: Cow<'a, [PackedM31]>,
+}
+
+impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> {
+    fn evaluate_constraint_quotients_on_domain(
+        &self,
+        trace: &Trace<'_, SimdBackend>,
+        accumulator: &mut DomainEvaluationAccumulator<SimdBackend>,
+    ) {
+        let component = &self.0;
+        let n_constraints = component.n_constraints();
+        if n_constraints == 0 {
+            return;
+        }
+        if component.is_disabled() {
+            accumulator.skip_coeffs(n_constraints);
+            return;
+        }
+        let eval: &E = component;
+        let log_size = eval.log_size();
+        let eval_domain = evaluation_domain(
+            Component::max_constraint_log_degree_bound(component),
+            accumulator.evaluation_mode(),
+        );
+        let eval_log_size = eval_domain.log_size();
+        if log_size < LOG_N_LANES || eval_log_size < LOG_N_LANES + LOG_N_VERY_PACKED_ELEMS {
+            // Smaller than one SIMD vector: stwo's own (CPU) evaluation.
+            return self
+                .0
+                .evaluate_constraint_quotients_on_domain(trace, accumulator);
+        }
+
+        let _span =
+            tracing::info_span!("Constraint point-wise eval", class = "ConstraintEval").entered();
+        let evaluations = trace_evaluations(component, trace, eval_domain, accumulator);
+        let offsets = eval.evaluate(InfoEvaluator::empty()).mask_offsets;
+
+        let columns: Vec<Vec<Vec<MaskColumn<'_>>>> = evaluations
+            .iter()
+            .enumerate()
+            .map(|(tree, columns)| {
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| {
+                        let wanted = offsets.get(tree).and_then(|t| t.get(i));
+                        mask_columns(column, wanted, log_size, eval_log_size)
+                    })
+                    .collect()
+            })
+            .collect();
+        let denom_inv = denominator_inverses(log_size, eval_domain);
+
+        let [column] = accumulator.columns([(eval_log_size, n_constraints)]);
+        let mut coefficients = column.random_coeff_powers;
+        // The first constraint takes the last power (the verifier folds `acc·α + c`).
+        coefficients.reverse();
+        let coefficients: Vec<VeryPackedSecureField> = coefficients
+            .into_iter()
+            .map(VeryPackedSecureField::broadcast)
+            .collect();
+        let cumsum_shift = component.claimed_sum() / BaseField::from(1u32 << log_size);
+        let [c0, c1, c2, c3] = column.col.columns.each_mut().map(|c| {
+            c.data[..1 << (eval_log_size - LOG_N_LANES)].par_chunks_mut(ROWS_PER_TASK * VECTORS)
+        });
+        // Each SIMD vector (16 points) lies in one coset of the trace domain.
+        let vectors_per_denominator = log_size - LOG_N_LANES;
+        c0.zip(c1)
+            .zip(c2)
+            .zip(c3)
+            .enumerate()
+            .for_each(|(task, (((c0, c1), c2), c3))| {
+                let mut out = [c0, c1, c2, c3];
+                let mut fractions = Vec::new();
+                for local in 0..out[0].len() / VECTORS {
+                    let row = task * ROWS_PER_TASK + local;
+                    let evaluator = eval.evaluate(RowEvaluator {
+                        columns: &columns,
+                        next_column: [0; 3],
+                        row,
+                        coefficients: &coefficients,
+                        next_constraint: 0,
+                        result: VeryPackedSecureField::zero(),
+                        fractions,
+                        cumsum_shift,
+                    });
+                    assert_eq!(evaluator.next_constraint, n_constraints);
+                    fractions = evaluator.fractions;
+                    fractions.clear();
+                    for (v, result) in evaluator.result.0.into_iter().enumerate() {
+                        let at = local * VECTORS + v;
+                        let vector = row * VECTORS + v;
+                        let quotient = result * denom_inv[vector >> vectors_per_denominator];
+                        let sum =
+                            PackedSecureField::from_packed_m31s(out.each_ref().map(|c| c[at]))
+                                + quotient;
+                        for (c, value) in out.iter_mut().zip(sum.into_packed_m31s()) {
+                            c[at] = value;
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// The domain a component's constraints are evaluated on, as stwo chooses it.
+fn evaluation_domain(log_degree_bound: u32, mode: EvaluationMode) -> CircleDomain {
+    match mode {
+        EvaluationMode::SubDomain { log_expansion } => {
+            CanonicCoset::new(log_degree_bound + log_expansion)
+                .circle_domain()
+                .split(log_expansion)
+                .0
+        }
+        EvaluationMode::ExtendToEvalDomain => CanonicCoset::new(log_degree_bound).circle_domain(),
+    }
+}
+
+/// The component's columns per tree (preprocessed ones through the component's indices),
+/// evaluated on at least the evaluation domain (the committed evaluations, whose first
+/// `2^eval` values in bit-reversed order are the evaluation domain, or extended to it).
+fn trace_evaluations<'t, E: FrameworkEval>(
+    component: &FrameworkComponent<E>,
+    trace: &'t Trace<'_, SimdBackend>,
+    eval_domain: CircleDomain,
+    accumulator: &DomainEvaluationAccumulator<SimdBackend>,
+) -> Vec<Vec<Cow<'t, CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>>>> {
+    let mut polys = trace.polys.sub_tree(component.trace_locations());
+    polys[PREPROCESSED_TRACE_IDX] = component
+        .preprocessed_column_indices()
+        .iter()
+        .map(|&i| &trace.polys[PREPROCESSED_TRACE_IDX][i])
+        .collect();
+    match accumulator.evaluation_mode() {
+        EvaluationMode::SubDomain { .. } => polys
+            .iter()
+            .map(|tree| tree.iter().map(|p| Cow::Borrowed(&p.evals)).collect())
+            .collect(),
+        EvaluationMode::ExtendToEvalDomain => {
+            let twiddles = SimdBackend::precompute_twiddles(eval_domain.half_coset);
+            polys
+                .iter()
+                .map(|tree| {
+                    tree.par_iter()
+                        .map(|p| Cow::Owned(p.get_evaluation_on_domain(eval_domain, &twiddles)))
+                        .collect()
+                })
+                .collect()
+        }
+    }
+}
+
+/// The column at each offset its component reads it at (`wanted`; offset 0 alone when the
+/// component's info lists none, as for preprocessed columns).
+fn mask_columns<'a>(
+    column: &'a CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>,
+    wanted: Option<&Vec<isize>>,
+    log_size: u32,
+    eval_log_size: u32,
+) -> Vec<MaskColumn<'a>> {
+    let packed = 1 << (eval_log_size - LOG_N_LANES);
+    let mut offsets: Vec<isize> = wanted.cloned().unwrap_or_default();
+    offsets.push(0);
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
+        .into_iter()
+        .map(|offset| {
+            let values = if offset == 0 {
+                Cow::Borrowed(&column.values.data[..packed])
+            } else {
+                let values = column.values.as_slice();
+                let gathered: Vec<PackedM31> = (0..packed)
+                    .into_par_iter()
+                    .map(|p| {
+                        PackedM31::from_array(std::array::from_fn(|lane| {
+                            let i = (p << LOG_N_LANES) + lane;
+                            values[offset_bit_reversed_circle_domain_index(
+                                i,
+                                log_size,
+                                eval_log_size,
+                                offset,
+                            )]
+                        }))
+                    })
+                    .collect();
+                Cow::Owned(gathered)
+            };
+            MaskColumn { offset, values }
+        })
+        .collect()
+}
+
+/// `1 / Z_trace(p)` for the first `2^(eval − trace)` points of the evaluation domain,
+/// bit-reversed: very-packed row `r` uses entry `r >> (trace − log very-packed lanes)`.
+fn denominator_inverses(log_size: u32, eval_domain: CircleDomain) -> Vec<BaseField> {
+    let trace_coset = CanonicCoset::new(log_size).coset();
+    let mut inverses: Vec<BaseField> = (0..1 << (eval_domain.log_size() - log_size))
+        .map(|i| coset_vanishing(trace_coset, eval_domain.at(i)).inverse())
+        .collect();
+    bit_reverse(&mut inverses);
+    inverses
+}
+
+/// Evaluates one very-packed row's constraints and folds them with the random coefficients.
+struct RowEvaluator<'a> {
+    /// Per tree, per column, the column at each offset the component reads.
+    columns: &'a [Vec<Vec<MaskColumn<'a>>>],
+    next_column: [usize; 3],
+    row: usize,
+    coefficients: &'a [VeryPackedSecureField],
+    next_constraint: usize,
+    result: VeryPackedSecureField,
+    /// The row's LogUp fractions so far (a buffer the task reuses).
+    fractions: Vec<Fraction<VeryPackedSecureField, VeryPackedSecureField>>,
+    /// `claimed_sum / 2^log_size`, subtracted from every row's total (stwo's LogUp layout).
+    cumsum_shift: SecureField,
+}
+
+impl EvalAtRow for RowEvaluator<'_> {
+    type F = VeryPackedBaseField;
+    type EF = VeryPackedSecureField;
+
+    fn next_interaction_mask<const N: usize>(
+        &mut self,
+        interaction: usize,
+        offsets: [isize; N],
+    ) -> [Self::F; N] {
+        let column = &self.columns[interaction][self.next_column[interaction]];
+        self.next_column[interaction] += 1;
+        let row = self.row * VECTORS;
+        offsets.map(|offset| {
+            let mask = column
+                .iter()
+                .find(|m| m.offset == offset)
+                .unwrap_or_else(|| panic!("offset {offset} is not in the component's info"));
+            Vectorized(std::array::from_fn(|v| mask.values[row + v]))
+        })
+    }
+
+    fn add_constraint<G>(&mut self, constraint: G)
+    where
+        Self::EF: Mul<G, Output = Self::EF> + From<G>,
+    {
+        self.result += self.coefficients[self.next_constraint] * constraint;
+        self.next_constraint += 1;
+    }
+
+    fn combine_ef(values: [Self::F; SECURE_EXTENSION_DEGREE]) -> Self::EF {
+        VeryPackedSecureField::from_very_packed_m31s(values)
+    }
+
+    fn write_logup_frac(&mut self, fraction: Fraction<Self::EF, Self::EF>) {
+        self.fractions.push(fraction);
+    }
+
+    /// stwo's `LogupAtRow` constraints: batch `b` of the fractions (all but the last) is
+    /// cumulatively summed in interaction column `b`; the last column also carries the
+    /// previous row's total and the shift.
+    fn finalize_logup_batched(&mut self, batching: &Vec<usize>) {
+        assert_eq!(
+            batching.len(),
+            self.fractions.len(),
+            "one batch per fraction"
+        );
+        self.finalize(|i| batching[i]);
+    }
+
+    fn finalize_logup(&mut self) {
+        self.finalize(|i| i);
+    }
+
+    fn finalize_logup_in_pairs(&mut self) {
+        self.finalize(|i| i / 2);
+    }
+}
+
+impl RowEvaluator<'_> {
+    /// The LogUp constraints of the row's fractions, fraction `i` in batch `batch_of(i)` (the
+    /// batches are `0..=last`, each non-empty, as stwo requires).
+    fn finalize(&mut self, batch_of: impl Fn(usize) -> usize) {
+        let fractions = std::mem::take(&mut self.fractions);
+        let last = (0..fractions.len())
+            .map(&batch_of)
+            .max()
+            .expect("a LogUp fraction");
+        let batch_sum = |b: usize| {
+            fractions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| batch_of(*i) == b)
+                .map(|(_, f)| *f)
+                .reduce(|a, f| a + f)
+                .unwrap_or_else(|| panic!("LogUp batch {b} is empty"))
+        };
+        let mut previous = VeryPackedSecureField::zero();
+        for b in 0..last {
+            let sum = batch_sum(b);
+            let [cumsum] = self.next_extension_interaction_mask(INTERACTION_TRACE_IDX, [0]);
+            self.add_constraint((cumsum - previous) * sum.denominator - sum.numerator);
+            previous = cumsum;
+        }
+        let sum = batch_sum(last);
+        let [previous_row, cumsum] =
+            self.next_extension_interaction_mask(INTERACTION_TRACE_IDX, [-1, 0]);
+        let difference = cumsum - previous_row - previous + self.cumsum_shift;
+        self.add_constraint(difference * sum.denominator - sum.numerator);
+        self.fractions = fractions;
+    }
+}
