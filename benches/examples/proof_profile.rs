@@ -49,6 +49,11 @@ fn main() {
     let body = file.decode_body().unwrap();
     let sizes = body.stark.size_breakdown_estimate();
     let config = body.config;
+    let rows: Vec<String> = obelysk_air::components::Kind::ALL
+        .iter()
+        .map(|&k| format!("{} 2^{}", k.name(), body.claim.log_size(k)))
+        .collect();
+    eprintln!("rows per component: {}", rows.join(", "));
     let per_tree: Vec<usize> = body.stark.sampled_values.iter().map(|t| t.len()).collect();
     eprintln!("columns per tree (preprocessed, main, interaction, composition): {per_tree:?}");
     eprintln!(

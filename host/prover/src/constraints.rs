@@ -29,7 +29,7 @@ use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::{SECURE_EXTENSION_DEGREE, SecureField};
 use stwo::core::pcs::TreeVec;
 use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
-use stwo::core::utils::{bit_reverse, offset_bit_reversed_circle_domain_index};
+use stwo::core::utils::{bit_reverse, bit_reverse_index};
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
 use stwo::prover::backend::simd::qm31::PackedSecureField;
@@ -96,11 +96,26 @@ impl<E: FrameworkEval> Component for SimdComponent<E> {
     }
 }
 
-/// A column read at one row offset: the committed evaluation itself (offset 0), or a copy
-/// gathered so that row `r` of the copy holds the row `r + offset` of the trace.
+/// A column of the component: its committed evaluation (offset 0), and for each other row
+/// offset the component reads it at, a copy gathered so that row `r` of the copy holds the
+/// trace's row `r + offset`.
 struct MaskColumn<'a> {
-    offset: isize,
-    values: Cow<'a, [PackedM31]>,
+    values: &'a [PackedM31],
+    shifted: Vec<(isize, Vec<PackedM31>)>,
+}
+
+impl MaskColumn<'_> {
+    fn at(&self, offset: isize) -> &[PackedM31] {
+        if offset == 0 {
+            return self.values;
+        }
+        let (_, values) = self
+            .shifted
+            .iter()
+            .find(|(o, _)| *o == offset)
+            .unwrap_or_else(|| panic!("offset {offset} is not in the component's info"));
+        values
+    }
 }
 
 impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> {
@@ -137,7 +152,7 @@ impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> 
         let evaluations = trace_evaluations(component, trace, eval_domain, accumulator);
         let offsets = eval.evaluate(InfoEvaluator::empty()).mask_offsets;
 
-        let columns: Vec<Vec<Vec<MaskColumn<'_>>>> = evaluations
+        let columns: Vec<Vec<MaskColumn<'_>>> = evaluations
             .iter()
             .enumerate()
             .map(|(tree, columns)| {
@@ -252,45 +267,55 @@ fn trace_evaluations<'t, E: FrameworkEval>(
     }
 }
 
-/// The column at each offset its component reads it at (`wanted`; offset 0 alone when the
-/// component's info lists none, as for preprocessed columns).
+/// The column, gathered at each non-zero offset its component reads it at (`wanted`: none
+/// when the component's info lists none, as for preprocessed columns).
 fn mask_columns<'a>(
     column: &'a CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>,
     wanted: Option<&Vec<isize>>,
     log_size: u32,
     eval_log_size: u32,
-) -> Vec<MaskColumn<'a>> {
+) -> MaskColumn<'a> {
     let packed = 1 << (eval_log_size - LOG_N_LANES);
     let mut offsets: Vec<isize> = wanted.cloned().unwrap_or_default();
-    offsets.push(0);
+    offsets.retain(|&o| o != 0);
     offsets.sort_unstable();
     offsets.dedup();
-    offsets
+    let values = column.values.as_slice();
+    let shifted = offsets
         .into_iter()
         .map(|offset| {
-            let values = if offset == 0 {
-                Cow::Borrowed(&column.values.data[..packed])
-            } else {
-                let values = column.values.as_slice();
-                let gathered: Vec<PackedM31> = (0..packed)
-                    .into_par_iter()
-                    .map(|p| {
-                        PackedM31::from_array(std::array::from_fn(|lane| {
-                            let i = (p << LOG_N_LANES) + lane;
-                            values[offset_bit_reversed_circle_domain_index(
-                                i,
-                                log_size,
-                                eval_log_size,
-                                offset,
-                            )]
-                        }))
-                    })
-                    .collect();
-                Cow::Owned(gathered)
-            };
-            MaskColumn { offset, values }
+            let gathered: Vec<PackedM31> = (0..packed)
+                .into_par_iter()
+                .map(|p| {
+                    PackedM31::from_array(std::array::from_fn(|lane| {
+                        let i = (p << LOG_N_LANES) + lane;
+                        values[shifted_index(i, log_size, eval_log_size, offset)]
+                    }))
+                })
+                .collect();
+            (offset, gathered)
         })
-        .collect()
+        .collect();
+    MaskColumn {
+        values: &column.values.data[..packed],
+        shifted,
+    }
+}
+
+/// stwo's `offset_bit_reversed_circle_domain_index`: the position, in a bit-reversed
+/// evaluation domain of `2^eval_log_size` points, of the trace row `offset` rows from the
+/// point at position `i` (a trace of `2^log_size` rows). The half-domains are powers of two,
+/// so the wrap is a mask, not stwo's `rem_euclid` (a division per point).
+fn shifted_index(i: usize, log_size: u32, eval_log_size: u32, offset: isize) -> usize {
+    let natural = bit_reverse_index(i, eval_log_size);
+    let half = 1usize << (eval_log_size - 1);
+    let step = offset.wrapping_mul(1 << (eval_log_size - log_size - 1)) as usize;
+    let shifted = if natural < half {
+        natural.wrapping_add(step) & (half - 1)
+    } else {
+        (natural.wrapping_sub(step) & (half - 1)) + half
+    };
+    bit_reverse_index(shifted, eval_log_size)
 }
 
 /// `1 / Z_trace(p)` for the first `2^(eval − trace)` points of the evaluation domain,
@@ -306,8 +331,8 @@ fn denominator_inverses(log_size: u32, eval_domain: CircleDomain) -> Vec<BaseFie
 
 /// Evaluates one very-packed row's constraints and folds them with the random coefficients.
 struct RowEvaluator<'a> {
-    /// Per tree, per column, the column at each offset the component reads.
-    columns: &'a [Vec<Vec<MaskColumn<'a>>>],
+    /// Per tree, the component's columns.
+    columns: &'a [Vec<MaskColumn<'a>>],
     next_column: [usize; 3],
     row: usize,
     coefficients: &'a [VeryPackedSecureField],
@@ -332,11 +357,8 @@ impl EvalAtRow for RowEvaluator<'_> {
         self.next_column[interaction] += 1;
         let row = self.row * VECTORS;
         offsets.map(|offset| {
-            let mask = column
-                .iter()
-                .find(|m| m.offset == offset)
-                .unwrap_or_else(|| panic!("offset {offset} is not in the component's info"));
-            Vectorized(std::array::from_fn(|v| mask.values[row + v]))
+            let values = column.at(offset);
+            Vectorized(std::array::from_fn(|v| values[row + v]))
         })
     }
 
@@ -408,5 +430,34 @@ impl RowEvaluator<'_> {
         let difference = cumsum - previous_row - previous + self.cumsum_shift;
         self.add_constraint(difference * sum.denominator - sum.numerator);
         self.fractions = fractions;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stwo::core::utils::offset_bit_reversed_circle_domain_index;
+
+    use super::shifted_index;
+
+    #[test]
+    fn shifted_index_is_stwos() {
+        for log_size in 1..8 {
+            for eval_log_size in log_size + 1..log_size + 4 {
+                for offset in [-3, -1, 1, 2] {
+                    for i in 0..1 << eval_log_size {
+                        assert_eq!(
+                            shifted_index(i, log_size, eval_log_size, offset),
+                            offset_bit_reversed_circle_domain_index(
+                                i,
+                                log_size,
+                                eval_log_size,
+                                offset
+                            ),
+                            "row {i} of 2^{eval_log_size}, trace 2^{log_size}, offset {offset}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
