@@ -64,7 +64,13 @@ fn constraints(c: &mut Criterion) {
     let mut group = c.benchmark_group("constraints");
     group.sample_size(10);
     group.throughput(Throughput::Elements(1 << (LOG_ROWS + 1)));
-    for kind in [Kind::Range16, Kind::Bytes, Kind::Copy, Kind::AddSub, Kind::Cmp] {
+    for kind in [
+        Kind::Range16,
+        Kind::Bytes,
+        Kind::Copy,
+        Kind::AddSub,
+        Kind::Cmp,
+    ] {
         let eval = VmEval {
             kind,
             log_size: LOG_ROWS,

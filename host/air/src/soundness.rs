@@ -277,6 +277,6 @@ mod tests {
         let light = soundness(&config, 16, &small, 100, 10);
         assert!(light.field > ground.field + 5.0 && light.deep_ali > ground.deep_ali);
         assert_eq!(ground.fri_conjectured, 96);
-        assert_eq!(ground.fri_provable, 20 + 76 / 2);
+        assert_eq!(ground.fri_provable, 16 + 80 / 2);
     }
 }
