@@ -390,11 +390,12 @@ fn one_statement_one_attestation() {
     assert_eq!(padded.attestation, file.attestation);
     assert_eq!(file.attestation, attestation(&file.statement, LEVEL.bits()));
 
-    // An over-long integer (the body's first, `pow_bits = 20`, as two bytes) decodes to the
-    // same values but is not the canonical encoding: refused.
-    assert_eq!(file.body[0], 20);
+    // An over-long integer (the body's first, `pow_bits`, as two bytes) decodes to the same
+    // values but is not the canonical encoding: refused.
+    let pow_bits = LEVEL.pcs_config().pow_bits;
+    assert_eq!(u32::from(file.body[0]), pow_bits);
     let mut stretched = file.clone();
-    stretched.body.splice(0..1, [0x80 | 20, 0x00]);
+    stretched.body.splice(0..1, [0x80 | pow_bits as u8, 0x00]);
     assert!(matches!(
         stretched.decode_body(),
         Err(FormatError::Corrupt(_))
