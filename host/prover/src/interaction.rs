@@ -77,46 +77,47 @@ impl EvalAtRow for FractionEvaluator<'_> {
     }
 
     fn finalize_logup_batched(&mut self, batching: &Vec<usize>) {
-        self.set_batching(batching.clone());
+        self.set_batching(|i| batching[i]);
     }
 
     // The batchings of stwo's own `finalize_logup` and `finalize_logup_in_pairs`.
     fn finalize_logup(&mut self) {
-        self.set_batching((0..self.fractions.len()).collect());
+        self.set_batching(|i| i);
     }
 
     fn finalize_logup_in_pairs(&mut self) {
-        self.set_batching((0..self.fractions.len()).map(|i| i / 2).collect());
+        self.set_batching(|i| i / 2);
     }
 }
 
 impl FractionEvaluator<'_> {
-    fn set_batching(&mut self, batching: Vec<usize>) {
-        assert_eq!(
-            batching.len(),
-            self.fractions.len(),
-            "one batch per fraction"
-        );
-        self.batching = batching;
+    fn set_batching(&mut self, batch_of: impl Fn(usize) -> usize) {
+        self.batching.clear();
+        self.batching
+            .extend((0..self.fractions.len()).map(batch_of));
     }
 
     /// Writes the sum of each batch's fractions into `sums`, in batch order (the batches are
-    /// `0..n`, as stwo requires).
-    fn batch_sums(&self, sums: &mut Vec<Fraction<PackedSecureField, PackedSecureField>>) {
+    /// `0..n`, as stwo requires), and empties the row's buffers for the next row.
+    fn batch_sums(
+        &mut self,
+        sums: &mut Vec<Option<Fraction<PackedSecureField, PackedSecureField>>>,
+    ) {
         let batches = self.batching.iter().max().map_or(0, |&last| last + 1);
-        let mut partial: Vec<Option<Fraction<_, _>>> = vec![None; batches];
+        sums.clear();
+        sums.resize(batches, None);
         for (fraction, &batch) in self.fractions.iter().zip(&self.batching) {
-            partial[batch] = Some(match partial[batch].take() {
+            sums[batch] = Some(match sums[batch].take() {
                 Some(sum) => sum + *fraction,
                 None => *fraction,
             });
         }
-        sums.clear();
-        sums.extend(
-            partial
-                .into_iter()
-                .map(|sum| sum.expect("stwo requires every batch in 0..n")),
+        assert!(
+            sums.iter().all(Option::is_some),
+            "stwo requires every batch in 0..n"
         );
+        self.fractions.clear();
+        self.batching.clear();
     }
 }
 
@@ -138,16 +139,17 @@ pub fn interaction_trace<E: FrameworkEval + Sync>(
     use rayon::prelude::*;
     let log_size = eval.log_size();
     let packed_rows = 1usize << (log_size - LOG_N_LANES);
-    let evaluator = |row| FractionEvaluator {
+    let evaluator = |row, fractions, batching| FractionEvaluator {
         main,
         preprocessed,
         next_column: 0,
         row,
-        fractions: Vec::new(),
-        batching: Vec::new(),
+        fractions,
+        batching,
     };
     let mut sums = Vec::new();
-    eval.evaluate(evaluator(0)).batch_sums(&mut sums);
+    eval.evaluate(evaluator(0, Vec::new(), Vec::new()))
+        .batch_sums(&mut sums);
     let batches = sums.len();
     assert!(batches > 0, "every VM component has a LogUp fraction");
 
@@ -171,10 +173,13 @@ pub fn interaction_trace<E: FrameworkEval + Sync>(
             let mut numerators = Vec::with_capacity(chunk * batches);
             let mut denominators = Vec::with_capacity(chunk * batches);
             let mut sums = Vec::with_capacity(batches);
+            let (mut fractions, mut batching) = (Vec::new(), Vec::new());
             for row in first_row..first_row + chunk {
-                eval.evaluate(evaluator(row)).batch_sums(&mut sums);
+                let mut row_evaluator = eval.evaluate(evaluator(row, fractions, batching));
+                row_evaluator.batch_sums(&mut sums);
+                (fractions, batching) = (row_evaluator.fractions, row_evaluator.batching);
                 assert_eq!(sums.len(), batches, "every row has the same batches");
-                for sum in sums.drain(..) {
+                for sum in sums.drain(..).flatten() {
                     numerators.push(sum.numerator);
                     denominators.push(sum.denominator);
                 }

@@ -20,6 +20,7 @@ use stwo::prover::backend::BackendForChannel;
 use stwo::prover::backend::cpu::CpuBackend;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::backend::simd::m31::LOG_N_LANES;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::poly::twiddles::TwiddleTree;
@@ -141,19 +142,23 @@ pub fn statement(program: &Program, input: &[u32], trace: &Trace) -> Statement {
     }
 }
 
-/// A table's columns, zero-padded to `2^log_size` rows (each table column is freed as soon
-/// as it is copied).
+/// A table's columns, zero-padded to `2^log_size` rows, built in parallel (each table column
+/// is freed as soon as it is copied).
 pub fn table_columns(table: Table, log_size: u32) -> Vec<Column> {
+    use rayon::prelude::*;
+    use stwo::prover::backend::simd::m31::{N_LANES, PackedM31};
+    assert!(log_size >= LOG_N_LANES, "a column holds whole SIMD vectors");
     table
         .columns
-        .into_iter()
-        .map(|values| {
-            let padded: BaseColumn = values
-                .into_iter()
-                .chain(std::iter::repeat(BaseField::from(0)))
-                .take(1 << log_size)
+        .into_par_iter()
+        .map(|mut values| {
+            values.resize(1 << log_size, BaseField::from(0));
+            let packed: Vec<PackedM31> = values
+                .chunks_exact(N_LANES)
+                .map(|lanes| PackedM31::from_array(lanes.try_into().expect("16 lanes")))
                 .collect();
-            CircleEvaluation::new(CanonicCoset::new(log_size).circle_domain(), padded)
+            let domain = CanonicCoset::new(log_size).circle_domain();
+            CircleEvaluation::new(domain, BaseColumn::from_simd(packed))
         })
         .collect()
 }
