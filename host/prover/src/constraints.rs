@@ -408,27 +408,39 @@ impl RowEvaluator<'_> {
             .map(&batch_of)
             .max()
             .expect("a LogUp fraction");
-        let batch_sum = |b: usize| {
-            fractions
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| batch_of(*i) == b)
-                .map(|(_, f)| *f)
-                .reduce(|a, f| a + f)
-                .unwrap_or_else(|| panic!("LogUp batch {b} is empty"))
+        // `Δ = Σ batch` as a polynomial constraint, with the batch's fractions `n_i / d_i`.
+        let constraint = |b: usize, delta: VeryPackedSecureField| {
+            let mut batch = (0..fractions.len())
+                .filter(|&i| batch_of(i) == b)
+                .map(|i| fractions[i]);
+            let first = batch
+                .next()
+                .unwrap_or_else(|| panic!("LogUp batch {b} is empty"));
+            match (batch.next(), batch.next()) {
+                // Δ·d − n.
+                (None, _) => delta * first.denominator - first.numerator,
+                // Δ·d1·d2 − n1·d2 − n2·d1, as d2·(Δ·d1 − n1) − n2·d1: three products where
+                // summing the fractions first takes four.
+                (Some(second), None) => {
+                    second.denominator * (delta * first.denominator - first.numerator)
+                        - second.numerator * first.denominator
+                }
+                (Some(second), Some(third)) => {
+                    let sum = batch.fold(first + second + third, |sum, f| sum + f);
+                    delta * sum.denominator - sum.numerator
+                }
+            }
         };
         let mut previous = VeryPackedSecureField::zero();
         for b in 0..last {
-            let sum = batch_sum(b);
             let [cumsum] = self.next_extension_interaction_mask(INTERACTION_TRACE_IDX, [0]);
-            self.add_constraint((cumsum - previous) * sum.denominator - sum.numerator);
+            self.add_constraint(constraint(b, cumsum - previous));
             previous = cumsum;
         }
-        let sum = batch_sum(last);
         let [previous_row, cumsum] =
             self.next_extension_interaction_mask(INTERACTION_TRACE_IDX, [-1, 0]);
         let difference = cumsum - previous_row - previous + self.cumsum_shift;
-        self.add_constraint(difference * sum.denominator - sum.numerator);
+        self.add_constraint(constraint(last, difference));
         self.fractions = fractions;
     }
 }

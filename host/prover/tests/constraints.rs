@@ -16,7 +16,9 @@ use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::poly::BitReversedOrder;
 use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
 use stwo::prover::{ComponentProver, DomainEvaluationAccumulator, EvaluationMode, Poly, Trace};
-use stwo_constraint_framework::{FrameworkComponent, FrameworkEval, TraceLocationAllocator};
+use stwo_constraint_framework::{
+    EvalAtRow, FrameworkComponent, FrameworkEval, RelationEntry, TraceLocationAllocator,
+};
 
 /// xorshift: reproducible random field elements.
 struct Rng(u64);
@@ -40,8 +42,8 @@ impl Rng {
 
 /// Random columns for every column `component` reads, committed on a domain `2^log_expansion`
 /// times its constraint evaluation domain.
-fn random_trace(
-    component: &FrameworkComponent<VmEval>,
+fn random_trace<E: FrameworkEval>(
+    component: &FrameworkComponent<E>,
     log_expansion: u32,
     rng: &mut Rng,
 ) -> TreeVec<Vec<Poly<SimdBackend>>> {
@@ -87,17 +89,115 @@ fn coefficients(accumulator: DomainEvaluationAccumulator<SimdBackend>) -> Vec<Ve
         .collect()
 }
 
+/// Accumulates `component`'s quotients with stwo's evaluator and with ours, on one random
+/// trace, and asserts they are equal (and not all zero).
+fn assert_same_quotients<E: FrameworkEval + Sync>(
+    ours: &SimdComponent<E>,
+    mode: EvaluationMode,
+    rng: &mut Rng,
+    what: &str,
+) {
+    let stwo = &ours.0;
+    let log_expansion = match mode {
+        EvaluationMode::SubDomain { log_expansion } => log_expansion,
+        EvaluationMode::ExtendToEvalDomain => 1,
+    };
+    let polys = random_trace(stwo, log_expansion, rng);
+    let trace = Trace {
+        polys: polys.as_ref().map(|tree| tree.iter().collect()),
+    };
+    let n_constraints = stwo::core::air::Component::n_constraints(stwo);
+    let random_coeff = rng.qm31();
+    let accumulator = || {
+        DomainEvaluationAccumulator::<SimdBackend>::new(
+            random_coeff,
+            stwo::core::air::Component::max_constraint_log_degree_bound(stwo),
+            n_constraints,
+            mode,
+        )
+    };
+    let mut by_stwo = accumulator();
+    stwo.evaluate_constraint_quotients_on_domain(&trace, &mut by_stwo);
+    let mut by_ours = accumulator();
+    ours.evaluate_constraint_quotients_on_domain(&trace, &mut by_ours);
+    let by_stwo = coefficients(by_stwo);
+    assert!(by_stwo.iter().flatten().any(|c| c.0 != 0));
+    assert_eq!(coefficients(by_ours), by_stwo, "{what}, {mode:?}");
+}
+
+const MODES: [EvaluationMode; 3] = [
+    EvaluationMode::SubDomain { log_expansion: 0 },
+    EvaluationMode::SubDomain { log_expansion: 1 },
+    EvaluationMode::ExtendToEvalDomain,
+];
+
+/// LogUp batches of one, two and three fractions (the VM's components batch in pairs).
+#[derive(Clone)]
+struct Batches {
+    log_size: u32,
+    rel: Relations,
+}
+
+impl FrameworkEval for Batches {
+    fn log_size(&self) -> u32 {
+        self.log_size
+    }
+
+    /// A batch of three fractions makes a degree-4 constraint.
+    fn max_constraint_log_degree_bound(&self) -> u32 {
+        self.log_size + 2
+    }
+
+    fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
+        let [a, b] = std::array::from_fn(|_| eval.next_trace_mask());
+        let values = [
+            a.clone(),
+            b.clone(),
+            a.clone() + b.clone(),
+            a.clone() * b.clone(),
+            b.clone(),
+            a,
+        ];
+        for v in values {
+            eval.add_to_relation(RelationEntry::new(
+                &self.rel.range16,
+                E::EF::from(b.clone()),
+                &[v],
+            ));
+        }
+        eval.finalize_logup_batched(&vec![0, 1, 1, 2, 2, 2]);
+        eval
+    }
+}
+
+#[test]
+fn batches_of_any_size_accumulate_what_stwo_accumulates() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut channel = Blake2sChannel::default();
+    channel.mix_u64(rng.next());
+    let rel = Relations::draw(&mut channel);
+    for mode in MODES {
+        for log_size in [4, 6] {
+            let ours = SimdComponent(FrameworkComponent::new(
+                &mut TraceLocationAllocator::default(),
+                Batches {
+                    log_size,
+                    rel: rel.clone(),
+                },
+                rng.qm31(),
+            ));
+            assert_same_quotients(&ours, mode, &mut rng, &format!("2^{log_size} rows"));
+        }
+    }
+}
+
 #[test]
 fn every_component_accumulates_what_stwo_accumulates() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut channel = Blake2sChannel::default();
     channel.mix_u64(rng.next());
     let rel = Relations::draw(&mut channel);
-    for mode in [
-        EvaluationMode::SubDomain { log_expansion: 0 },
-        EvaluationMode::SubDomain { log_expansion: 1 },
-        EvaluationMode::ExtendToEvalDomain,
-    ] {
+    for mode in MODES {
         // 2^4 rows: one packed vector per coset of the trace domain; 2^6: several.
         for log_size in [4, 6] {
             for kind in Kind::ALL {
@@ -111,37 +211,8 @@ fn every_component_accumulates_what_stwo_accumulates() {
                     eval,
                     rng.qm31(),
                 ));
-                let stwo = &ours.0;
-                let log_expansion = match mode {
-                    EvaluationMode::SubDomain { log_expansion } => log_expansion,
-                    EvaluationMode::ExtendToEvalDomain => 1,
-                };
-                let polys = random_trace(stwo, log_expansion, &mut rng);
-                let trace = Trace {
-                    polys: polys.as_ref().map(|tree| tree.iter().collect()),
-                };
-                let n_constraints = stwo::core::air::Component::n_constraints(stwo);
-                let random_coeff = rng.qm31();
-                let accumulator = || {
-                    DomainEvaluationAccumulator::<SimdBackend>::new(
-                        random_coeff,
-                        stwo.max_constraint_log_degree_bound(),
-                        n_constraints,
-                        mode,
-                    )
-                };
-                let mut by_stwo = accumulator();
-                stwo.evaluate_constraint_quotients_on_domain(&trace, &mut by_stwo);
-                let mut by_ours = accumulator();
-                ours.evaluate_constraint_quotients_on_domain(&trace, &mut by_ours);
-                let by_stwo = coefficients(by_stwo);
-                assert!(by_stwo.iter().flatten().any(|c| c.0 != 0));
-                assert_eq!(
-                    coefficients(by_ours),
-                    by_stwo,
-                    "{} at 2^{log_size} rows, {mode:?}",
-                    kind.name()
-                );
+                let what = format!("{} at 2^{log_size} rows", kind.name());
+                assert_same_quotients(&ours, mode, &mut rng, &what);
             }
         }
     }
