@@ -1,18 +1,20 @@
 //! The composition polynomial's constraint quotients on the SIMD backend.
 //!
 //! [`SimdComponent`] wraps a stwo `FrameworkComponent` and evaluates its constraints over the
-//! evaluation domain exactly as stwo's own `ComponentProver<SimdBackend>` does (same
-//! constraints, same order, same random coefficients, so the same field values and the same
-//! proof bytes), without the two costs stwo pays on every row:
+//! evaluation domain as stwo's own `ComponentProver<SimdBackend>` does (same constraints, same
+//! order, same random coefficients, so the same field values and the same proof bytes),
+//! without the costs stwo pays on every row:
 //! - LogUp: stwo's evaluator groups each row's fractions into fresh hash maps, hash sets and
 //!   vectors before it writes the batch constraints; here the fractions go into one buffer
-//!   per task and batches are summed in place.
+//!   per task, and a pair's constraint `Δ·d1·d2 − n1·d2 − n2·d1` is computed as
+//!   `d2·(Δ·d1 − n1) − n2·d1` (three extension products, not four).
 //! - Masks at a row offset (the LogUp sum's previous row, `-1`): stwo looks up each of the 32
 //!   lanes of a row one by one; here each shifted column is gathered once per component into
 //!   a packed column, and a row reads it like any other column.
 //!
-//! `round_trip::backends_make_identical_proofs` holds it to the CUDA backend's compiled
-//! constraints (the same proof bytes), and `tests::quotients_match_stwo` to stwo's evaluator.
+//! `tests/constraints.rs` holds it to stwo's evaluator for every VM component and for LogUp
+//! batches of one, two and three fractions; `round_trip::backends_make_identical_proofs` to
+//! the CUDA backend's compiled constraints (the same proof bytes).
 
 use std::borrow::Cow;
 use std::ops::Mul;
