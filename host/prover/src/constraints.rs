@@ -179,46 +179,51 @@ impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> 
             .map(VeryPackedSecureField::broadcast)
             .collect();
         let cumsum_shift = component.claimed_sum() / BaseField::from(1u32 << log_size);
-        let [c0, c1, c2, c3] = column.col.columns.each_mut().map(|c| {
-            c.data[..1 << (eval_log_size - LOG_N_LANES)].par_chunks_mut(ROWS_PER_TASK * VECTORS)
-        });
         // Each SIMD vector (16 points) lies in one coset of the trace domain.
         let vectors_per_denominator = log_size - LOG_N_LANES;
-        c0.zip(c1)
-            .zip(c2)
-            .zip(c3)
-            .enumerate()
-            .for_each(|(task, (((c0, c1), c2), c3))| {
-                let mut out = [c0, c1, c2, c3];
-                let mut fractions = Vec::new();
-                for local in 0..out[0].len() / VECTORS {
-                    let row = task * ROWS_PER_TASK + local;
-                    let evaluator = eval.evaluate(RowEvaluator {
-                        columns: &columns,
-                        next_column: [0; 3],
-                        row,
-                        coefficients: &coefficients,
-                        next_constraint: 0,
-                        result: VeryPackedSecureField::zero(),
-                        fractions,
-                        cumsum_shift,
-                    });
-                    assert_eq!(evaluator.next_constraint, n_constraints);
-                    fractions = evaluator.fractions;
-                    fractions.clear();
-                    for (v, result) in evaluator.result.0.into_iter().enumerate() {
-                        let at = local * VECTORS + v;
-                        let vector = row * VECTORS + v;
-                        let quotient = result * denom_inv[vector >> vectors_per_denominator];
-                        let sum =
-                            PackedSecureField::from_packed_m31s(out.each_ref().map(|c| c[at]))
-                                + quotient;
-                        for (c, value) in out.iter_mut().zip(sum.into_packed_m31s()) {
-                            c[at] = value;
-                        }
+        let task = |task: usize, mut out: [&mut [PackedM31]; SECURE_EXTENSION_DEGREE]| {
+            let mut fractions = Vec::new();
+            for local in 0..out[0].len() / VECTORS {
+                let row = task * ROWS_PER_TASK + local;
+                let evaluator = eval.evaluate(RowEvaluator {
+                    columns: &columns,
+                    next_column: [0; 3],
+                    row,
+                    coefficients: &coefficients,
+                    next_constraint: 0,
+                    result: VeryPackedSecureField::zero(),
+                    fractions,
+                    cumsum_shift,
+                });
+                assert_eq!(evaluator.next_constraint, n_constraints);
+                fractions = evaluator.fractions;
+                fractions.clear();
+                for (v, result) in evaluator.result.0.into_iter().enumerate() {
+                    let at = local * VECTORS + v;
+                    let vector = row * VECTORS + v;
+                    let quotient = result * denom_inv[vector >> vectors_per_denominator];
+                    let sum = PackedSecureField::from_packed_m31s(out.each_ref().map(|c| c[at]))
+                        + quotient;
+                    for (c, value) in out.iter_mut().zip(sum.into_packed_m31s()) {
+                        c[at] = value;
                     }
                 }
-            });
+            }
+        };
+        let packed = 1 << (eval_log_size - LOG_N_LANES);
+        let chunk = ROWS_PER_TASK * VECTORS;
+        let [c0, c1, c2, c3] = column.col.columns.each_mut().map(|c| &mut c.data[..packed]);
+        if packed <= chunk {
+            // One task: run it here (a rayon call from outside the pool waits for a worker).
+            task(0, [c0, c1, c2, c3]);
+        } else {
+            c0.par_chunks_mut(chunk)
+                .zip(c1.par_chunks_mut(chunk))
+                .zip(c2.par_chunks_mut(chunk))
+                .zip(c3.par_chunks_mut(chunk))
+                .enumerate()
+                .for_each(|(i, (((c0, c1), c2), c3))| task(i, [c0, c1, c2, c3]));
+        }
     }
 }
 
@@ -286,15 +291,18 @@ fn mask_columns<'a>(
     let shifted = offsets
         .into_iter()
         .map(|offset| {
-            let gathered: Vec<PackedM31> = (0..packed)
-                .into_par_iter()
-                .map(|p| {
-                    PackedM31::from_array(std::array::from_fn(|lane| {
-                        let i = (p << LOG_N_LANES) + lane;
-                        values[shifted_index(i, log_size, eval_log_size, offset)]
-                    }))
-                })
-                .collect();
+            let gather = |p: usize| {
+                PackedM31::from_array(std::array::from_fn(|lane| {
+                    let i = (p << LOG_N_LANES) + lane;
+                    values[shifted_index(i, log_size, eval_log_size, offset)]
+                }))
+            };
+            // Small columns here: a rayon call from outside the pool waits for a worker.
+            let gathered: Vec<PackedM31> = if packed <= ROWS_PER_TASK * VECTORS {
+                (0..packed).map(gather).collect()
+            } else {
+                (0..packed).into_par_iter().map(gather).collect()
+            };
             (offset, gathered)
         })
         .collect();
