@@ -16,22 +16,22 @@
 //! batches of one, two and three fractions; `round_trip::backends_make_identical_proofs` to
 //! the CUDA backend's compiled constraints (the same proof bytes).
 
-use std::borrow::Cow;
 use std::ops::Mul;
 
 use num_traits::Zero;
+use obelysk_cuda::constraints::reference::{
+    denominator_inverses, evaluation_domain, simd_columns_on_domain,
+};
 use rayon::prelude::*;
 use stwo::core::ColumnVec;
 use stwo::core::Fraction;
 use stwo::core::air::Component;
 use stwo::core::air::accumulation::PointEvaluationAccumulator;
 use stwo::core::circle::CirclePoint;
-use stwo::core::constraints::coset_vanishing;
 use stwo::core::fields::m31::BaseField;
 use stwo::core::fields::qm31::{SECURE_EXTENSION_DEGREE, SecureField};
 use stwo::core::pcs::TreeVec;
-use stwo::core::poly::circle::{CanonicCoset, CircleDomain};
-use stwo::core::utils::{bit_reverse, bit_reverse_index};
+use stwo::core::utils::bit_reverse_index;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::simd::m31::{LOG_N_LANES, PackedM31};
 use stwo::prover::backend::simd::qm31::PackedSecureField;
@@ -40,11 +40,10 @@ use stwo::prover::backend::simd::very_packed_m31::{
     VeryPackedSecureField,
 };
 use stwo::prover::poly::BitReversedOrder;
-use stwo::prover::poly::circle::{CircleEvaluation, PolyOps};
-use stwo::prover::{ComponentProver, DomainEvaluationAccumulator, EvaluationMode, Trace};
+use stwo::prover::poly::circle::CircleEvaluation;
+use stwo::prover::{ComponentProver, DomainEvaluationAccumulator, Trace};
 use stwo_constraint_framework::{
     EvalAtRow, FrameworkComponent, FrameworkEval, INTERACTION_TRACE_IDX, InfoEvaluator,
-    PREPROCESSED_TRACE_IDX,
 };
 
 /// A framework component whose constraint quotients the SIMD prover evaluates with this
@@ -151,7 +150,8 @@ impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> 
 
         let _span =
             tracing::info_span!("Constraint point-wise eval", class = "ConstraintEval").entered();
-        let evaluations = trace_evaluations(component, trace, eval_domain, accumulator);
+        let evaluations =
+            simd_columns_on_domain(component, trace, accumulator.evaluation_mode(), eval_domain);
         let offsets = eval.evaluate(InfoEvaluator::empty()).mask_offsets;
 
         let columns: Vec<Vec<MaskColumn<'_>>> = evaluations
@@ -227,53 +227,6 @@ impl<E: FrameworkEval + Sync> ComponentProver<SimdBackend> for SimdComponent<E> 
     }
 }
 
-/// The domain a component's constraints are evaluated on, as stwo chooses it.
-fn evaluation_domain(log_degree_bound: u32, mode: EvaluationMode) -> CircleDomain {
-    match mode {
-        EvaluationMode::SubDomain { log_expansion } => {
-            CanonicCoset::new(log_degree_bound + log_expansion)
-                .circle_domain()
-                .split(log_expansion)
-                .0
-        }
-        EvaluationMode::ExtendToEvalDomain => CanonicCoset::new(log_degree_bound).circle_domain(),
-    }
-}
-
-/// The component's columns per tree (preprocessed ones through the component's indices),
-/// evaluated on at least the evaluation domain (the committed evaluations, whose first
-/// `2^eval` values in bit-reversed order are the evaluation domain, or extended to it).
-fn trace_evaluations<'t, E: FrameworkEval>(
-    component: &FrameworkComponent<E>,
-    trace: &'t Trace<'_, SimdBackend>,
-    eval_domain: CircleDomain,
-    accumulator: &DomainEvaluationAccumulator<SimdBackend>,
-) -> Vec<Vec<Cow<'t, CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>>>> {
-    let mut polys = trace.polys.sub_tree(component.trace_locations());
-    polys[PREPROCESSED_TRACE_IDX] = component
-        .preprocessed_column_indices()
-        .iter()
-        .map(|&i| &trace.polys[PREPROCESSED_TRACE_IDX][i])
-        .collect();
-    match accumulator.evaluation_mode() {
-        EvaluationMode::SubDomain { .. } => polys
-            .iter()
-            .map(|tree| tree.iter().map(|p| Cow::Borrowed(&p.evals)).collect())
-            .collect(),
-        EvaluationMode::ExtendToEvalDomain => {
-            let twiddles = SimdBackend::precompute_twiddles(eval_domain.half_coset);
-            polys
-                .iter()
-                .map(|tree| {
-                    tree.par_iter()
-                        .map(|p| Cow::Owned(p.get_evaluation_on_domain(eval_domain, &twiddles)))
-                        .collect()
-                })
-                .collect()
-        }
-    }
-}
-
 /// The column, gathered at each non-zero offset its component reads it at (`wanted`: none
 /// when the component's info lists none, as for preprocessed columns).
 fn mask_columns<'a>(
@@ -326,17 +279,6 @@ fn shifted_index(i: usize, log_size: u32, eval_log_size: u32, offset: isize) -> 
         (natural.wrapping_sub(step) & (half - 1)) + half
     };
     bit_reverse_index(shifted, eval_log_size)
-}
-
-/// `1 / Z_trace(p)` for the first `2^(eval − trace)` points of the evaluation domain,
-/// bit-reversed: very-packed row `r` uses entry `r >> (trace − log very-packed lanes)`.
-fn denominator_inverses(log_size: u32, eval_domain: CircleDomain) -> Vec<BaseField> {
-    let trace_coset = CanonicCoset::new(log_size).coset();
-    let mut inverses: Vec<BaseField> = (0..1 << (eval_domain.log_size() - log_size))
-        .map(|i| coset_vanishing(trace_coset, eval_domain.at(i)).inverse())
-        .collect();
-    bit_reverse(&mut inverses);
-    inverses
 }
 
 /// Evaluates one very-packed row's constraints and folds them with the random coefficients.

@@ -74,6 +74,35 @@ pub fn kernel_columns<'t, E: FrameworkEval, B: Backend>(
         .collect()
 }
 
+/// [`kernel_columns`] on (at least) `eval_domain`: in `SubDomain` mode the committed
+/// evaluations themselves (their first `2^eval` values, in bit-reversed order, are the
+/// evaluation domain), otherwise each column extended to it, as stwo's provers do.
+pub fn simd_columns_on_domain<'t, E: FrameworkEval>(
+    component: &FrameworkComponent<E>,
+    trace: &Trace<'t, SimdBackend>,
+    mode: EvaluationMode,
+    eval_domain: CircleDomain,
+) -> Vec<Vec<Cow<'t, CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>>>> {
+    let polys = kernel_columns(component, trace);
+    match mode {
+        EvaluationMode::SubDomain { .. } => polys
+            .iter()
+            .map(|tree| tree.iter().map(|p| Cow::Borrowed(&p.evals)).collect())
+            .collect(),
+        EvaluationMode::ExtendToEvalDomain => {
+            let twiddles = SimdBackend::precompute_twiddles(eval_domain.half_coset);
+            polys
+                .iter()
+                .map(|tree| {
+                    tree.iter()
+                        .map(|p| Cow::Owned(p.get_evaluation_on_domain(eval_domain, &twiddles)))
+                        .collect()
+                })
+                .collect()
+        }
+    }
+}
+
 /// Adds `component`'s constraint quotients to `accumulator`, evaluating `kernel`'s graph on the
 /// CPU. Equal, element for element, to stwo's `SimdBackend` component prover.
 pub fn accumulate_quotients<E: FrameworkEval>(
@@ -94,25 +123,7 @@ pub fn accumulate_quotients<E: FrameworkEval>(
     let eval_domain = evaluation_domain(component.max_constraint_log_degree_bound(), mode);
     let trace_log_size = component.log_size();
 
-    let polys = kernel_columns(component, trace);
-    let columns: Vec<Vec<Cow<'_, CircleEvaluation<SimdBackend, BaseField, BitReversedOrder>>>> =
-        match mode {
-            EvaluationMode::SubDomain { .. } => polys
-                .iter()
-                .map(|tree| tree.iter().map(|p| Cow::Borrowed(&p.evals)).collect())
-                .collect(),
-            EvaluationMode::ExtendToEvalDomain => {
-                let twiddles = SimdBackend::precompute_twiddles(eval_domain.half_coset);
-                polys
-                    .iter()
-                    .map(|tree| {
-                        tree.iter()
-                            .map(|p| Cow::Owned(p.get_evaluation_on_domain(eval_domain, &twiddles)))
-                            .collect()
-                    })
-                    .collect()
-            }
-        };
+    let columns = simd_columns_on_domain(component, trace, mode, eval_domain);
     let host: Vec<Vec<Vec<BaseField>>> = columns
         .iter()
         .map(|tree| tree.iter().map(|c| c.values.to_cpu()).collect())
