@@ -1,6 +1,6 @@
 //! Where one proof's time goes: proves `tests/fixtures/mixed.wat` at about `2^k` steps once to
 //! warm up (the shared preprocessed tree, allocator), then again with stwo's tracing spans
-//! printed as they close (`time.busy` per span), then the proof's size.
+//! printed as they close (`time.busy` per span), then the proof's size by part.
 //!
 //! `cargo run --release -p obelysk-benches --example proof_profile -- 10 [96|98]` (the
 //! security preset, 96 by default).
@@ -47,7 +47,6 @@ fn main() {
         started.elapsed().as_secs_f64() * 1e3
     );
     let body = file.decode_body().unwrap();
-    let sizes = body.stark.size_breakdown_estimate();
     let config = body.config;
     let rows: Vec<String> = obelysk_air::components::Kind::ALL
         .iter()
@@ -56,15 +55,22 @@ fn main() {
     eprintln!("rows per component: {}", rows.join(", "));
     let per_tree: Vec<usize> = body.stark.sampled_values.iter().map(|t| t.len()).collect();
     eprintln!("columns per tree (preprocessed, main, interaction, composition): {per_tree:?}");
+    let proof = &body.stark.0;
+    let values: Vec<usize> = proof.queried_values.iter().map(encoded).collect();
+    let paths: Vec<usize> = proof.decommitments.iter().map(encoded).collect();
     eprintln!(
-        "proof bytes by part (stwo's estimate): queried values {}, trace Merkle paths {}, FRI \
-         values {}, FRI Merkle paths {}, OODS samples {}; {} queries at blowup 2^{}",
-        sizes.queries_values,
-        sizes.trace_decommitments,
-        sizes.fri_samples,
-        sizes.fri_decommitments,
-        sizes.oods_samples,
+        "proof bytes by part: queried values per tree {values:?}, Merkle paths per tree \
+         {paths:?}, out-of-domain samples {}, FRI first layer {}, inner layers {}; {} queries \
+         at blowup 2^{}",
+        encoded(&proof.sampled_values),
+        encoded(&proof.fri_proof.first_layer),
+        encoded(&proof.fri_proof.inner_layers),
         config.fri_config.n_queries,
         config.fri_config.log_blowup_factor
     );
+}
+
+/// The length of `value`'s postcard encoding (small field elements take fewer bytes).
+fn encoded<T: serde::Serialize>(value: &T) -> usize {
+    postcard::to_allocvec(value).expect("proof parts serialize").len()
 }
