@@ -16,7 +16,7 @@ export OBELYSK_STABLE_RUST ?= 1.95.0
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc
+.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc verifier-deps
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -57,9 +57,17 @@ test: toolchain stable-wasm devnet nvrtc
 	$(CARGO) fmt --all --check
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings
+	@$(MAKE) --no-print-directory verifier-deps
 	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace -- --skip timing_
 	$(TEST_ENV) $(CARGO) test -j$(CARGO_JOBS) --workspace --test e2e timing_
 	@$(MAKE) --no-print-directory test-release
+
+# What a verifier links (the module check, lowering, AIR verification) must build without
+# wasmtime: the sandbox is its own crate (host/sandbox). Fails if either crate pulls it in.
+verifier-deps:
+	@for c in obelysk-vm obelysk-air; do \
+		if $(CARGO) tree -e normal -p $$c -i wasmtime 2>/dev/null | grep -q wasmtime; then \
+			echo "$$c links wasmtime:"; $(CARGO) tree -e normal -p $$c -i wasmtime; exit 1; fi; done
 
 # The verifier's tamper and mutation tests again in release: overflow checks and debug
 # assertions are off there, so a non-canonical value or a bad shape behaves differently.

@@ -3,7 +3,7 @@
 //! `cargo bench -p obelysk-benches` (or `make bench`, which builds the plugins first).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use obelysk_vm::{Limits, Sandbox};
+use obelysk_sandbox::{Limits, Sandbox};
 
 fn fibonacci(c: &mut Criterion) {
     let sandbox = Sandbox::new(Limits::default()).unwrap();

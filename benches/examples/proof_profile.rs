@@ -72,5 +72,7 @@ fn main() {
 
 /// The length of `value`'s postcard encoding (small field elements take fewer bytes).
 fn encoded<T: serde::Serialize>(value: &T) -> usize {
-    postcard::to_allocvec(value).expect("proof parts serialize").len()
+    postcard::to_allocvec(value)
+        .expect("proof parts serialize")
+        .len()
 }

@@ -210,7 +210,7 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        let sandbox = obelysk_vm::Limits::default();
+        let sandbox = obelysk_sandbox::Limits::default();
         LimitsConfig {
             max_module_bytes: 16 << 20,
             fuel: sandbox.fuel,
@@ -227,15 +227,15 @@ impl Default for LimitsConfig {
 
 impl LimitsConfig {
     /// The sandbox limits these settings describe.
-    pub fn sandbox(&self) -> obelysk_vm::Limits {
-        obelysk_vm::Limits {
+    pub fn sandbox(&self) -> obelysk_sandbox::Limits {
+        obelysk_sandbox::Limits {
             fuel: self.fuel,
             memory_bytes: self.memory_mb << 20,
             max_wasm_stack: self.max_wasm_stack_kb << 10,
             timeout: Duration::from_millis(self.timeout_ms),
             max_input_words: self.max_input_words,
             max_output_words: self.max_output_words,
-            ..obelysk_vm::Limits::default()
+            ..obelysk_sandbox::Limits::default()
         }
     }
 

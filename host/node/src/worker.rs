@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use obelysk_vm::{ModuleId, Sandbox, VmError};
+use obelysk_sandbox::Sandbox;
+use obelysk_vm::{ModuleId, VmError};
 use tokio::sync::{Notify, broadcast, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -271,7 +272,7 @@ where
 async fn execute(
     ctx: &WorkerContext,
     job: &JobRecord,
-) -> Result<(obelysk_vm::Execution, Option<u64>), JobError> {
+) -> Result<(obelysk_sandbox::Execution, Option<u64>), JobError> {
     let failed = |e: VmError| JobError::new(e.code(), e.to_string());
     let module = load_module(ctx.store.as_ref(), &ctx.sandbox, &job.plugin)
         .await
@@ -297,16 +298,16 @@ async fn execute(
 /// Obelysk VM: the run and the VM's step count.
 pub async fn run_checked(
     sandbox: &Arc<Sandbox>,
-    module: obelysk_vm::LoadedModule,
+    module: obelysk_sandbox::LoadedModule,
     program: Option<Arc<obelysk_vm::ir::Program>>,
     input: Vec<u32>,
     fuel_limit: Option<u64>,
     timeout_ms: Option<u64>,
-) -> Result<(obelysk_vm::Execution, Option<u64>), JobError> {
+) -> Result<(obelysk_sandbox::Execution, Option<u64>), JobError> {
     let failed = |e: VmError| JobError::new(e.code(), e.to_string());
     let sandbox = sandbox.clone();
     let limits = sandbox.limits().budget();
-    let budget = obelysk_vm::Budget {
+    let budget = obelysk_sandbox::Budget {
         fuel: fuel_limit.unwrap_or(limits.fuel),
         timeout: timeout_ms.map_or(limits.timeout, Duration::from_millis),
     };
@@ -332,7 +333,7 @@ pub async fn load_module(
     store: &dyn Store,
     sandbox: &Arc<Sandbox>,
     plugin: &str,
-) -> Result<obelysk_vm::LoadedModule, VmError> {
+) -> Result<obelysk_sandbox::LoadedModule, VmError> {
     let id: ModuleId = plugin
         .parse()
         .map_err(|_| VmError::Internal(format!("stored plugin id {plugin} is not a hash")))?;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType};
+use wasmparser::{BlockType, FuncType, Operator, Parser, Payload, TypeRef, ValType};
 
 mod bulk;
 mod i64;
@@ -362,10 +362,8 @@ fn check_code_len(len: usize) -> Result<(), LowerError> {
 }
 
 /// The functions of an element segment's items (`None` for `ref.null`).
-fn element_functions(
-    items: &wasmtime::wasmparser::ElementItems<'_>,
-) -> Result<Vec<Option<u32>>, String> {
-    use wasmtime::wasmparser::ElementItems;
+fn element_functions(items: &wasmparser::ElementItems<'_>) -> Result<Vec<Option<u32>>, String> {
+    use wasmparser::ElementItems;
     match items {
         ElementItems::Functions(reader) => reader
             .clone()
@@ -397,7 +395,7 @@ struct ModuleParts<'a> {
     imports: Vec<AbiImport>,
     /// Type index of each defined function.
     functions: Vec<u32>,
-    bodies: Vec<wasmtime::wasmparser::FunctionBody<'a>>,
+    bodies: Vec<wasmparser::FunctionBody<'a>>,
     /// Exported functions: name → function index.
     exports: BTreeMap<String, u32>,
     /// Every global, in index order.
@@ -437,8 +435,7 @@ impl<'a> ModuleParts<'a> {
     /// Validates `bytes` (the allowed Wasm features) and reads the sections lowering needs.
     fn parse(bytes: &'a [u8]) -> Result<Self, LowerError> {
         crate::abi::validate(bytes)?;
-        let invalid =
-            |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
+        let invalid = |e: wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
         let mut parts = ModuleParts {
             types: Vec::new(),
             imports: Vec::new(),
@@ -491,7 +488,7 @@ impl<'a> ModuleParts<'a> {
                 Payload::ExportSection(reader) => {
                     for export in reader {
                         let export = export.map_err(invalid)?;
-                        if export.kind == wasmtime::wasmparser::ExternalKind::Func {
+                        if export.kind == wasmparser::ExternalKind::Func {
                             parts.exports.insert(export.name.to_string(), export.index);
                         }
                     }
@@ -547,8 +544,7 @@ impl<'a> ModuleParts<'a> {
                 Payload::DataSection(reader) => {
                     for data in reader {
                         let data = data.map_err(invalid)?;
-                        let wasmtime::wasmparser::DataKind::Active { offset_expr, .. } = data.kind
-                        else {
+                        let wasmparser::DataKind::Active { offset_expr, .. } = data.kind else {
                             // A passive segment's flag comes after every global's cells.
                             passive.push((parts.segments.len(), data.data));
                             parts.segments.push(Segment { passive: None });
@@ -575,8 +571,7 @@ impl<'a> ModuleParts<'a> {
                     for table in reader {
                         let table = table.map_err(invalid)?;
                         let ty = table.ty;
-                        let null_init =
-                            matches!(table.init, wasmtime::wasmparser::TableInit::RefNull);
+                        let null_init = matches!(table.init, wasmparser::TableInit::RefNull);
                         if ty.table64 || ty.shared || !ty.element_type.is_func_ref() || !null_init {
                             *unsupported
                                 .entry("a table other than funcref with null entries".into())
@@ -598,7 +593,7 @@ impl<'a> ModuleParts<'a> {
                 Payload::ElementSection(reader) => {
                     for element in reader {
                         let element = element.map_err(invalid)?;
-                        let wasmtime::wasmparser::ElementKind::Active {
+                        let wasmparser::ElementKind::Active {
                             table_index,
                             offset_expr,
                         } = element.kind
@@ -1079,10 +1074,9 @@ impl Lowering {
         module: &ModuleParts<'_>,
         index: u32,
         ty: &FuncType,
-        body: &wasmtime::wasmparser::FunctionBody<'_>,
+        body: &wasmparser::FunctionBody<'_>,
     ) -> Result<Function, LowerError> {
-        let invalid =
-            |e: wasmtime::wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
+        let invalid = |e: wasmparser::BinaryReaderError| LowerError::Invalid(e.to_string());
         let entry = self.pc();
         let mut poisoned = false;
         // Parameters, then locals, each one or two slots.

@@ -165,7 +165,7 @@ impl Loaded {
 /// instruction: a store's trap depends on the memory size). Either holds when the function
 /// has such an instruction or an indirect call, or calls a function for which it holds.
 fn effects(bytes: &[u8]) -> [Vec<bool>; 2] {
-    use wasmtime::wasmparser::{Operator, Parser, Payload, TypeRef};
+    use wasmparser::{Operator, Parser, Payload, TypeRef};
     let mut imports = 0;
     let mut direct: [Vec<bool>; 2] = Default::default();
     let mut calls: Vec<Vec<u32>> = Vec::new();
@@ -389,7 +389,7 @@ fn valid_with_all_features(module: &mut QuoteWat<'_>) -> bool {
     let Ok(bytes) = module.encode() else {
         return false;
     };
-    wasmtime::wasmparser::Validator::new_with_features(wasmtime::wasmparser::WasmFeatures::all())
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&bytes)
         .is_ok()
 }

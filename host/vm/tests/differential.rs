@@ -3,10 +3,10 @@
 mod engines;
 
 use engines::agree;
+use obelysk_sandbox::{Limits, Sandbox};
 use obelysk_vm::interp::{self, ExecError};
 use obelysk_vm::ir::Instr;
 use obelysk_vm::lower::{LowerError, lower};
-use obelysk_vm::{Limits, Sandbox};
 
 const IO: &str = r#"
     (import "obelysk" "input_len" (func $len (result i32)))

@@ -8,9 +8,9 @@
 
 mod support;
 
+use obelysk_sandbox::{Limits, Sandbox};
 use obelysk_vm::abi::check_module;
 use obelysk_vm::lower::{lower, lower_library};
-use obelysk_vm::{Limits, Sandbox};
 use support::{Rng, Tracking, largest_allocation};
 
 /// The largest single allocation checking and lowering a module may make: 16 × its size

@@ -89,7 +89,7 @@ pub fn build_guest(crate_dir: &Path, output: Option<&Path>) -> anyhow::Result<Pa
 
     let bytes =
         std::fs::read(&artifact).with_context(|| format!("reading {}", artifact.display()))?;
-    let sandbox = obelysk_vm::Sandbox::new(obelysk_vm::Limits::default())?;
+    let sandbox = obelysk_sandbox::Sandbox::new(obelysk_sandbox::Limits::default())?;
     let module = sandbox
         .load(&bytes)
         .with_context(|| format!("{} does not follow the guest ABI", artifact.display()))?;

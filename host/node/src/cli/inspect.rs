@@ -1,8 +1,8 @@
 //! `obelysk inspect`: what the node and the Obelysk VM make of a module, without a node.
 
 use anyhow::Context;
+use obelysk_sandbox::{Limits, Sandbox};
 use obelysk_vm::lower::{LowerError, lower};
-use obelysk_vm::{Limits, Sandbox};
 use serde_json::json;
 
 use super::InspectArgs;

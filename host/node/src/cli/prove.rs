@@ -9,7 +9,7 @@ use obelysk_air::api::verify_body;
 use obelysk_air::proof::ProofFile;
 use obelysk_air::security::SecurityLevel;
 use obelysk_prover::Phase;
-use obelysk_vm::{Limits, Sandbox};
+use obelysk_sandbox::{Limits, Sandbox};
 use serde_json::json;
 
 use stwo::prover::backend::CpuBackend;

@@ -1,7 +1,7 @@
 //! `obelysk run`: one local sandbox run.
 
 use anyhow::Context;
-use obelysk_vm::{Limits, Sandbox};
+use obelysk_sandbox::{Limits, Sandbox};
 use serde_json::json;
 
 use super::RunArgs;

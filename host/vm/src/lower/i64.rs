@@ -6,7 +6,7 @@
 //! In the comments `a = (al, ah)` is the first operand (at slot `A`, where the result goes),
 //! `b = (bl, bh)` the second (at `B = A + 2`), `T…` scratch slots above the operand stack.
 
-use wasmtime::wasmparser::Operator;
+use wasmparser::Operator;
 
 use super::{FunctionState, Lowering, Refusal};
 use crate::ir::{BinOp, Instr, LoadOp, Slot, StoreOp, UnOp};

@@ -1,9 +1,10 @@
 //! The two engines side by side: the front end and tracing interpreter against wasmtime
 //! (shared by `differential.rs` and `i64.rs`).
 
+use obelysk_sandbox::{Limits, Sandbox};
+use obelysk_vm::VmError;
 use obelysk_vm::interp::{self, ExecError};
 use obelysk_vm::lower::lower;
-use obelysk_vm::{Limits, Sandbox, VmError};
 
 /// Runs `wasm` on every input in both engines and checks they agree; returns the outputs.
 pub fn agree(wasm: &[u8], inputs: &[Vec<u32>]) -> Vec<Result<Vec<u32>, String>> {

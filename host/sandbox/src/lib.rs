@@ -9,10 +9,10 @@
 //! | wall clock | epoch interruption ([`Limits::timeout`]) | [`VmError::Timeout`] |
 //! | output | counted in `write` ([`Limits::max_output_words`]) | [`VmError::OutputLimit`] |
 //!
-//! No WASI: the only host functions are the three ABI imports of [`crate::abi`].
+//! No WASI: the only host functions are the three ABI imports of [`obelysk_vm::abi`].
 //!
 //! ```
-//! use obelysk_vm::{Limits, Sandbox};
+//! use obelysk_sandbox::{Limits, Sandbox};
 //! let wasm = wat::parse_str(r#"(module
 //!     (import "obelysk" "read" (func $read (param i32) (result i32)))
 //!     (import "obelysk" "write" (func $write (param i32)))
@@ -35,8 +35,8 @@ use wasmtime::{
     Caller, Config, Engine, Linker, Module, ResourceLimiter, Store, Trap, WasmBacktrace,
 };
 
-use crate::VmError;
-use crate::abi::{self, IMPORT_MODULE, ModuleId, ModuleInfo};
+use obelysk_vm::VmError;
+use obelysk_vm::abi::{self, IMPORT_MODULE, ModuleId, ModuleInfo};
 
 /// How often the epoch advances; the wall-clock deadline is measured in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
