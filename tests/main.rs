@@ -9,6 +9,7 @@
 //! - `cli`     — `obelysk run`, `submit --wait`, `status`, exit codes
 //! - `proving` — proven jobs end to end: SSE, proof download, pool load, crash, tamper, estimate
 //! - `chain`   — attestations on a local Starknet devnet: deploy, outbox across a restart, CLI
+//! - `keys`    — API keys: `obelysk keys`, `[auth] required`, roles, per-key limits
 
 mod support;
 
@@ -18,4 +19,5 @@ mod chain;
 mod cli;
 mod crash;
 mod errors;
+mod keys;
 mod proving;

@@ -40,6 +40,10 @@
 //! contract_address = ""     # the registry (`obelysk chain deploy` prints it)
 //! receipt_timeout_s = 120   # then the chain is checked and the submission retried
 //! max_backoff_s = 300       # longest pause between retries
+//!
+//! [auth]
+//! required = false          # true: mutating routes need `Authorization: Bearer <token>`
+//!                           # (keys from `obelysk keys create`); turn on for exposed nodes
 //! ```
 //!
 //! The account's private key is read only from `STARKNET_PRIVATE_KEY`, never from a file.
@@ -59,6 +63,23 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub prover: ProverConfig,
     pub starknet: StarknetConfig,
+    pub auth: AuthConfig,
+}
+
+/// The sections of [`Config`], which `OBELYSK_<SECTION>_<KEY>` variables may set (any other
+/// `OBELYSK_` variable, such as `OBELYSK_LOG`, is not configuration).
+pub const SECTIONS: [&str; 7] = [
+    "server", "store", "gpu", "limits", "prover", "starknet", "auth",
+];
+
+/// `[auth]`: API keys on the mutating routes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Uploads, submissions and estimates need `Authorization: Bearer <token>` of a client
+    /// key (`obelysk keys create`). Off by default (the embedded demo); turn it on for any
+    /// node reachable by others.
+    pub required: bool,
 }
 
 /// `[starknet]`: where attestations of completed, proven jobs go.
@@ -287,9 +308,7 @@ impl Config {
                 continue;
             };
             let section = section.to_ascii_lowercase();
-            if !["server", "store", "gpu", "limits", "prover", "starknet"]
-                .contains(&section.as_str())
-            {
+            if !SECTIONS.contains(&section.as_str()) {
                 continue;
             }
             let entry = table
@@ -350,6 +369,18 @@ mod tests {
         assert_eq!(config.gpu.device_ids, vec![0, 1]);
         assert_eq!(config.limits.timeout_ms, 1500);
         assert_eq!(config.limits.fuel, LimitsConfig::default().fuel);
+    }
+
+    #[test]
+    fn every_section_is_settable_from_the_environment() {
+        let default = toml::Value::try_from(Config::default()).unwrap();
+        let sections: Vec<&String> = default.as_table().unwrap().keys().collect();
+        assert_eq!(sections.len(), SECTIONS.len(), "{sections:?}");
+        for section in sections {
+            assert!(SECTIONS.contains(&section.as_str()), "{section}");
+        }
+        let config = Config::load(None, env(&[("OBELYSK_AUTH_REQUIRED", "true")])).unwrap();
+        assert!(config.auth.required);
     }
 
     #[test]

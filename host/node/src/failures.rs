@@ -57,7 +57,7 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
     (
         "step_limit",
         false,
-        "the run took more VM steps than this node proves (`[prover] max_steps`)",
+        "the run took more VM steps than this node proves (`[prover] max_steps`), or than the job allows (its `max_steps`, or its API key's)",
     ),
     (
         "too_large",
@@ -151,6 +151,22 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
         "queue_full",
         true,
         "too many jobs are waiting; retry after the Retry-After header",
+    ),
+    (
+        "unauthorized",
+        false,
+        "the route needs `Authorization: Bearer <token>` of a live API key (`[auth] required` is on), or the token is unknown",
+    ),
+    ("key_revoked", false, "the request's API key was revoked"),
+    (
+        "forbidden",
+        false,
+        "the API key's role (client or worker) does not allow this route",
+    ),
+    (
+        "quota_exceeded",
+        true,
+        "the job would exceed a limit of its API key (`details.limit`: max_in_flight, jobs_per_minute or max_steps); retry after the Retry-After header (max_steps never passes)",
     ),
     (
         "store_unavailable",

@@ -7,6 +7,7 @@ pub mod config;
 pub mod cpu;
 pub mod crosscheck;
 pub mod failures;
+pub mod keys;
 pub mod metrics;
 pub mod prover;
 pub mod server;

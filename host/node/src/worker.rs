@@ -206,7 +206,19 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
                 fuel_used: run.fuel_used,
                 vm_steps,
             };
+            // A module the VM cannot lower has no step count: its fuel stands in for one.
+            let steps = vm_steps.unwrap_or(result.fuel_used);
             match (job.prove, vm_steps) {
+                _ if job.max_steps.is_some_and(|max| steps > max) => {
+                    Outcome::Failed(JobError::new(
+                        "step_limit",
+                        format!(
+                            "the run took {steps} VM steps; the job allows at most {} (its \
+                             max_steps, or its API key's)",
+                            job.max_steps.unwrap_or_default()
+                        ),
+                    ))
+                }
                 (false, _) => Outcome::Completed(result),
                 (true, None) => Outcome::Failed(JobError::new(
                     "not_provable",

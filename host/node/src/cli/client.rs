@@ -12,7 +12,7 @@ use super::{ProofArgs, StatusArgs, SubmitArgs};
 const WAIT_LIMIT: Duration = Duration::from_secs(3600);
 
 pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
-    let client = Client::new();
+    let client = args.node.client()?;
     let node = args.node.node.trim_end_matches('/');
     let input = args.input.words()?;
     let plugin = match (&args.plugin, &args.module) {
@@ -83,7 +83,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
 }
 
 pub async fn proof(args: ProofArgs) -> anyhow::Result<i32> {
-    let client = Client::new();
+    let client = args.node.client()?;
     let node = args.node.node.trim_end_matches('/');
     let record = download_proof(&client, node, &args.job, &args.output).await?;
     if args.json {
@@ -227,7 +227,7 @@ fn is_finished(job: &Value) -> bool {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<i32> {
-    let client = Client::new();
+    let client = args.node.client()?;
     let job = fetch_job(&client, args.node.node.trim_end_matches('/'), &args.job).await?;
     print_job(&job, args.json);
     Ok(0)

@@ -4,6 +4,7 @@ mod build;
 mod chain;
 mod client;
 mod inspect;
+mod keys;
 mod prove;
 mod run;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Starknet: deploy the attestation registry, allowlist provers, attest, show a record.
     Chain(chain::ChainArgs),
+    /// API keys of a node: create (prints the token once), list, revoke.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +180,26 @@ pub struct NodeArgs {
     /// Node URL.
     #[arg(long, env = "OBELYSK_NODE", default_value = "http://127.0.0.1:8080")]
     pub node: String,
+    /// API key token, sent as `Authorization: Bearer` (needed where the node has `[auth]
+    /// required` on).
+    #[arg(long, env = "OBELYSK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl NodeArgs {
+    /// An HTTP client of the node, sending the token (if any) with every request.
+    pub fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| anyhow::anyhow!("the token has characters a header cannot carry"))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Prove(args) => tokio::task::spawn_blocking(move || prove::prove(args)).await?,
         Command::Verify(args) => tokio::task::spawn_blocking(move || prove::verify(args)).await?,
         Command::Chain(args) => chain::chain(args).await,
+        Command::Keys(args) => keys::keys(args).await,
     }
 }
 

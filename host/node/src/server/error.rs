@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::keys::QuotaExceeded;
 use crate::store::StoreError;
 use crate::worker::SubmitError;
 
@@ -18,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// Machine-readable specifics (e.g. the unsupported instructions of a module).
     pub details: Option<serde_json::Value>,
+    /// `Retry-After`, in seconds (a 429 that waiting cannot cure has none).
+    pub retry_after_s: Option<u64>,
 }
 
 /// The JSON body of every error.
@@ -46,6 +49,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after_s: None,
         }
     }
 
@@ -64,6 +68,11 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
+
+    /// A 401: no valid credentials (answered with `WWW-Authenticate: Bearer`).
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -77,10 +86,15 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(seconds) = self.retry_after_s {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -88,6 +102,9 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Quota(quota) = e {
+            return quota.into();
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -97,12 +114,37 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<QuotaExceeded> for ApiError {
+    fn from(quota: QuotaExceeded) -> Self {
+        let (key, limit) = match &quota {
+            QuotaExceeded::InFlight { key, limit } | QuotaExceeded::Rate { key, limit } => {
+                (key.clone(), u64::from(*limit))
+            }
+            QuotaExceeded::Steps { key, limit, .. } => (key.clone(), *limit),
+        };
+        ApiError {
+            retry_after_s: quota.retry_after_s(),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                quota.to_string(),
+            )
+            .with_details(serde_json::json!({
+                "key": key,
+                "limit": quota.limit_name(),
+                "value": limit,
+            }))
+        }
+    }
+}
+
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
-            SubmitError::QueueFull { .. } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string())
-            }
+            SubmitError::QueueFull { .. } => ApiError {
+                retry_after_s: Some(1),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string())
+            },
             SubmitError::IdempotencyConflict { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", e.to_string())
             }

@@ -4,14 +4,15 @@ use std::convert::Infallible;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ApiError, AppState, ErrorBody};
+use super::{ApiError, AppState, Caller, ErrorBody};
+use crate::keys::{KeyGrant, QuotaExceeded};
 use crate::store::{Idempotency, JobRecord, JobStatus, NewJob};
 
 /// A job request.
@@ -31,6 +32,10 @@ pub struct SubmitJob {
     /// any module is accepted; with `true` a module outside the provable subset is refused.
     #[serde(default = "default_prove")]
     pub prove: bool,
+    /// The most VM steps the run may take (a longer run fails with `step_limit`); at most the
+    /// key's `max_steps` (the default when the key has one, else the node's `[prover]
+    /// max_steps`).
+    pub max_steps: Option<u64>,
 }
 
 fn default_prove() -> bool {
@@ -52,17 +57,20 @@ pub struct Accepted {
         (status = 409, description = "this Idempotency-Key was used with a different request", body = ErrorBody),
         (status = 400, description = "malformed JSON, input too large, or a budget above the node's limits", body = ErrorBody),
         (status = 404, description = "unknown plugin", body = ErrorBody),
+        (status = 401, description = "`[auth] required` is on and the request has no live key (`unauthorized`, `key_revoked`)", body = ErrorBody),
+        (status = 403, description = "the key is not a client key", body = ErrorBody),
         (status = 422, description = "well-formed JSON of the wrong shape, or `not_provable`: a module outside the provable subset with `prove: true` (`details.unsupported` lists what it needs)", body = ErrorBody),
-        (status = 429, description = "the queue is full; retry after the Retry-After header", body = ErrorBody),
+        (status = 429, description = "the queue is full (`queue_full`), or the job would exceed a limit of its key (`quota_exceeded`, `details.limit` names it); retry after the Retry-After header", body = ErrorBody),
     ))]
 pub async fn submit(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Json<SubmitJob>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let Json(request) = body?;
     let key = idempotency_key(&headers)?;
-    let new_job = validate(&state, request).await?;
+    let new_job = validate(&state, request, &caller).await?;
     let idempotency = key.map(|key| Idempotency {
         key,
         request_hash: request_hash(&new_job),
@@ -101,8 +109,13 @@ pub async fn submit(
     ))
 }
 
-/// Checks a job request against the node's limits and the plugin; the job to store.
-pub(super) async fn validate(state: &AppState, request: SubmitJob) -> Result<NewJob, ApiError> {
+/// Checks a job request against the node's limits, its key's step limit and the plugin; the
+/// job to store.
+pub(super) async fn validate(
+    state: &AppState,
+    request: SubmitJob,
+    caller: &Caller,
+) -> Result<NewJob, ApiError> {
     let limit = state.sandbox.limits().max_input_words;
     if request.input.len() > limit {
         return Err(ApiError::bad_request(
@@ -134,6 +147,27 @@ pub(super) async fn validate(state: &AppState, request: SubmitJob) -> Result<New
                 node.timeout_ms
             ),
         ));
+    }
+    if request.max_steps == Some(0) {
+        return Err(ApiError::bad_request(
+            "limit_exceeded",
+            "max_steps must be at least 1",
+        ));
+    }
+    let key = caller.0.as_ref().map(|key| KeyGrant {
+        id: key.id.clone(),
+        limits: key.limits,
+    });
+    let key_steps = key.as_ref().and_then(|k| k.limits.max_steps);
+    if let (Some(key), Some(limit), Some(requested)) = (&key, key_steps, request.max_steps)
+        && requested > limit
+    {
+        return Err(QuotaExceeded::Steps {
+            key: key.id.clone(),
+            requested,
+            limit,
+        }
+        .into());
     }
     let plugin = request.plugin.to_ascii_lowercase();
     let Some(record) = state.store.plugin(&plugin).await? else {
@@ -172,6 +206,8 @@ pub(super) async fn validate(state: &AppState, request: SubmitJob) -> Result<New
         fuel_limit: request.fuel,
         timeout_ms: request.timeout_ms,
         prove: request.prove,
+        max_steps: request.max_steps.or(key_steps),
+        key,
     })
 }
 
@@ -208,7 +244,8 @@ fn request_hash(job: &NewJob) -> String {
         job.input,
         job.fuel_limit,
         job.timeout_ms,
-        job.prove
+        job.prove,
+        job.max_steps
     ])
     .to_string();
     hex::encode(blake2::Blake2s256::digest(canonical.as_bytes()))

@@ -1,12 +1,14 @@
 //! The HTTP API (axum). [`router`] builds the whole API over an [`AppState`]; [`serve`] runs a
 //! node: store, sandbox, workers and the listener, until Ctrl-C or SIGTERM.
 
+mod auth;
 mod error;
 mod jobs;
 mod plugins;
 mod proofs;
 mod system;
 
+pub use auth::Caller;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use jobs::{Accepted, SubmitJob};
 
@@ -92,6 +94,9 @@ pub fn router(state: AppState) -> Router {
         .max_input_words
         .saturating_mul(11)
         .saturating_add(64 << 10);
+    // The routes that change the node (or run a module) need a client key when `[auth]
+    // required` is on.
+    let client = axum::middleware::from_fn_with_state(state.clone(), auth::client);
     Router::new()
         .route("/health", get(system::health))
         .route("/gpu/status", get(system::gpu_status))
@@ -101,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             "/plugins",
             post(plugins::upload)
                 .layer(DefaultBodyLimit::max(module_limit))
+                .layer(client.clone())
                 .get(plugins::list),
         )
         .route("/plugins/{id}", get(plugins::get))
@@ -108,11 +114,14 @@ pub fn router(state: AppState) -> Router {
             "/jobs",
             post(jobs::submit)
                 .layer(DefaultBodyLimit::max(json_limit))
+                .layer(client.clone())
                 .get(jobs::list),
         )
         .route(
             "/jobs/estimate",
-            post(proofs::estimate).layer(DefaultBodyLimit::max(json_limit)),
+            post(proofs::estimate)
+                .layer(DefaultBodyLimit::max(json_limit))
+                .layer(client),
         )
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/events", get(jobs::events))

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
@@ -49,10 +49,11 @@ pub struct Estimate {
     ))]
 pub async fn estimate(
     State(state): State<AppState>,
+    Extension(caller): Extension<super::Caller>,
     body: Result<Json<SubmitJob>, JsonRejection>,
 ) -> Result<Json<Estimate>, ApiError> {
     let Json(request) = body?;
-    let job = validate(&state, request).await?;
+    let job = validate(&state, request, &caller).await?;
     let pool = &state.provers.settings;
     let mut answer = Estimate {
         fits: false,

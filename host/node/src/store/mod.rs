@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::keys::{KeyGrant, KeyRecord, QuotaExceeded};
+
 /// An accepted module, as listed by the API (the bytes are fetched separately).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginRecord {
@@ -199,6 +201,10 @@ pub struct JobRecord {
     pub fuel_limit: Option<u64>,
     /// The wall-clock budget the job asked for, in ms (`None`: the node's limit).
     pub timeout_ms: Option<u64>,
+    /// The most VM steps the run may take (`None`: the node's `[prover] max_steps`).
+    pub max_steps: Option<u64>,
+    /// The id of the API key it was submitted with.
+    pub key: Option<String>,
     pub error: Option<JobError>,
     /// The 32-byte attestation (`0x` + 64 hex) of a completed, proven job.
     pub attestation: Option<String>,
@@ -290,6 +296,12 @@ pub struct NewJob {
     pub fuel_limit: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub prove: bool,
+    /// The most VM steps the run may take (the request's, capped by its key's).
+    pub max_steps: Option<u64>,
+    /// The key it was submitted with: the insert counts the job against the key's in-flight
+    /// and per-minute limits in the same transaction, so concurrent submissions cannot both
+    /// slip under a limit.
+    pub key: Option<KeyGrant>,
 }
 
 /// The index entry of a job's proof: its statement's parts, the file, timings.
@@ -374,6 +386,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported store url `{0}` (expected sqlite://PATH)")]
     UnsupportedUrl(String),
+    /// Not a failure of the store: the job would exceed a limit of its key.
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
 }
 
 /// Durable storage for modules and jobs.
@@ -387,7 +402,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the stored [`VmSupport`] of a module.
     async fn set_vm_support(&self, id: &str, vm: &VmSupport) -> Result<(), StoreError>;
 
-    /// Inserts a queued job; durable when this returns.
+    /// Inserts a queued job; durable when this returns. A job with a key that would exceed
+    /// the key's in-flight or per-minute limit is refused with [`StoreError::Quota`].
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError>;
     /// Inserts a queued job under an idempotency key, atomically: a key already used returns
     /// its job instead.
@@ -452,4 +468,14 @@ pub trait Store: Send + Sync + 'static {
     async fn release_outbox(&self) -> Result<u64, StoreError>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new API key under the hash of its token.
+    async fn put_key(&self, key: &KeyRecord, token_hash: &str) -> Result<(), StoreError>;
+    /// The key whose token hashes to `token_hash`, revoked or not.
+    async fn key_by_token_hash(&self, token_hash: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Every key, oldest first.
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Revokes a key by id or name; the keys it revoked (none when nothing matched, or
+    /// everything matching was revoked already).
+    async fn revoke_key(&self, id_or_name: &str) -> Result<Vec<KeyRecord>, StoreError>;
 }

@@ -14,6 +14,8 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::keys::{KeyGrant, KeyLimits, KeyRecord, QuotaExceeded, Role};
+
 use super::{
     ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus,
     NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError,
@@ -131,12 +133,32 @@ CREATE TABLE chain_outbox (
 );
 CREATE INDEX chain_outbox_due ON chain_outbox (next_attempt_at);
 "#,
+    // API keys (only the hash of each token) and what a job was submitted with.
+    r#"
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    name            TEXT UNIQUE,
+    role            TEXT NOT NULL CHECK (role IN ('client', 'worker')),
+    token_hash      TEXT NOT NULL UNIQUE,
+    max_in_flight   INTEGER,
+    max_steps       INTEGER,
+    jobs_per_minute INTEGER,
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER
+);
+ALTER TABLE jobs ADD COLUMN key_id TEXT REFERENCES api_keys(id);
+ALTER TABLE jobs ADD COLUMN max_steps INTEGER;
+CREATE INDEX jobs_by_key ON jobs (key_id, created_at) WHERE key_id IS NOT NULL;
+"#,
 ];
 
 const JOB_COLUMNS: &str = "seq, id, plugin, input, status, prove, phase, progress, output, fuel_used, vm_steps, \
                            fuel_limit, timeout_ms, error_code, error_message, attestation, attempts, \
                            created_at, started_at, finished_at, chain_state, chain_tx, chain_attempts, \
-                           chain_error";
+                           chain_error, max_steps, key_id";
+
+const KEY_COLUMNS: &str =
+    "id, name, role, max_in_flight, max_steps, jobs_per_minute, created_at, revoked_at";
 
 const PROOF_COLUMNS: &str = "file, attestation, program_id, input_hash, output_hash, proof_hash, \
                              security_bits, size, steps, prove_ms, verify_ms";
@@ -285,6 +307,10 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         timeout_ms: row
             .try_get::<Option<i64>, _>("timeout_ms")?
             .map(|t| t as u64),
+        max_steps: row
+            .try_get::<Option<i64>, _>("max_steps")?
+            .map(|s| s as u64),
+        key: row.try_get("key_id")?,
         error: match error_code {
             Some(code) => Some(JobError::new(
                 code,
@@ -338,13 +364,19 @@ fn proof_from_row(row: &SqliteRow) -> Result<ProofRecord, StoreError> {
 }
 
 /// Inserts a queued job on `conn` (a pool connection or a transaction).
+/// Inserts a job row; run inside a transaction on the single writer, so its key's counts
+/// cannot change between the check and the insert.
 async fn insert_job_row(
     conn: &mut sqlx::SqliteConnection,
     job: &NewJob,
 ) -> Result<JobRecord, StoreError> {
+    let now = now_ms();
+    if let Some(key) = &job.key {
+        check_key_quota(conn, key, now).await?;
+    }
     let row = sqlx::query(&format!(
-        "INSERT INTO jobs (id, plugin, input, status, prove, fuel_limit, timeout_ms, created_at) \
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
+        "INSERT INTO jobs (id, plugin, input, status, prove, fuel_limit, timeout_ms, max_steps, \
+         key_id, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
     ))
     .bind(Uuid::now_v7().to_string())
     .bind(&job.plugin)
@@ -352,10 +384,77 @@ async fn insert_job_row(
     .bind(job.prove)
     .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
     .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
-    .bind(now_ms())
+    .bind(job.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
+    .bind(job.key.as_ref().map(|k| &k.id))
+    .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     job_from_row(&row)
+}
+
+/// Refuses a job that would take `key` past its in-flight or per-minute limit.
+async fn check_key_quota(
+    conn: &mut sqlx::SqliteConnection,
+    key: &KeyGrant,
+    now: i64,
+) -> Result<(), StoreError> {
+    if let Some(limit) = key.limits.max_in_flight {
+        let in_flight: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE key_id = ? AND status NOT IN ('completed', 'failed')",
+        )
+        .bind(&key.id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if in_flight >= i64::from(limit) {
+            return Err(QuotaExceeded::InFlight {
+                key: key.id.clone(),
+                limit,
+            }
+            .into());
+        }
+    }
+    if let Some(limit) = key.limits.jobs_per_minute {
+        let recent: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE key_id = ? AND created_at > ?")
+                .bind(&key.id)
+                .bind(now - 60_000)
+                .fetch_one(&mut *conn)
+                .await?;
+        if recent >= i64::from(limit) {
+            return Err(QuotaExceeded::Rate {
+                key: key.id.clone(),
+                limit,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    let role: String = row.try_get("role")?;
+    let count = |column: &str| -> Result<Option<u32>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(column)?
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32))
+    };
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("key role {role}")))?,
+        limits: KeyLimits {
+            max_in_flight: count("max_in_flight")?,
+            max_steps: row
+                .try_get::<Option<i64>, _>("max_steps")?
+                .map(|s| s.max(0) as u64),
+            jobs_per_minute: count("jobs_per_minute")?,
+        },
+        created_at: from_ms(row.try_get("created_at")?)?,
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(from_ms)
+            .transpose()?,
+    })
 }
 
 #[async_trait::async_trait]
@@ -416,8 +515,15 @@ impl Store for SqliteStore {
     }
 
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        insert_job_row(&mut conn, job).await
+        if job.key.is_none() {
+            let mut conn = self.writer.acquire().await?;
+            return insert_job_row(&mut conn, job).await;
+        }
+        // The key's counts and the insert in one transaction.
+        let mut tx = self.writer.begin().await?;
+        let record = insert_job_row(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(record)
     }
 
     async fn insert_job_idempotent(
@@ -778,6 +884,62 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn put_key(&self, key: &KeyRecord, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, role, token_hash, max_in_flight, max_steps, \
+             jobs_per_minute, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(key.role.as_str())
+        .bind(token_hash)
+        .bind(key.limits.max_in_flight.map(i64::from))
+        .bind(key.limits.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
+        .bind(key.limits.jobs_per_minute.map(i64::from))
+        .bind((key.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn key_by_token_hash(&self, token_hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = ?"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(key_from_row)
+        .transpose()
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    async fn revoke_key(&self, id_or_name: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL \
+             RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(now_ms())
+        .bind(id_or_name)
+        .bind(id_or_name)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
     }
 }
 
@@ -1276,6 +1438,121 @@ mod tests {
         };
         let store = SqliteStore::open_path(&path).await.unwrap();
         assert_eq!(store.job(id).await.unwrap().unwrap().input, vec![7]);
+    }
+
+    fn key(id: &str, limits: KeyLimits) -> KeyRecord {
+        KeyRecord {
+            id: id.into(),
+            name: Some(format!("name-{id}")),
+            role: Role::Client,
+            limits,
+            created_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            revoked_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_stored_hashed_found_listed_and_revoked() {
+        let (_dir, store) = store().await;
+        let limits = KeyLimits {
+            max_in_flight: Some(2),
+            max_steps: Some(1 << 20),
+            jobs_per_minute: None,
+        };
+        store.put_key(&key("k1", limits), "hash1").await.unwrap();
+        store
+            .put_key(&key("k2", KeyLimits::default()), "hash2")
+            .await
+            .unwrap();
+        // A token hash and a name are unique.
+        assert!(store.put_key(&key("k3", limits), "hash1").await.is_err());
+        assert!(store.put_key(&key("k1", limits), "hash3").await.is_err());
+        let found = store.key_by_token_hash("hash1").await.unwrap().unwrap();
+        assert_eq!(found, key("k1", limits));
+        assert_eq!(store.key_by_token_hash("nope").await.unwrap(), None);
+        assert_eq!(store.keys().await.unwrap().len(), 2);
+        // By id, then by name; a second revocation finds nothing live.
+        assert_eq!(store.revoke_key("k1").await.unwrap().len(), 1);
+        assert!(store.revoke_key("k1").await.unwrap().is_empty());
+        assert_eq!(store.revoke_key("name-k2").await.unwrap()[0].id, "k2");
+        let revoked = store.key_by_token_hash("hash1").await.unwrap().unwrap();
+        assert!(revoked.revoked_at.is_some());
+    }
+
+    /// The key's counts are read in the insert's transaction on the single writer: of many
+    /// concurrent submissions exactly the limit pass, and finishing one frees a slot.
+    #[tokio::test]
+    async fn key_limits_hold_under_concurrent_submissions() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let in_flight = KeyLimits {
+            max_in_flight: Some(3),
+            ..KeyLimits::default()
+        };
+        store.put_key(&key("busy", in_flight), "h1").await.unwrap();
+        let store = std::sync::Arc::new(store);
+        let grant = KeyGrant {
+            id: "busy".into(),
+            limits: in_flight,
+        };
+        let submit = |store: std::sync::Arc<SqliteStore>, grant: KeyGrant| async move {
+            store
+                .insert_job(&NewJob {
+                    key: Some(grant),
+                    ..job("aa", &[1])
+                })
+                .await
+        };
+        let handles: Vec<_> = (0..12)
+            .map(|_| tokio::spawn(submit(store.clone(), grant.clone())))
+            .collect();
+        let mut results = Vec::new();
+        for handle in handles {
+            results.push(handle.await.unwrap());
+        }
+        let (accepted, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
+        assert_eq!(accepted.len(), 3);
+        for refusal in refused {
+            assert!(
+                matches!(
+                    refusal,
+                    Err(StoreError::Quota(QuotaExceeded::InFlight { limit: 3, .. }))
+                ),
+                "{refusal:?}"
+            );
+        }
+        let first = accepted[0].as_ref().unwrap();
+        assert_eq!(first.key.as_deref(), Some("busy"));
+        let claimed = store.claim_next().await.unwrap().unwrap();
+        store
+            .finish(
+                claimed.id,
+                &Outcome::Failed(JobError::new("trap", "unreachable")),
+            )
+            .await
+            .unwrap();
+        submit(store.clone(), grant.clone()).await.unwrap();
+        assert!(submit(store.clone(), grant).await.is_err());
+
+        // The rate counts every job of the key in the last minute; jobs without a key are not
+        // counted.
+        let rate = KeyLimits {
+            jobs_per_minute: Some(2),
+            ..KeyLimits::default()
+        };
+        store.put_key(&key("rate", rate), "h2").await.unwrap();
+        let grant = KeyGrant {
+            id: "rate".into(),
+            limits: rate,
+        };
+        store.insert_job(&job("aa", &[2])).await.unwrap();
+        for _ in 0..2 {
+            submit(store.clone(), grant.clone()).await.unwrap();
+        }
+        assert!(matches!(
+            submit(store.clone(), grant).await,
+            Err(StoreError::Quota(QuotaExceeded::Rate { limit: 2, .. }))
+        ));
     }
 
     #[tokio::test]
