@@ -10,6 +10,7 @@
 //! - `proving` — proven jobs end to end: SSE, proof download, pool load, crash, tamper, estimate
 //! - `chain`   — attestations on a local Starknet devnet: deploy, outbox across a restart, CLI
 //! - `keys`    — API keys: `obelysk keys`, `[auth] required`, roles, per-key limits
+//! - `workers` — remote provers: a pure coordinator, tampering and killed workers
 
 mod support;
 
@@ -21,3 +22,4 @@ mod crash;
 mod errors;
 mod keys;
 mod proving;
+mod workers;

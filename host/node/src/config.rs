@@ -33,6 +33,9 @@
 //! max_steps = 4194304       # longer runs fail with `step_limit` instead of exhausting memory
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
 //! security_bits = 96        # 96 or 98 (presets by their worst-case level)
+//! local = true              # false: a pure coordinator, only remote workers prove
+//! lease_ms = 30000          # a remote worker's lease on a job, renewed by heartbeats
+//! heartbeat_ms = 5000       # how often remote workers send one
 //!
 //! [starknet]                # attest completed proven jobs; off while rpc_url is empty
 //! rpc_url = ""              # JSON-RPC endpoint, e.g. http://127.0.0.1:5050
@@ -131,6 +134,13 @@ pub struct ProverConfig {
     pub memory_mb: u64,
     /// 96 or 98: the presets, named by their worst-case level (see `obelysk_air::security`).
     pub security_bits: u32,
+    /// Prove on this node's own cores (or GPUs). `false` makes a pure coordinator: only
+    /// remote workers (`obelysk worker`) prove.
+    pub local: bool,
+    /// How long a remote worker's lease on a job lasts past its last heartbeat, in ms.
+    pub lease_ms: u64,
+    /// How often remote workers send a heartbeat, in ms.
+    pub heartbeat_ms: u64,
 }
 
 impl Default for ProverConfig {
@@ -141,6 +151,9 @@ impl Default for ProverConfig {
             max_steps: obelysk_prover::vm::DEFAULT_MAX_STEPS,
             memory_mb: 0,
             security_bits: 96,
+            local: true,
+            lease_ms: 30_000,
+            heartbeat_ms: 5_000,
         }
     }
 }

@@ -169,6 +169,21 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
         "the job would exceed a limit of its API key (`details.limit`: max_in_flight, jobs_per_minute or max_steps); retry after the Retry-After header (max_steps never passes)",
     ),
     (
+        "worker_not_found",
+        false,
+        "no remote worker with that id (the coordinator's store was reset?): register again",
+    ),
+    (
+        "worker_quarantined",
+        true,
+        "the worker uploaded a proof that did not verify: no leases until the Retry-After header's seconds pass",
+    ),
+    (
+        "lease_lost",
+        false,
+        "the worker no longer holds the job's lease (it expired, or the job finished); the job went back to the queue",
+    ),
+    (
         "store_unavailable",
         true,
         "the database did not answer; retry later",

@@ -13,3 +13,4 @@ pub mod prover;
 pub mod server;
 pub mod store;
 pub mod worker;
+pub mod workers;

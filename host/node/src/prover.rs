@@ -197,7 +197,7 @@ impl PoolSettings {
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.
-fn available_memory() -> Option<u64> {
+pub fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -314,9 +314,10 @@ impl ProverPool {
                     self.busy.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = outcome {
                         warn!(id = %job.id, code = e.code, error = %e.message, "proof failed");
+                        let code = e.code.clone();
                         let outcome = Outcome::Failed(e);
                         if persist(|| self.store.finish(job.id, &outcome)).await {
-                            self.queue.changed(job.id);
+                            self.queue.finished(job.id, &code);
                         }
                     }
                 }
@@ -405,13 +406,54 @@ impl ProverPool {
         .await
         .map_err(|e| internal("prover thread", &e))??;
         let prove_ms = started.elapsed().as_millis() as u64;
+        let record = self
+            .verify_and_store(job, module, file.to_bytes(), prove_ms)
+            .await
+            .inspect_err(|e| {
+                if e.code == "proof_rejected" {
+                    error!(error = %e.message, "the node's own verifier rejected its proof");
+                }
+            })?;
+        info!(
+            prove_ms,
+            predicted_ms = estimate.prove_ms,
+            verify_ms = record.verify_ms,
+            size = record.size,
+            "proven"
+        );
+        let complete = || async {
+            self.store
+                .complete_proven(id, &record, self.attest, None)
+                .await
+                .map(drop)
+        };
+        if persist(complete).await {
+            self.queue.finished(id, JobStatus::Completed.as_str());
+        }
+        Ok(())
+    }
+}
 
-        self.set_phase(id, JobStatus::Verifying, "verify").await;
-        let bytes = file.to_bytes();
+impl ProverPool {
+    /// Verifies a proof of `job` (made here or uploaded by a remote worker: the bytes are
+    /// untrusted) against the job's own statement (its module, input and sandbox output, at
+    /// this node's security level), then stores the file: the record to complete the job
+    /// with. A proof that does not verify is `proof_rejected`.
+    pub async fn verify_and_store(
+        &self,
+        job: &JobRecord,
+        module: Vec<u8>,
+        bytes: Vec<u8>,
+        prove_ms: u64,
+    ) -> Result<ProofRecord, JobError> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            JobError::new("internal", format!("{what}: {e}"))
+        };
+        self.set_phase(job.id, JobStatus::Verifying, "verify").await;
         let verify_started = Instant::now();
         let (input, output, min_bits) = (
             job.input.clone(),
-            file.statement.output.clone(),
+            job.output.clone().unwrap_or_default(),
             self.settings.level.bits(),
         );
         let (bytes, verdict) = tokio::task::spawn_blocking(move || {
@@ -422,12 +464,12 @@ impl ProverPool {
         .map_err(|e| internal("verifier thread", &e))?;
         let verify_ms = verify_started.elapsed().as_millis() as u64;
         if let Err(e) = verdict {
-            error!(code = e.code(), error = %e, "the node's own verifier rejected a proof");
             return Err(JobError::new(
                 "proof_rejected",
                 format!("the node's verifier rejected the proof [{}]: {e}", e.code()),
             ));
         }
+        let file = ProofFile::from_bytes(&bytes).map_err(|e| internal("a verified proof", &e))?;
         let files = self.files.clone();
         let (bytes, name) = tokio::task::spawn_blocking(move || {
             let name = files.put(&bytes);
@@ -436,7 +478,7 @@ impl ProverPool {
         .await
         .map_err(|e| internal("proof store thread", &e))?;
         let name = name.map_err(|e| internal("writing the proof file", &e))?;
-        let record = ProofRecord {
+        Ok(ProofRecord {
             attestation: format!("0x{}", hex::encode(file.attestation)),
             program_id: hex::encode(file.statement.program_id),
             input_hash: hex::encode(hash_words(&file.statement.input)),
@@ -448,24 +490,24 @@ impl ProverPool {
             prove_ms,
             verify_ms,
             file: name,
-        };
-        info!(
-            prove_ms,
-            predicted_ms = estimate.prove_ms,
-            verify_ms,
-            size = record.size,
-            "proven"
-        );
-        if persist(|| self.store.complete_proven(id, &record, self.attest)).await {
-            self.queue.changed(id);
-        }
-        Ok(())
+        })
+    }
+
+    /// Whether completed jobs go into the chain outbox.
+    pub fn attests(&self) -> bool {
+        self.attest
+    }
+
+    /// The store this pool completes jobs in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 }
 
 /// Re-executes `program`, checks the output the sandbox recorded, builds the witness and proves
-/// it. Runs on the calling (blocking) thread.
-fn prove_run(
+/// it: what a local executor and a remote worker both run. Runs on the calling (blocking)
+/// thread.
+pub fn prove_run(
     program: &Program,
     input: &[u32],
     sandbox_output: &[u32],

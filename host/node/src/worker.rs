@@ -79,6 +79,24 @@ impl JobQueue {
         let _ = self.changes.send(id);
     }
 
+    /// A job reached `completed` (outcome `"completed"`) or `failed` (its failure code): counts
+    /// it in `jobs_finished` and announces the change. Every path that finishes a job (the
+    /// sandbox workers, the local provers, remote workers' uploads) calls this once.
+    pub fn finished(&self, id: uuid::Uuid, outcome: &str) {
+        self.metrics
+            .jobs_finished
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.changed(id);
+    }
+
+    /// Wakes an idle prover: a job may be waiting for one.
+    pub fn wake_provers(&self) {
+        self.prove_wake.notify_one();
+    }
+
     /// Resolves when a job may be waiting for a prover.
     pub async fn provers_woken(&self) {
         self.prove_wake.notified().await
@@ -238,22 +256,15 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
     ctx.metrics
         .job_run_seconds
         .observe(started.elapsed().as_secs_f64());
-    let label = match &outcome {
-        Outcome::Completed(_) => Some(JobStatus::Completed.as_str().to_string()),
-        Outcome::ToProve(_) => None,
-        Outcome::Failed(e) => Some(e.code.clone()),
-    };
-    if let Some(label) = label {
-        ctx.metrics
-            .jobs_finished
-            .get_or_create(&OutcomeLabel { outcome: label })
-            .inc();
-    }
     ctx.metrics.jobs_running.dec();
     if persist(|| ctx.store.finish(job.id, &outcome)).await {
-        ctx.queue.changed(job.id);
-        if matches!(outcome, Outcome::ToProve(_)) {
-            ctx.queue.prove_wake.notify_one();
+        match &outcome {
+            Outcome::Completed(_) => ctx.queue.finished(job.id, JobStatus::Completed.as_str()),
+            Outcome::ToProve(_) => {
+                ctx.queue.changed(job.id);
+                ctx.queue.prove_wake.notify_one();
+            }
+            Outcome::Failed(e) => ctx.queue.finished(job.id, &e.code),
         }
         info!(ms = started.elapsed().as_millis() as u64, "run finished");
     }

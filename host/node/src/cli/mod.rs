@@ -7,6 +7,7 @@ mod inspect;
 mod keys;
 mod prove;
 mod run;
+mod worker;
 
 pub use build::{build_guest, guest_toolchain};
 
@@ -49,6 +50,8 @@ pub enum Command {
     Chain(chain::ChainArgs),
     /// API keys of a node: create (prints the token once), list, revoke.
     Keys(keys::KeysArgs),
+    /// Prove jobs for a coordinator node (a remote prover worker).
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +291,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => tokio::task::spawn_blocking(move || prove::verify(args)).await?,
         Command::Chain(args) => chain::chain(args).await,
         Command::Keys(args) => keys::keys(args).await,
+        Command::Worker(args) => worker::worker(args).await,
     }
 }
 

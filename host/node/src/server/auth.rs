@@ -29,6 +29,17 @@ pub async fn client(
     Ok(next.run(request).await)
 }
 
+/// Middleware for the routes of remote prover workers.
+pub async fn worker(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = authenticate(&state, request.headers(), Role::Worker).await?;
+    request.extensions_mut().insert(Caller(key));
+    Ok(next.run(request).await)
+}
+
 /// The live key of `headers`' bearer token, in `role`.
 async fn authenticate(
     state: &AppState,

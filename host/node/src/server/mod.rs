@@ -7,6 +7,7 @@ mod jobs;
 mod plugins;
 mod proofs;
 mod system;
+mod workers;
 
 pub use auth::Caller;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -69,6 +70,13 @@ pub struct AppState {
         proofs::estimate,
         proofs::proof,
         proofs::proof_bin,
+        plugins::module,
+        workers::register,
+        workers::list,
+        workers::heartbeat,
+        workers::lease,
+        workers::upload_proof,
+        workers::release,
     )
 )]
 pub struct ApiDoc;
@@ -97,6 +105,9 @@ pub fn router(state: AppState) -> Router {
     // The routes that change the node (or run a module) need a client key when `[auth]
     // required` is on.
     let client = axum::middleware::from_fn_with_state(state.clone(), auth::client);
+    let worker = axum::middleware::from_fn_with_state(state.clone(), auth::worker);
+    // A proof file is well under this; the verifier checks its shape before anything else.
+    let proof_limit = 64 << 20;
     Router::new()
         .route("/health", get(system::health))
         .route("/gpu/status", get(system::gpu_status))
@@ -110,6 +121,30 @@ pub fn router(state: AppState) -> Router {
                 .get(plugins::list),
         )
         .route("/plugins/{id}", get(plugins::get))
+        .route("/plugins/{id}/module", get(plugins::module))
+        .route("/workers", get(workers::list))
+        .route(
+            "/workers/register",
+            post(workers::register).layer(worker.clone()),
+        )
+        .route(
+            "/workers/{id}/heartbeat",
+            post(workers::heartbeat).layer(worker.clone()),
+        )
+        .route(
+            "/workers/{id}/lease",
+            post(workers::lease).layer(worker.clone()),
+        )
+        .route(
+            "/workers/{id}/jobs/{job}/proof",
+            post(workers::upload_proof)
+                .layer(DefaultBodyLimit::max(proof_limit))
+                .layer(worker.clone()),
+        )
+        .route(
+            "/workers/{id}/jobs/{job}/release",
+            post(workers::release).layer(worker),
+        )
         .route(
             "/jobs",
             post(jobs::submit)
@@ -249,7 +284,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .with_device_pools(device_pools),
     );
-    handles.extend(pool.spawn(shutdown.clone()));
+    if config.prover.local {
+        handles.extend(pool.spawn(shutdown.clone()));
+    } else {
+        tracing::info!("[prover] local = false: only remote workers prove");
+    }
+    handles.push(tokio::spawn(expire_leases(
+        store.clone(),
+        queue.clone(),
+        shutdown.clone(),
+    )));
     if let Some(chain) = chain {
         handles.push(Submitter::new(chain, store.clone(), queue.clone()).spawn(shutdown));
     }
@@ -303,6 +347,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sends the jobs of remote workers whose leases expired back to the queue, every second.
+async fn expire_leases(
+    store: Arc<dyn Store>,
+    queue: Arc<JobQueue>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match store.expire_leases(crate::store::now_ms()).await {
+            Ok(expired) => {
+                for job in &expired {
+                    tracing::warn!(%job, "a worker's lease expired; the job waits for a prover again");
+                    queue.changed(*job);
+                }
+                if !expired.is_empty() {
+                    queue.wake_provers();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot expire leases"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -107,3 +107,24 @@ fn now_ms() -> OffsetDateTime {
     now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(now)
 }
+
+/// A stored module's bytes (what a remote worker proves).
+#[utoipa::path(get, path = "/plugins/{id}/module", tag = "plugins",
+    params(("id" = String, Path, description = "plugin id")),
+    responses((status = 200, content_type = "application/wasm"), (status = 404, body = ErrorBody)))]
+pub async fn module(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let id = id.to_ascii_lowercase();
+    let Some(bytes) = state.store.plugin_bytes(&id).await? else {
+        return Err(ApiError::not_found(
+            "plugin_not_found",
+            format!("no plugin with id {id}"),
+        ));
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/wasm")],
+        bytes,
+    ))
+}

@@ -51,14 +51,40 @@ pub struct GpuReport {
     /// Prover executors, and how many are proving now.
     pub executors: usize,
     pub busy_executors: usize,
+    /// The GPUs of the remote workers whose heartbeats arrive, by worker.
+    pub workers: Vec<WorkerGpus>,
+    /// This node's GPUs and its active workers' together.
+    pub total_devices: usize,
+}
+
+/// One remote worker's devices.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkerGpus {
+    pub worker: String,
+    pub name: Option<String>,
+    pub backend: String,
+    pub devices: Vec<crate::workers::WorkerDevice>,
 }
 
 /// GPU devices found by loading the CUDA driver at run time (none on machines without one).
-#[utoipa::path(get, path = "/gpu/status", tag = "system", responses((status = 200, body = GpuReport)))]
-pub async fn gpu_status(State(state): State<AppState>) -> Json<GpuReport> {
+#[utoipa::path(get, path = "/gpu/status", tag = "system", responses((status = 200, body = GpuReport), (status = 503, body = ErrorBody)))]
+pub async fn gpu_status(State(state): State<AppState>) -> Result<Json<GpuReport>, ApiError> {
     let gpu = &state.config.gpu;
     let detected = state.gpu.clone();
-    Json(GpuReport {
+    let workers: Vec<WorkerGpus> = super::workers::workers(&state)
+        .await?
+        .into_iter()
+        .filter(|w| w.state == crate::workers::WorkerState::Active)
+        .map(|w| WorkerGpus {
+            worker: w.id,
+            name: w.name,
+            backend: w.backend,
+            devices: w.devices,
+        })
+        .collect();
+    let total_devices =
+        detected.devices.len() + workers.iter().map(|w| w.devices.len()).sum::<usize>();
+    Ok(Json(GpuReport {
         enabled: gpu.enabled,
         mode: gpu.mode.clone(),
         device_ids: gpu.device_ids.clone(),
@@ -69,7 +95,9 @@ pub async fn gpu_status(State(state): State<AppState>) -> Json<GpuReport> {
         backend: state.provers.settings.backend.name(),
         executors: state.provers.settings.executors,
         busy_executors: state.provers.busy(),
-    })
+        workers,
+        total_devices,
+    }))
 }
 
 /// Prometheus / OpenMetrics text.

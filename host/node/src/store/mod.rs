@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::keys::{KeyGrant, KeyRecord, QuotaExceeded};
+use crate::workers::WorkerRecord;
 
 /// An accepted module, as listed by the API (the bytes are fetched separately).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -205,6 +206,8 @@ pub struct JobRecord {
     pub max_steps: Option<u64>,
     /// The id of the API key it was submitted with.
     pub key: Option<String>,
+    /// The remote worker that holds the job's lease (proving it now).
+    pub worker: Option<String>,
     pub error: Option<JobError>,
     /// The 32-byte attestation (`0x` + 64 hex) of a completed, proven job.
     pub attestation: Option<String>,
@@ -438,19 +441,23 @@ pub trait Store: Send + Sync + 'static {
         progress: u8,
     ) -> Result<(), StoreError>;
     /// In one transaction: indexes the proof, marks the job completed and, with `attest`, puts
-    /// it in the chain outbox.
+    /// it in the chain outbox. With `lease`, only while that worker holds the job's lease
+    /// (counted as done for it). False when the job was not completed here (finished
+    /// already, or the lease is lost).
     async fn complete_proven(
         &self,
         id: Uuid,
         proof: &ProofRecord,
         attest: bool,
-    ) -> Result<(), StoreError>;
+        lease: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// The proof index entry of a job.
     async fn proof(&self, id: Uuid) -> Result<Option<ProofRecord>, StoreError>;
     /// The file names of every indexed proof.
     async fn proof_files(&self) -> Result<Vec<String>, StoreError>;
     /// After a crash: jobs left `running` go back to the queue, jobs left `proving` or
-    /// `verifying` back to waiting for a prover; returns how many.
+    /// `verifying` back to waiting for a prover (except those a remote worker holds a live
+    /// lease on); returns how many.
     async fn requeue_running(&self) -> Result<u64, StoreError>;
     async fn count(&self, status: JobStatus) -> Result<u64, StoreError>;
 
@@ -468,6 +475,32 @@ pub trait Store: Send + Sync + 'static {
     async fn release_outbox(&self) -> Result<u64, StoreError>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Registers a remote worker (heartbeat now).
+    async fn register_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError>;
+    /// Every worker, oldest first; those with no heartbeat since `stale_before_ms` are `lost`.
+    async fn workers(&self, stale_before_ms: i64) -> Result<Vec<WorkerRecord>, StoreError>;
+    /// Records a heartbeat and renews the worker's leases until `lease_until_ms`; false for an
+    /// unknown worker.
+    async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError>;
+    /// Leases the oldest job waiting for a prover to `worker` until `lease_until_ms`.
+    async fn lease_proving(
+        &self,
+        worker: &str,
+        lease_until_ms: i64,
+    ) -> Result<Option<JobRecord>, StoreError>;
+    /// Sends a job `worker` holds back to the queue and counts a failure against the worker
+    /// (quarantining it until `quarantine_until_ms`, if given); false when it does not hold
+    /// the job.
+    async fn release_lease(
+        &self,
+        job: Uuid,
+        worker: &str,
+        quarantine_until_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Sends every job whose lease expired before `now_ms` back to the queue, counted against
+    /// its worker; returns the jobs.
+    async fn expire_leases(&self, now_ms: i64) -> Result<Vec<Uuid>, StoreError>;
 
     /// Stores a new API key under the hash of its token.
     async fn put_key(&self, key: &KeyRecord, token_hash: &str) -> Result<(), StoreError>;

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::keys::{KeyGrant, KeyLimits, KeyRecord, QuotaExceeded, Role};
+use crate::workers::{WorkerRecord, WorkerState};
 
 use super::{
     ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus,
@@ -150,12 +151,32 @@ ALTER TABLE jobs ADD COLUMN key_id TEXT REFERENCES api_keys(id);
 ALTER TABLE jobs ADD COLUMN max_steps INTEGER;
 CREATE INDEX jobs_by_key ON jobs (key_id, created_at) WHERE key_id IS NOT NULL;
 "#,
+    // Remote prover workers and the leases they hold on proving jobs.
+    r#"
+CREATE TABLE workers (
+    id             TEXT PRIMARY KEY,
+    name           TEXT,
+    key_id         TEXT REFERENCES api_keys(id),
+    backend        TEXT NOT NULL,
+    devices        TEXT NOT NULL,
+    memory_bytes   INTEGER NOT NULL,
+    version        TEXT NOT NULL,
+    registered_at  INTEGER NOT NULL,
+    last_heartbeat INTEGER NOT NULL,
+    jobs_done      INTEGER NOT NULL DEFAULT 0,
+    jobs_failed    INTEGER NOT NULL DEFAULT 0,
+    quarantined_until INTEGER
+);
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT REFERENCES workers(id);
+ALTER TABLE jobs ADD COLUMN lease_expires INTEGER;
+CREATE INDEX jobs_by_lease ON jobs (lease_expires) WHERE lease_owner IS NOT NULL;
+"#,
 ];
 
 const JOB_COLUMNS: &str = "seq, id, plugin, input, status, prove, phase, progress, output, fuel_used, vm_steps, \
                            fuel_limit, timeout_ms, error_code, error_message, attestation, attempts, \
                            created_at, started_at, finished_at, chain_state, chain_tx, chain_attempts, \
-                           chain_error, max_steps, key_id";
+                           chain_error, max_steps, key_id, lease_owner";
 
 const KEY_COLUMNS: &str =
     "id, name, role, max_in_flight, max_steps, jobs_per_minute, created_at, revoked_at";
@@ -311,6 +332,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
             .try_get::<Option<i64>, _>("max_steps")?
             .map(|s| s as u64),
         key: row.try_get("key_id")?,
+        worker: row.try_get("lease_owner")?,
         error: match error_code {
             Some(code) => Some(JobError::new(
                 code,
@@ -703,22 +725,34 @@ impl Store for SqliteStore {
         id: Uuid,
         proof: &ProofRecord,
         attest: bool,
-    ) -> Result<(), StoreError> {
+        lease: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET status = 'completed', phase = NULL, progress = 100, attestation = ?, \
-             chain_state = ?, finished_at = ? WHERE id = ? AND status IN ('proving', 'verifying')",
+             chain_state = ?, finished_at = ?, lease_owner = NULL, lease_expires = NULL \
+             WHERE id = ? AND status IN ('proving', 'verifying') \
+             AND (? IS NULL OR lease_owner = ?)",
         )
         .bind(&proof.attestation)
         .bind(attest.then_some(ChainState::Pending.as_str()))
         .bind(now_ms())
         .bind(id.to_string())
+        .bind(lease)
+        .bind(lease)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            // Finished already (e.g. failed meanwhile): leave both tables as they are.
+            // Finished already (e.g. failed meanwhile), or the lease is lost: leave both tables
+            // as they are.
             tx.rollback().await?;
-            return Ok(());
+            return Ok(false);
+        }
+        if let Some(worker) = lease {
+            sqlx::query("UPDATE workers SET jobs_done = jobs_done + 1 WHERE id = ?")
+                .bind(worker)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(&format!(
             "INSERT INTO proofs (job_id, {PROOF_COLUMNS}, created_at) \
@@ -750,7 +784,7 @@ impl Store for SqliteStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn proof(&self, id: Uuid) -> Result<Option<ProofRecord>, StoreError> {
@@ -779,10 +813,13 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
         let proving = sqlx::query(
-            "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ? \
-             WHERE status IN ('proving', 'verifying') AND phase IS NOT 'waiting'",
+            "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ?, \
+             lease_owner = NULL, lease_expires = NULL \
+             WHERE status IN ('proving', 'verifying') AND phase IS NOT 'waiting' \
+             AND (lease_owner IS NULL OR lease_expires < ?)",
         )
         .bind(i64::from(super::phase_progress("waiting")))
+        .bind(now_ms())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -884,6 +921,164 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn register_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError> {
+        let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+        sqlx::query(
+            "INSERT INTO workers (id, name, key_id, backend, devices, memory_bytes, version, \
+             registered_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&worker.id)
+        .bind(&worker.name)
+        .bind(&worker.key)
+        .bind(&worker.backend)
+        .bind(serde_json::to_string(&worker.devices).expect("devices serialize"))
+        .bind(worker.memory_bytes.min(i64::MAX as u64) as i64)
+        .bind(&worker.version)
+        .bind(ms(worker.registered_at))
+        .bind(ms(worker.last_heartbeat))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn workers(&self, stale_before_ms: i64) -> Result<Vec<WorkerRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT w.*, (SELECT COUNT(*) FROM jobs j WHERE j.lease_owner = w.id) AS leases \
+             FROM workers w ORDER BY registered_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let last: i64 = row.try_get("last_heartbeat")?;
+                Ok(WorkerRecord {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    key: row.try_get("key_id")?,
+                    backend: row.try_get("backend")?,
+                    devices: json(row.try_get("devices")?, "worker devices")?,
+                    memory_bytes: row.try_get::<i64, _>("memory_bytes")?.max(0) as u64,
+                    version: row.try_get("version")?,
+                    state: if last < stale_before_ms {
+                        WorkerState::Lost
+                    } else {
+                        WorkerState::Active
+                    },
+                    registered_at: from_ms(row.try_get("registered_at")?)?,
+                    last_heartbeat: from_ms(last)?,
+                    jobs_done: row.try_get::<i64, _>("jobs_done")?.max(0) as u64,
+                    jobs_failed: row.try_get::<i64, _>("jobs_failed")?.max(0) as u64,
+                    leases: row.try_get::<i64, _>("leases")?.max(0) as u64,
+                    quarantined_until: row
+                        .try_get::<Option<i64>, _>("quarantined_until")?
+                        .map(from_ms)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let known = sqlx::query("UPDATE workers SET last_heartbeat = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        sqlx::query("UPDATE jobs SET lease_expires = ? WHERE lease_owner = ?")
+            .bind(lease_until_ms)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(known)
+    }
+
+    async fn lease_proving(
+        &self,
+        worker: &str,
+        lease_until_ms: i64,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        sqlx::query(&format!(
+            "UPDATE jobs SET phase = 'execute', progress = ?, lease_owner = ?, lease_expires = ? \
+             WHERE seq = (SELECT seq FROM jobs WHERE status = 'proving' AND phase = 'waiting' \
+                          ORDER BY seq LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(i64::from(super::phase_progress("execute")))
+        .bind(worker)
+        .bind(lease_until_ms)
+        .fetch_optional(&self.writer)
+        .await?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+    }
+
+    async fn release_lease(
+        &self,
+        job: Uuid,
+        worker: &str,
+        quarantine_until_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let released = sqlx::query(
+            "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ?, \
+             lease_owner = NULL, lease_expires = NULL \
+             WHERE id = ? AND lease_owner = ? AND status IN ('proving', 'verifying')",
+        )
+        .bind(i64::from(super::phase_progress("waiting")))
+        .bind(job.to_string())
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query(
+            "UPDATE workers SET jobs_failed = jobs_failed + 1, \
+             quarantined_until = COALESCE(?, quarantined_until) WHERE id = ?",
+        )
+        .bind(quarantine_until_ms)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    async fn expire_leases(&self, now_ms: i64) -> Result<Vec<Uuid>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, lease_owner FROM jobs WHERE lease_owner IS NOT NULL AND lease_expires < ?",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (job, worker) in &expired {
+            sqlx::query(
+                "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ?, \
+                 lease_owner = NULL, lease_expires = NULL WHERE id = ?",
+            )
+            .bind(i64::from(super::phase_progress("waiting")))
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE workers SET jobs_failed = jobs_failed + 1 WHERE id = ?")
+                .bind(worker)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        expired
+            .into_iter()
+            .map(|(job, _)| {
+                Uuid::parse_str(&job).map_err(|e| StoreError::Corrupt(format!("job id {job}: {e}")))
+            })
+            .collect()
     }
 
     async fn put_key(&self, key: &KeyRecord, token_hash: &str) -> Result<(), StoreError> {
@@ -1125,7 +1320,7 @@ mod tests {
         store.claim_proving().await.unwrap().unwrap();
         let file = format!("{input}.proof");
         store
-            .complete_proven(job.id, &proof_record(&file), attest)
+            .complete_proven(job.id, &proof_record(&file), attest, None)
             .await
             .unwrap();
         job.id
@@ -1272,7 +1467,7 @@ mod tests {
         );
 
         store
-            .complete_proven(job.id, &proof_record("f1.proof"), false)
+            .complete_proven(job.id, &proof_record("f1.proof"), false, None)
             .await
             .unwrap();
         let done = store.job(job.id).await.unwrap().unwrap();
@@ -1290,7 +1485,7 @@ mod tests {
         );
         // Completing twice changes nothing and adds no row.
         store
-            .complete_proven(job.id, &proof_record("f2.proof"), false)
+            .complete_proven(job.id, &proof_record("f2.proof"), false, None)
             .await
             .unwrap();
         assert_eq!(
@@ -1328,7 +1523,7 @@ mod tests {
         );
         // A late completion does not resurrect it.
         store
-            .complete_proven(job.id, &proof_record("f.proof"), false)
+            .complete_proven(job.id, &proof_record("f.proof"), false, None)
             .await
             .unwrap();
         assert_eq!(store.proof(job.id).await.unwrap(), None);
@@ -1438,6 +1633,98 @@ mod tests {
         };
         let store = SqliteStore::open_path(&path).await.unwrap();
         assert_eq!(store.job(id).await.unwrap().unwrap().input, vec![7]);
+    }
+
+    fn worker_record(id: &str) -> WorkerRecord {
+        let now = OffsetDateTime::now_utc();
+        WorkerRecord {
+            id: id.into(),
+            name: None,
+            key: None,
+            backend: "simd".into(),
+            devices: vec![],
+            memory_bytes: 1 << 30,
+            version: "t".into(),
+            state: WorkerState::Active,
+            registered_at: now,
+            last_heartbeat: now,
+            jobs_done: 0,
+            jobs_failed: 0,
+            leases: 0,
+            quarantined_until: None,
+        }
+    }
+
+    /// Leases: taken oldest first, renewed by heartbeats, expired back to the queue (counted
+    /// against the worker), never completed by a worker that lost them, and left alone by a
+    /// coordinator restart while live.
+    #[tokio::test]
+    async fn leases_expire_renew_and_bind_completion_to_their_holder() {
+        let (_dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        for id in ["w1", "w2"] {
+            store.register_worker(&worker_record(id)).await.unwrap();
+        }
+        let job = store
+            .insert_job(&NewJob {
+                prove: true,
+                ..job("aa", &[1])
+            })
+            .await
+            .unwrap();
+        store.claim_next().await.unwrap().unwrap();
+        let run = RunResult {
+            output: vec![5],
+            fuel_used: 9,
+            vm_steps: Some(64),
+        };
+        store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+        let now = now_ms();
+        let leased = store
+            .lease_proving("w1", now + 1_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((leased.id, leased.worker.as_deref()), (job.id, Some("w1")));
+        assert_eq!(store.lease_proving("w2", now + 1_000).await.unwrap(), None);
+        assert_eq!(store.claim_proving().await.unwrap(), None, "leased");
+        // A restart leaves a live lease alone; a heartbeat renews it.
+        store.requeue_running().await.unwrap();
+        assert!(store.heartbeat("w1", now + 5_000).await.unwrap());
+        assert!(!store.heartbeat("nobody", now).await.unwrap());
+        assert!(store.expire_leases(now + 2_000).await.unwrap().is_empty());
+        assert_eq!(store.expire_leases(now + 6_000).await.unwrap(), [job.id]);
+        let stale = now + 60_000;
+        let workers = store.workers(stale).await.unwrap();
+        assert_eq!(
+            (workers[0].jobs_failed, workers[0].state),
+            (1, WorkerState::Lost)
+        );
+        // Back in the queue: w2 takes it; w1 can neither complete nor release it.
+        store
+            .lease_proving("w2", now + 10_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let record = proof_record("w.proof");
+        assert!(
+            !store
+                .complete_proven(job.id, &record, false, Some("w1"))
+                .await
+                .unwrap()
+        );
+        assert!(!store.release_lease(job.id, "w1", None).await.unwrap());
+        assert!(
+            store
+                .complete_proven(job.id, &record, false, Some("w2"))
+                .await
+                .unwrap()
+        );
+        let done = store.job(job.id).await.unwrap().unwrap();
+        assert_eq!((done.status, done.worker), (JobStatus::Completed, None));
+        let workers = store.workers(i64::MIN).await.unwrap();
+        assert_eq!((workers[0].jobs_done, workers[0].jobs_failed), (0, 2));
+        assert_eq!((workers[1].jobs_done, workers[1].leases), (1, 0));
     }
 
     fn key(id: &str, limits: KeyLimits) -> KeyRecord {
