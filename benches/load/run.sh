@@ -23,7 +23,7 @@ url=$(sed -n 's/^listening on //p' "$data/stdout")
 plugin=$(curl -fsS -H 'content-type: application/wasm' --data-binary @"$target/plugins/fibonacci.wasm" "$url/plugins" \
     | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
 echo "node $url, plugin $plugin, $secs s, $conns connections"
-PLUGIN=$plugin wrk -t2 -c"$conns" -d"${secs}s" -s benches/load/submit.lua "$url" | tee "$data/wrk"
+PLUGIN=$plugin wrk --latency -t2 -c"$conns" -d"${secs}s" -s benches/load/submit.lua "$url" | tee "$data/wrk"
 # A refused request is not a submission: a run with any is not a measurement.
 if grep -q "Non-2xx" "$data/wrk"; then
     echo "wrk saw non-2xx answers: the node refused submissions; not a measurement" >&2

@@ -170,6 +170,8 @@ pub struct WorkerContext {
     pub sandbox: Arc<Sandbox>,
     pub queue: Arc<JobQueue>,
     pub metrics: Arc<Metrics>,
+    /// How many workers share the queue.
+    pub workers: usize,
 }
 
 /// Starts `count` workers; they stop claiming jobs when `shutdown` turns true and finish the
@@ -188,16 +190,30 @@ pub fn spawn_workers(
         .collect()
 }
 
+/// The most jobs a worker claims at once: their claim is one write, and their outcomes are
+/// recorded while the next job runs, so that they commit together (see
+/// `store::group_commit`). A worker takes its share of the waiting jobs, so with few waiting
+/// it takes one and a slow job never holds others back behind it.
+const CLAIM_BATCH: usize = 32;
+
 async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        match ctx.store.claim_next().await {
-            Ok(Some(job)) => {
-                ctx.queue.claimed();
-                ctx.queue.changed(job.id);
-                let span = info_span!("job", id = %job.id, plugin = %job.plugin);
-                run_job(&ctx, job).instrument(span).await;
+        let share = (ctx.queue.waiting() / ctx.workers.max(1)).clamp(1, CLAIM_BATCH);
+        match ctx.store.claim_queued(share).await {
+            Ok(jobs) if !jobs.is_empty() => {
+                let mut recording = tokio::task::JoinSet::new();
+                for job in jobs {
+                    ctx.queue.claimed();
+                    ctx.queue.changed(job.id);
+                    let span = info_span!("job", id = %job.id, plugin = %job.plugin);
+                    let (id, started) = (job.id, Instant::now());
+                    let outcome = run_job(&ctx, job).instrument(span.clone()).await;
+                    let ctx = ctx.clone();
+                    recording.spawn(record(ctx, id, outcome, started).instrument(span));
+                }
+                while recording.join_next().await.is_some() {}
             }
-            Ok(None) => {
+            Ok(_) => {
                 tokio::select! {
                     _ = ctx.queue.wake.notified() => {}
                     _ = tokio::time::sleep(POLL_INTERVAL) => {}
@@ -212,7 +228,8 @@ async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool
     }
 }
 
-async fn run_job(ctx: &WorkerContext, job: JobRecord) {
+/// Runs one claimed job: its outcome, to [`record`].
+async fn run_job(ctx: &WorkerContext, job: JobRecord) -> Outcome {
     ctx.metrics.jobs_running.inc();
     let started = Instant::now();
     info!(attempt = job.attempts, "running");
@@ -257,14 +274,19 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) {
         .job_run_seconds
         .observe(started.elapsed().as_secs_f64());
     ctx.metrics.jobs_running.dec();
-    if persist(|| ctx.store.finish(job.id, &outcome)).await {
+    outcome
+}
+
+/// Records a job's outcome durably, then counts and announces it.
+async fn record(ctx: Arc<WorkerContext>, id: uuid::Uuid, outcome: Outcome, started: Instant) {
+    if persist(|| ctx.store.finish(id, &outcome)).await {
         match &outcome {
-            Outcome::Completed(_) => ctx.queue.finished(job.id, JobStatus::Completed.as_str()),
+            Outcome::Completed(_) => ctx.queue.finished(id, JobStatus::Completed.as_str()),
             Outcome::ToProve(_) => {
-                ctx.queue.changed(job.id);
+                ctx.queue.changed(id);
                 ctx.queue.prove_wake.notify_one();
             }
-            Outcome::Failed(e) => ctx.queue.finished(job.id, &e.code),
+            Outcome::Failed(e) => ctx.queue.finished(id, &e.code),
         }
         info!(ms = started.elapsed().as_millis() as u64, "run finished");
     }

@@ -263,6 +263,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sandbox: sandbox.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),
+        workers,
     });
     let mut handles = spawn_workers(context, workers, shutdown.clone());
     tracing::info!(

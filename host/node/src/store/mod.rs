@@ -4,6 +4,7 @@
 //! embedded implementation (WAL, `synchronous=FULL`). A PostgreSQL implementation sharing one
 //! queue between nodes will implement the same trait. Proof bytes live in [`ProofFiles`].
 
+mod group_commit;
 mod proof_files;
 mod sqlite;
 
@@ -426,8 +427,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<JobPage, StoreError>;
 
-    /// Atomically moves the oldest queued job to `running` and returns it.
-    async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError>;
+    /// Atomically moves the oldest `limit` queued jobs to `running` and returns them, oldest
+    /// first.
+    async fn claim_queued(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError>;
+    /// [`Store::claim_queued`] of one job.
+    async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self.claim_queued(1).await?.into_iter().next())
+    }
     /// Records the end of a job's sandbox run (or, with `Failed`, of any unfinished job).
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError>;
     /// Atomically gives the oldest job waiting for a prover to the caller (phase `execute`).

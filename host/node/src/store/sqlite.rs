@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::keys::{KeyGrant, KeyLimits, KeyRecord, QuotaExceeded, Role};
 use crate::workers::{WorkerRecord, WorkerState};
 
+use super::group_commit::{GroupCommit, Write};
 use super::{
     ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus,
     NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError,
@@ -188,6 +189,8 @@ const PROOF_COLUMNS: &str = "file, attestation, program_id, input_hash, output_h
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Inserts, claims and finishes, committed in groups.
+    group: GroupCommit,
 }
 
 impl SqliteStore {
@@ -223,7 +226,12 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let group = GroupCommit::start(writer.clone());
+        Ok(SqliteStore {
+            writer,
+            reader,
+            group,
+        })
     }
 }
 
@@ -386,6 +394,107 @@ fn proof_from_row(row: &SqliteRow) -> Result<ProofRecord, StoreError> {
 }
 
 /// Inserts a queued job on `conn` (a pool connection or a transaction).
+/// Inserts a job, or with `idempotency` answers the job its key names (see
+/// [`Store::insert_job_idempotent`]), on `conn` inside the caller's transaction.
+pub(super) async fn insert_on(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    idempotency: Option<&Idempotency>,
+) -> Result<Inserted, StoreError> {
+    let Some(key) = idempotency else {
+        return insert_job_row(conn, job).await.map(Inserted::New);
+    };
+    let existing: Option<(String, String)> =
+        sqlx::query_as("SELECT request_hash, job_id FROM idempotency WHERE key = ?")
+            .bind(&key.key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((request_hash, job_id)) = existing {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(&job_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(Inserted::Replayed {
+            job: job_from_row(&row)?,
+            same_request: request_hash == key.request_hash,
+        });
+    }
+    let record = insert_job_row(conn, job).await?;
+    sqlx::query(
+        "INSERT INTO idempotency (key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&key.key)
+    .bind(&key.request_hash)
+    .bind(record.id.to_string())
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Inserted::New(record))
+}
+
+/// Moves the oldest `limit` queued jobs to `running` on `conn` (see [`Store::claim_queued`]).
+pub(super) async fn claim_queued_on(
+    conn: &mut sqlx::SqliteConnection,
+    limit: usize,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let mut jobs = sqlx::query(&format!(
+        "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 \
+         WHERE seq IN (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?) \
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(now_ms())
+    .bind(limit.min(i64::MAX as usize) as i64)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(job_from_row)
+    .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING gives no order: by id (UUIDv7, time-ordered), about the order they came.
+    jobs.sort_by_key(|job| job.id);
+    Ok(jobs)
+}
+
+/// Records the end of a job's run (see [`Store::finish`]) on `conn`.
+pub(super) async fn finish_on(
+    conn: &mut sqlx::SqliteConnection,
+    id: Uuid,
+    outcome: &Outcome,
+) -> Result<(), StoreError> {
+    let (status, run, error) = match outcome {
+        Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
+        Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
+        Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
+    };
+    let (phase, progress, finished) = match status {
+        JobStatus::Proving => (Some("waiting"), super::phase_progress("waiting"), None),
+        _ => (None, 100, Some(now_ms())),
+    };
+    // A failure may end a job in any unfinished state; a run result only a running one.
+    let from = match outcome {
+        Outcome::Failed(_) => "('running', 'proving', 'verifying')",
+        _ => "('running')",
+    };
+    sqlx::query(&format!(
+        "UPDATE jobs SET status = ?, phase = ?, progress = ?, \
+         output = COALESCE(?, output), fuel_used = COALESCE(?, fuel_used), \
+         vm_steps = COALESCE(?, vm_steps), error_code = ?, error_message = ?, finished_at = ? \
+         WHERE id = ? AND status IN {from}"
+    ))
+    .bind(status.as_str())
+    .bind(phase)
+    .bind(i64::from(progress))
+    .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
+    .bind(run.map(|r| r.fuel_used as i64))
+    .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
+    .bind(error.map(|e| e.code.as_str()))
+    .bind(error.map(|e| e.message.as_str()))
+    .bind(finished)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Inserts a job row; run inside a transaction on the single writer, so its key's counts
 /// cannot change between the check and the insert.
 async fn insert_job_row(
@@ -537,15 +646,18 @@ impl Store for SqliteStore {
     }
 
     async fn insert_job(&self, job: &NewJob) -> Result<JobRecord, StoreError> {
-        if job.key.is_none() {
-            let mut conn = self.writer.acquire().await?;
-            return insert_job_row(&mut conn, job).await;
+        let inserted = self
+            .group
+            .run(|reply| Write::Insert {
+                job: job.clone(),
+                idempotency: None,
+                reply,
+            })
+            .await?;
+        match inserted {
+            Inserted::New(record) => Ok(record),
+            Inserted::Replayed { job, .. } => Ok(job),
         }
-        // The key's counts and the insert in one transaction.
-        let mut tx = self.writer.begin().await?;
-        let record = insert_job_row(&mut tx, job).await?;
-        tx.commit().await?;
-        Ok(record)
     }
 
     async fn insert_job_idempotent(
@@ -553,35 +665,13 @@ impl Store for SqliteStore {
         job: &NewJob,
         key: &Idempotency,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let existing: Option<(String, String)> =
-            sqlx::query_as("SELECT request_hash, job_id FROM idempotency WHERE key = ?")
-                .bind(&key.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((request_hash, job_id)) = existing {
-            let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-                .bind(&job_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.rollback().await?;
-            return Ok(Inserted::Replayed {
-                job: job_from_row(&row)?,
-                same_request: request_hash == key.request_hash,
-            });
-        }
-        let record = insert_job_row(&mut tx, job).await?;
-        sqlx::query(
-            "INSERT INTO idempotency (key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&key.key)
-        .bind(&key.request_hash)
-        .bind(record.id.to_string())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Inserted::New(record))
+        self.group
+            .run(|reply| Write::Insert {
+                job: job.clone(),
+                idempotency: Some(key.clone()),
+                reply,
+            })
+            .await
     }
 
     async fn idempotent_job(&self, key: &str) -> Result<Option<(String, JobRecord)>, StoreError> {
@@ -635,54 +725,18 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
-        sqlx::query(&format!(
-            "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 \
-             WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1) \
-             RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(now_ms())
-        .fetch_optional(&self.writer)
-        .await?
-        .as_ref()
-        .map(job_from_row)
-        .transpose()
+    async fn claim_queued(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
+        self.group.run(|reply| Write::Claim { limit, reply }).await
     }
 
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError> {
-        let (status, run, error) = match outcome {
-            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
-            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
-            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
-        };
-        let (phase, progress, finished) = match status {
-            JobStatus::Proving => (Some("waiting"), super::phase_progress("waiting"), None),
-            _ => (None, 100, Some(now_ms())),
-        };
-        // A failure may end a job in any unfinished state; a run result only a running one.
-        let from = match outcome {
-            Outcome::Failed(_) => "('running', 'proving', 'verifying')",
-            _ => "('running')",
-        };
-        sqlx::query(&format!(
-            "UPDATE jobs SET status = ?, phase = ?, progress = ?, \
-             output = COALESCE(?, output), fuel_used = COALESCE(?, fuel_used), \
-             vm_steps = COALESCE(?, vm_steps), error_code = ?, error_message = ?, finished_at = ? \
-             WHERE id = ? AND status IN {from}"
-        ))
-        .bind(status.as_str())
-        .bind(phase)
-        .bind(i64::from(progress))
-        .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
-        .bind(run.map(|r| r.fuel_used as i64))
-        .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
-        .bind(error.map(|e| e.code.as_str()))
-        .bind(error.map(|e| e.message.as_str()))
-        .bind(finished)
-        .bind(id.to_string())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.group
+            .run(|reply| Write::Finish {
+                id,
+                outcome: outcome.clone(),
+                reply,
+            })
+            .await
     }
 
     async fn claim_proving(&self) -> Result<Option<JobRecord>, StoreError> {
@@ -1725,6 +1779,43 @@ mod tests {
         let workers = store.workers(i64::MIN).await.unwrap();
         assert_eq!((workers[0].jobs_done, workers[0].jobs_failed), (0, 2));
         assert_eq!((workers[1].jobs_done, workers[1].leases), (1, 0));
+    }
+
+    /// Writes queued together commit together, each in its own savepoint: a failing write
+    /// (an unknown plugin breaks the foreign key) is refused alone, and everything answered
+    /// `Ok` is on disk.
+    #[tokio::test]
+    async fn a_group_commit_refuses_a_bad_write_alone() {
+        let (dir, store) = store().await;
+        store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+        let store = std::sync::Arc::new(store);
+        let handles: Vec<_> = (0..200u32)
+            .map(|i| {
+                let store = store.clone();
+                let plugin = if i % 10 == 0 { "missing" } else { "aa" };
+                tokio::spawn(async move { store.insert_job(&job(plugin, &[i])).await })
+            })
+            .collect();
+        let (mut accepted, mut refused) = (0, 0);
+        for handle in handles {
+            match handle.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(StoreError::Database(_)) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((accepted, refused), (180, 20));
+        // Claims and finishes join the groups too.
+        let claimed = store.claim_next().await.unwrap().unwrap();
+        store
+            .finish(claimed.id, &Outcome::Failed(JobError::new("trap", "x")))
+            .await
+            .unwrap();
+        let reopened = SqliteStore::open_path(&dir.path().join("db/obelysk.db"))
+            .await
+            .unwrap();
+        assert_eq!(reopened.count(JobStatus::Queued).await.unwrap(), 179);
+        assert_eq!(reopened.count(JobStatus::Failed).await.unwrap(), 1);
     }
 
     fn key(id: &str, limits: KeyLimits) -> KeyRecord {
