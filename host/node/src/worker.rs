@@ -192,13 +192,22 @@ pub fn spawn_workers(
 
 /// The most jobs a worker claims at once: their claim is one write, and their outcomes are
 /// recorded while the next job runs, so that they commit together (see
-/// `store::group_commit`). A worker takes its share of the waiting jobs, so with few waiting
-/// it takes one and a slow job never holds others back behind it.
+/// `store::group_commit`). Only jobs that run faster than a commit gain from it, so a worker
+/// batches only while its last job took less than [`FAST_JOB`], and then takes its share of
+/// the waiting jobs: a slow job never holds others back behind it, and a crash re-runs at most
+/// one slow job per worker (a claim counts as an attempt).
 const CLAIM_BATCH: usize = 32;
+/// A job that runs in less than this is cheaper than the commit that records it.
+const FAST_JOB: Duration = Duration::from_millis(2);
 
 async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool>) {
+    // One job at a time until one proves fast.
+    let mut fast = false;
     while !*shutdown.borrow() {
-        let share = (ctx.queue.waiting() / ctx.workers.max(1)).clamp(1, CLAIM_BATCH);
+        let share = match fast {
+            true => (ctx.queue.waiting() / ctx.workers.max(1)).clamp(1, CLAIM_BATCH),
+            false => 1,
+        };
         match ctx.store.claim_queued(share).await {
             Ok(jobs) if !jobs.is_empty() => {
                 let mut recording = tokio::task::JoinSet::new();
@@ -208,6 +217,7 @@ async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool
                     let span = info_span!("job", id = %job.id, plugin = %job.plugin);
                     let (id, started) = (job.id, Instant::now());
                     let outcome = run_job(&ctx, job).instrument(span.clone()).await;
+                    fast = started.elapsed() < FAST_JOB;
                     let ctx = ctx.clone();
                     recording.spawn(record(ctx, id, outcome, started).instrument(span));
                 }

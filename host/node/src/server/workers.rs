@@ -267,8 +267,7 @@ pub async fn release(
 
 /// The worker `id` exists and, when the request has a key, registered with that key.
 async fn own_worker(state: &AppState, caller: &Caller, id: &str) -> Result<WorkerRecord, ApiError> {
-    let workers = state.store.workers(i64::MIN).await?;
-    let Some(worker) = workers.into_iter().find(|w| w.id == id) else {
+    let Some(worker) = state.store.worker(id, i64::MIN).await? else {
         return Err(unknown_worker(id));
     };
     if let Some(key) = &caller.0

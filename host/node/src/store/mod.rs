@@ -486,6 +486,12 @@ pub trait Store: Send + Sync + 'static {
     async fn register_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError>;
     /// Every worker, oldest first; those with no heartbeat since `stale_before_ms` are `lost`.
     async fn workers(&self, stale_before_ms: i64) -> Result<Vec<WorkerRecord>, StoreError>;
+    /// One worker (its state as of `stale_before_ms`, as in [`Store::workers`]).
+    async fn worker(
+        &self,
+        id: &str,
+        stale_before_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError>;
     /// Records a heartbeat and renews the worker's leases until `lease_until_ms`; false for an
     /// unknown worker.
     async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError>;

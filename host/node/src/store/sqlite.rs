@@ -562,6 +562,37 @@ async fn check_key_quota(
     Ok(())
 }
 
+/// A worker row with the count of the leases it holds.
+const WORKER_SELECT: &str =
+    "SELECT w.*, (SELECT COUNT(*) FROM jobs j WHERE j.lease_owner = w.id) AS leases FROM workers w";
+
+fn worker_from_row(row: &SqliteRow, stale_before_ms: i64) -> Result<WorkerRecord, StoreError> {
+    let last: i64 = row.try_get("last_heartbeat")?;
+    Ok(WorkerRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        key: row.try_get("key_id")?,
+        backend: row.try_get("backend")?,
+        devices: json(row.try_get("devices")?, "worker devices")?,
+        memory_bytes: row.try_get::<i64, _>("memory_bytes")?.max(0) as u64,
+        version: row.try_get("version")?,
+        state: if last < stale_before_ms {
+            WorkerState::Lost
+        } else {
+            WorkerState::Active
+        },
+        registered_at: from_ms(row.try_get("registered_at")?)?,
+        last_heartbeat: from_ms(last)?,
+        jobs_done: row.try_get::<i64, _>("jobs_done")?.max(0) as u64,
+        jobs_failed: row.try_get::<i64, _>("jobs_failed")?.max(0) as u64,
+        leases: row.try_get::<i64, _>("leases")?.max(0) as u64,
+        quarantined_until: row
+            .try_get::<Option<i64>, _>("quarantined_until")?
+            .map(from_ms)
+            .transpose()?,
+    })
+}
+
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
     let role: String = row.try_get("role")?;
     let count = |column: &str| -> Result<Option<u32>, StoreError> {
@@ -998,40 +1029,26 @@ impl Store for SqliteStore {
     }
 
     async fn workers(&self, stale_before_ms: i64) -> Result<Vec<WorkerRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT w.*, (SELECT COUNT(*) FROM jobs j WHERE j.lease_owner = w.id) AS leases \
-             FROM workers w ORDER BY registered_at, id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let last: i64 = row.try_get("last_heartbeat")?;
-                Ok(WorkerRecord {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    key: row.try_get("key_id")?,
-                    backend: row.try_get("backend")?,
-                    devices: json(row.try_get("devices")?, "worker devices")?,
-                    memory_bytes: row.try_get::<i64, _>("memory_bytes")?.max(0) as u64,
-                    version: row.try_get("version")?,
-                    state: if last < stale_before_ms {
-                        WorkerState::Lost
-                    } else {
-                        WorkerState::Active
-                    },
-                    registered_at: from_ms(row.try_get("registered_at")?)?,
-                    last_heartbeat: from_ms(last)?,
-                    jobs_done: row.try_get::<i64, _>("jobs_done")?.max(0) as u64,
-                    jobs_failed: row.try_get::<i64, _>("jobs_failed")?.max(0) as u64,
-                    leases: row.try_get::<i64, _>("leases")?.max(0) as u64,
-                    quarantined_until: row
-                        .try_get::<Option<i64>, _>("quarantined_until")?
-                        .map(from_ms)
-                        .transpose()?,
-                })
-            })
+        sqlx::query(&format!("{WORKER_SELECT} ORDER BY registered_at, id"))
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|row| worker_from_row(row, stale_before_ms))
             .collect()
+    }
+
+    async fn worker(
+        &self,
+        id: &str,
+        stale_before_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError> {
+        sqlx::query(&format!("{WORKER_SELECT} WHERE w.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(|row| worker_from_row(row, stale_before_ms))
+            .transpose()
     }
 
     async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
@@ -1779,6 +1796,11 @@ mod tests {
         let workers = store.workers(i64::MIN).await.unwrap();
         assert_eq!((workers[0].jobs_done, workers[0].jobs_failed), (0, 2));
         assert_eq!((workers[1].jobs_done, workers[1].leases), (1, 0));
+        assert_eq!(
+            store.worker("w2", i64::MIN).await.unwrap().as_ref(),
+            Some(&workers[1])
+        );
+        assert_eq!(store.worker("nobody", i64::MIN).await.unwrap(), None);
     }
 
     /// Writes queued together commit together, each in its own savepoint: a failing write
