@@ -164,7 +164,7 @@ async fn keys_guard_the_mutating_routes_and_limit_their_jobs() {
     let (ok, list, _) = keys(dir.path(), &["list"]).await;
     assert!(ok);
     let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 2);
+    assert_eq!(list.len(), 2, "{list:?}");
     let text = serde_json::to_string(list).unwrap();
     assert!(
         !text.contains(&alice_token) && !text.contains("token"),
@@ -175,9 +175,24 @@ async fn keys_guard_the_mutating_routes_and_limit_their_jobs() {
             .any(|k| k["name"] == "alice" && !k["revoked_at"].is_null())
     );
 
-    // The CLI client sends --token (or OBELYSK_TOKEN).
+    // Idempotency keys belong to their API key: another client reusing one gets its own job.
+    let (_, other, _) = keys(dir.path(), &["create", "--role", "client"]).await;
+    let other_token = other["token"].as_str().unwrap().to_string();
     let (_, fresh, _) = keys(dir.path(), &["create", "--role", "client"]).await;
     let token = fresh["token"].as_str().unwrap().to_string();
+    let idempotent = |token: String| {
+        let request = submit(run(5)).header("idempotency-key", "same-key");
+        async move { send(request, Some(&token)).await }
+    };
+    let (status, _, first) = idempotent(token.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, _, replay) = idempotent(token.clone()).await;
+    assert_eq!((status, &replay["id"]), (200, &first["id"]));
+    let (status, _, theirs) = idempotent(other_token).await;
+    assert_eq!(status, 202, "{theirs}");
+    assert_ne!(theirs["id"], first["id"]);
+
+    // The CLI client sends --token (or OBELYSK_TOKEN).
     let submit_cli = |token: Option<String>| {
         let mut args = vec![
             "submit".to_string(),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use obelysk_vm::interp::{self, ExecError, Trace};
 use obelysk_vm::ir::Program;
 
+use crate::failures::FailureCode;
 use crate::store::{JobError, Store, StoreError};
 
 /// Lowered programs by plugin id (`None`: the module does not lower).
@@ -91,7 +92,7 @@ pub fn compare_trace(
 
 fn divergence(message: String) -> JobError {
     tracing::error!(%message, "divergence between the sandbox and the Obelysk VM");
-    JobError::new("divergence", message)
+    JobError::new(FailureCode::Divergence, message)
 }
 
 #[cfg(test)]
@@ -128,7 +129,7 @@ mod tests {
             }),
         ] {
             let err = compare(&[1, 2], vm).unwrap_err();
-            assert_eq!((err.code.as_str(), err.retryable), ("divergence", false));
+            assert_eq!((err.code, err.retryable), (FailureCode::Divergence, false));
         }
     }
 
@@ -147,7 +148,7 @@ mod tests {
             run_and_compare(&program, &[41], &[43], 10)
                 .unwrap_err()
                 .code,
-            "divergence"
+            crate::failures::FailureCode::Divergence
         );
     }
 }

@@ -1,5 +1,127 @@
 //! The catalogue of failure codes: every error a client can see, job failures and HTTP errors
 //! alike, has a stable `code` listed here with whether retrying the same request can succeed.
+//! A failed job's code is a [`FailureCode`]; HTTP errors name theirs in `server::ApiError`.
+
+use obelysk_vm::VmError;
+use serde::{Deserialize, Serialize};
+
+/// Why a job failed (its `error.code`, written in snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCode {
+    OutOfFuel,
+    MemoryLimit,
+    StackOverflow,
+    Trap,
+    Timeout,
+    OutputLimit,
+    InputLimit,
+    InvalidModule,
+    UnsupportedImport,
+    AbiSignature,
+    SegmentBounds,
+    UnsupportedFeature,
+    TableLimit,
+    MissingExport,
+    Divergence,
+    NotProvable,
+    StepLimit,
+    TooLarge,
+    ProveFailed,
+    ProofRejected,
+    Internal,
+}
+
+impl FailureCode {
+    /// Every code.
+    pub const ALL: [FailureCode; 21] = [
+        FailureCode::OutOfFuel,
+        FailureCode::MemoryLimit,
+        FailureCode::StackOverflow,
+        FailureCode::Trap,
+        FailureCode::Timeout,
+        FailureCode::OutputLimit,
+        FailureCode::InputLimit,
+        FailureCode::InvalidModule,
+        FailureCode::UnsupportedImport,
+        FailureCode::AbiSignature,
+        FailureCode::SegmentBounds,
+        FailureCode::UnsupportedFeature,
+        FailureCode::TableLimit,
+        FailureCode::MissingExport,
+        FailureCode::Divergence,
+        FailureCode::NotProvable,
+        FailureCode::StepLimit,
+        FailureCode::TooLarge,
+        FailureCode::ProveFailed,
+        FailureCode::ProofRejected,
+        FailureCode::Internal,
+    ];
+
+    /// The code as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::OutOfFuel => "out_of_fuel",
+            FailureCode::MemoryLimit => "memory_limit",
+            FailureCode::StackOverflow => "stack_overflow",
+            FailureCode::Trap => "trap",
+            FailureCode::Timeout => "timeout",
+            FailureCode::OutputLimit => "output_limit",
+            FailureCode::InputLimit => "input_limit",
+            FailureCode::InvalidModule => "invalid_module",
+            FailureCode::UnsupportedImport => "unsupported_import",
+            FailureCode::AbiSignature => "abi_signature",
+            FailureCode::SegmentBounds => "segment_bounds",
+            FailureCode::UnsupportedFeature => "unsupported_feature",
+            FailureCode::TableLimit => "table_limit",
+            FailureCode::MissingExport => "missing_export",
+            FailureCode::Divergence => "divergence",
+            FailureCode::NotProvable => "not_provable",
+            FailureCode::StepLimit => "step_limit",
+            FailureCode::TooLarge => "too_large",
+            FailureCode::ProveFailed => "prove_failed",
+            FailureCode::ProofRejected => "proof_rejected",
+            FailureCode::Internal => "internal",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn parse(s: &str) -> Option<FailureCode> {
+        Self::ALL.into_iter().find(|code| code.as_str() == s)
+    }
+
+    /// The code of a sandbox or module failure.
+    pub fn of(error: &VmError) -> FailureCode {
+        match error {
+            VmError::InvalidModule(_) => FailureCode::InvalidModule,
+            VmError::UnsupportedImport { .. } => FailureCode::UnsupportedImport,
+            VmError::AbiSignature { .. } => FailureCode::AbiSignature,
+            VmError::Segment(_) => FailureCode::SegmentBounds,
+            VmError::NotInteger(_) => FailureCode::UnsupportedFeature,
+            VmError::TableLimit(_) => FailureCode::TableLimit,
+            VmError::MissingExport(_) => FailureCode::MissingExport,
+            VmError::OutOfFuel { .. } => FailureCode::OutOfFuel,
+            VmError::MemoryLimit { .. } => FailureCode::MemoryLimit,
+            VmError::StackOverflow { .. } => FailureCode::StackOverflow,
+            VmError::Trap(_) => FailureCode::Trap,
+            VmError::Timeout { .. } => FailureCode::Timeout,
+            VmError::OutputLimit { .. } => FailureCode::OutputLimit,
+            VmError::InputLimit { .. } => FailureCode::InputLimit,
+            VmError::Internal(_) => FailureCode::Internal,
+        }
+    }
+
+    /// Whether resubmitting can succeed (from the catalogue).
+    pub fn retryable(self) -> bool {
+        retryable(self.as_str())
+    }
+}
+
+impl std::fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// `(code, retryable, meaning)` for every code the node emits.
 pub const CATALOGUE: &[(&str, bool, &str)] = &[
@@ -78,6 +200,21 @@ pub const CATALOGUE: &[(&str, bool, &str)] = &[
         "internal",
         true,
         "the node failed for a reason that is not the job's (logged)",
+    ),
+    (
+        "segment_bounds",
+        false,
+        "a data or element segment of the module is out of bounds",
+    ),
+    (
+        "table_limit",
+        false,
+        "the module's tables exceed the sandbox's table limit",
+    ),
+    (
+        "unsupported_feature",
+        false,
+        "the module uses floats or SIMD (every construct named)",
     ),
     // HTTP errors.
     (
@@ -217,6 +354,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_failure_code_is_catalogued_and_round_trips() {
+        for code in FailureCode::ALL {
+            assert!(
+                CATALOGUE.iter().any(|(c, ..)| *c == code.as_str()),
+                "{code} is not catalogued"
+            );
+            assert_eq!(FailureCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{code}\""));
+        }
+        assert_eq!(FailureCode::parse("nonsense"), None);
+    }
+
+    #[test]
     fn every_vm_failure_is_catalogued() {
         use obelysk_vm::VmError;
         let errors = [
@@ -251,6 +402,7 @@ mod tests {
                 "{} is not catalogued",
                 e.code()
             );
+            assert_eq!(FailureCode::of(&e).as_str(), e.code());
         }
         assert!(
             retryable("queue_full")

@@ -27,8 +27,9 @@ use uuid::Uuid;
 
 use crate::config::ProverConfig;
 use crate::crosscheck::Programs;
+use crate::failures::FailureCode;
 use crate::store::{
-    JobError, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store, phase_progress,
+    JobError, JobPhase, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store,
 };
 use crate::worker::{JobQueue, persist};
 
@@ -174,7 +175,7 @@ impl PoolSettings {
         let estimate = self.model.estimate(steps);
         let verdict = if steps > self.max_steps {
             Err(JobError::new(
-                "step_limit",
+                FailureCode::StepLimit,
                 format!(
                     "the run took {steps} VM steps; this node proves at most {} ([prover] max_steps)",
                     self.max_steps
@@ -182,7 +183,7 @@ impl PoolSettings {
             ))
         } else if estimate.peak_bytes > self.memory_bytes {
             Err(JobError::new(
-                "too_large",
+                FailureCode::TooLarge,
                 format!(
                     "proving {steps} steps needs about {} MiB; this node's prover memory is {} MiB",
                     estimate.peak_bytes / MIB,
@@ -313,11 +314,11 @@ impl ProverPool {
                     let outcome = self.prove_job(&job, n).instrument(span).await;
                     self.busy.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = outcome {
-                        warn!(id = %job.id, code = e.code, error = %e.message, "proof failed");
-                        let code = e.code.clone();
+                        warn!(id = %job.id, code = %e.code, error = %e.message, "proof failed");
+                        let code = e.code;
                         let outcome = Outcome::Failed(e);
                         if persist(|| self.store.finish(job.id, &outcome)).await {
-                            self.queue.finished(job.id, &code);
+                            self.queue.finished(job.id, code.as_str());
                         }
                     }
                 }
@@ -336,21 +337,17 @@ impl ProverPool {
         }
     }
 
-    async fn set_phase(&self, id: Uuid, status: JobStatus, phase: &str) {
-        match self
-            .store
-            .set_phase(id, status, phase, phase_progress(phase))
-            .await
-        {
+    async fn set_phase(&self, id: Uuid, status: JobStatus, phase: JobPhase) {
+        match self.store.set_phase(id, status, phase).await {
             Ok(()) => self.queue.changed(id),
-            Err(e) => warn!(error = %e, phase, "cannot record the phase"),
+            Err(e) => warn!(error = %e, phase = phase.as_str(), "cannot record the phase"),
         }
     }
 
     /// Proves, verifies and publishes one job; `Err` is the job's failure.
     async fn prove_job(self: &Arc<Self>, job: &JobRecord, executor: usize) -> Result<(), JobError> {
         let internal = |what: &str, e: &dyn std::fmt::Display| {
-            JobError::new("internal", format!("{what}: {e}"))
+            JobError::new(FailureCode::Internal, format!("{what}: {e}"))
         };
         let steps = job.vm_steps.unwrap_or(0);
         let (estimate, fits) = self.settings.check(steps);
@@ -362,7 +359,7 @@ impl ProverPool {
             .map_err(|e| internal("store", &e))?
             .ok_or_else(|| {
                 JobError::new(
-                    "not_provable",
+                    FailureCode::NotProvable,
                     "the module does not lower to the Obelysk VM",
                 )
             })?;
@@ -386,7 +383,7 @@ impl ProverPool {
         let (id, input, output) = (job.id, job.input.clone(), job.output.clone());
         let file = tokio::task::spawn_blocking(move || {
             let report = |phase: Phase| {
-                runtime.block_on(pool.set_phase(id, JobStatus::Proving, phase.name()))
+                runtime.block_on(pool.set_phase(id, JobStatus::Proving, phase.into()))
             };
             let run = || {
                 prove_run(
@@ -410,7 +407,7 @@ impl ProverPool {
             .verify_and_store(job, module, file.to_bytes(), prove_ms)
             .await
             .inspect_err(|e| {
-                if e.code == "proof_rejected" {
+                if e.code == FailureCode::ProofRejected {
                     error!(error = %e.message, "the node's own verifier rejected its proof");
                 }
             })?;
@@ -447,9 +444,10 @@ impl ProverPool {
         prove_ms: u64,
     ) -> Result<ProofRecord, JobError> {
         let internal = |what: &str, e: &dyn std::fmt::Display| {
-            JobError::new("internal", format!("{what}: {e}"))
+            JobError::new(FailureCode::Internal, format!("{what}: {e}"))
         };
-        self.set_phase(job.id, JobStatus::Verifying, "verify").await;
+        self.set_phase(job.id, JobStatus::Verifying, JobPhase::Verify)
+            .await;
         let verify_started = Instant::now();
         let (input, output, min_bits) = (
             job.input.clone(),
@@ -465,7 +463,7 @@ impl ProverPool {
         let verify_ms = verify_started.elapsed().as_millis() as u64;
         if let Err(e) = verdict {
             return Err(JobError::new(
-                "proof_rejected",
+                FailureCode::ProofRejected,
                 format!("the node's verifier rejected the proof [{}]: {e}", e.code()),
             ));
         }
@@ -521,7 +519,7 @@ pub fn prove_run(
         interp::run(program, input, settings.max_steps),
     )?;
     report(Phase::Trace);
-    let failed = |e: &dyn std::fmt::Display| JobError::new("prove_failed", e.to_string());
+    let failed = |e: &dyn std::fmt::Display| JobError::new(FailureCode::ProveFailed, e.to_string());
     let mut witness = Witness::build(program, input, &trace).map_err(|e| failed(&e))?;
     if tamper {
         tamper_with(&mut witness);
@@ -627,10 +625,13 @@ mod tests {
         .unwrap();
         let (estimate, fits) = set.check(1 << 16);
         assert!(fits.is_ok() && estimate.peak_bytes < 1 << 30);
-        assert_eq!(set.check((1 << 20) + 1).1.unwrap_err().code, "step_limit");
+        assert_eq!(
+            set.check((1 << 20) + 1).1.unwrap_err().code,
+            FailureCode::StepLimit
+        );
         // 2^20 steps need more than 1 GiB by the model.
         assert!(set.model.estimate(1 << 20).peak_bytes > 1 << 30);
         let err = set.check(1 << 20).1.unwrap_err();
-        assert_eq!((err.code.as_str(), err.retryable), ("too_large", false));
+        assert_eq!((err.code, err.retryable), (FailureCode::TooLarge, false));
     }
 }

@@ -14,6 +14,7 @@ use obelysk_vm::{ModuleId, VmError};
 use tokio::sync::{Notify, broadcast, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::failures::FailureCode;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::store::{
     Idempotency, Inserted, JobError, JobRecord, JobStatus, NewJob, Outcome, RunResult, Store,
@@ -256,7 +257,7 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) -> Outcome {
             match (job.prove, vm_steps) {
                 _ if job.max_steps.is_some_and(|max| steps > max) => {
                     Outcome::Failed(JobError::new(
-                        "step_limit",
+                        FailureCode::StepLimit,
                         format!(
                             "the run took {steps} VM steps; the job allows at most {} (its \
                              max_steps, or its API key's)",
@@ -266,7 +267,7 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) -> Outcome {
                 }
                 (false, _) => Outcome::Completed(result),
                 (true, None) => Outcome::Failed(JobError::new(
-                    "not_provable",
+                    FailureCode::NotProvable,
                     "the module no longer lowers to the Obelysk VM",
                 )),
                 (true, Some(steps)) => match ctx.provers.check(steps).1 {
@@ -276,7 +277,7 @@ async fn run_job(ctx: &WorkerContext, job: JobRecord) -> Outcome {
             }
         }
         Err(e) => {
-            warn!(code = e.code, error = %e.message, "failed");
+            warn!(code = %e.code, error = %e.message, "failed");
             Outcome::Failed(e)
         }
     };
@@ -296,7 +297,7 @@ async fn record(ctx: Arc<WorkerContext>, id: uuid::Uuid, outcome: Outcome, start
                 ctx.queue.changed(id);
                 ctx.queue.prove_wake.notify_one();
             }
-            Outcome::Failed(e) => ctx.queue.finished(id, &e.code),
+            Outcome::Failed(e) => ctx.queue.finished(id, e.code.as_str()),
         }
         info!(ms = started.elapsed().as_millis() as u64, "run finished");
     }
@@ -328,7 +329,7 @@ async fn execute(
     ctx: &WorkerContext,
     job: &JobRecord,
 ) -> Result<(obelysk_sandbox::Execution, Option<u64>), JobError> {
-    let failed = |e: VmError| JobError::new(e.code(), e.to_string());
+    let failed = |e: VmError| JobError::vm(&e);
     let module = load_module(ctx.store.as_ref(), &ctx.sandbox, &job.plugin)
         .await
         .map_err(failed)?;
@@ -336,7 +337,7 @@ async fn execute(
         .programs
         .get(ctx.store.as_ref(), &job.plugin)
         .await
-        .map_err(|e| JobError::new("internal", e.to_string()))?;
+        .map_err(|e| JobError::new(FailureCode::Internal, e.to_string()))?;
     run_checked(
         &ctx.sandbox,
         module,
@@ -359,7 +360,7 @@ pub async fn run_checked(
     fuel_limit: Option<u64>,
     timeout_ms: Option<u64>,
 ) -> Result<(obelysk_sandbox::Execution, Option<u64>), JobError> {
-    let failed = |e: VmError| JobError::new(e.code(), e.to_string());
+    let failed = |e: VmError| JobError::vm(&e);
     let sandbox = sandbox.clone();
     let limits = sandbox.limits().budget();
     let budget = obelysk_sandbox::Budget {
@@ -380,7 +381,7 @@ pub async fn run_checked(
         Ok((run, steps))
     })
     .await
-    .map_err(|e| JobError::new("internal", format!("sandbox task: {e}")))?
+    .map_err(|e| JobError::new(FailureCode::Internal, format!("sandbox task: {e}")))?
 }
 
 /// The compiled module for `plugin`, from the sandbox cache or compiled from the store.

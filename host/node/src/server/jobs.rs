@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{ApiError, AppState, Caller, ErrorBody};
 use crate::keys::{KeyGrant, QuotaExceeded};
-use crate::store::{Idempotency, JobRecord, JobStatus, NewJob};
+use crate::store::{Idempotency, JobPhase, JobRecord, JobStatus, NewJob};
 
 /// A job request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -71,8 +71,14 @@ pub async fn submit(
     let Json(request) = body?;
     let key = idempotency_key(&headers)?;
     let new_job = validate(&state, request, &caller).await?;
+    // Each API key has its own idempotency keys: another client reusing one gets its own job,
+    // never a view of someone else's. (A header value has no spaces, so no anonymous key can
+    // take a keyed one's form.)
     let idempotency = key.map(|key| Idempotency {
-        key,
+        key: match &caller.0 {
+            Some(api_key) => format!("{} {key}", api_key.id),
+            None => key,
+        },
         request_hash: request_hash(&new_job),
     });
     if let Some(idempotency) = &idempotency
@@ -359,7 +365,7 @@ struct Watch {
     /// A job read but not sent yet.
     pending: Option<JobRecord>,
     /// What was last sent: status, phase, progress.
-    last: Option<(JobStatus, Option<String>, u8)>,
+    last: Option<(JobStatus, Option<JobPhase>, u8)>,
 }
 
 impl Watch {
@@ -375,7 +381,7 @@ impl Watch {
                 return None;
             }
             if let Some(job) = self.pending.take() {
-                let now = (job.status, job.phase.clone(), job.progress);
+                let now = (job.status, job.phase, job.progress);
                 if Some(&now) != self.last.as_ref() {
                     self.last = Some(now);
                     return Some(job);

@@ -69,7 +69,7 @@ pub async fn estimate(
         provers: pool.executors,
         provers_busy: state.provers.busy(),
     };
-    let failed = |e: obelysk_vm::VmError| crate::store::JobError::new(e.code(), e.to_string());
+    let failed = |e: obelysk_vm::VmError| crate::store::JobError::vm(&e);
     let module =
         match crate::worker::load_module(state.store.as_ref(), &state.sandbox, &job.plugin).await {
             Ok(module) => module,

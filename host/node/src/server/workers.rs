@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::jobs::parse_id;
 use super::{ApiError, AppState, Caller, ErrorBody};
+use crate::failures::FailureCode;
 use crate::store::{JobStatus, now_ms};
 use crate::workers::{Lease, Registered, Registration, WorkerRecord, WorkerState};
 
@@ -212,21 +213,19 @@ pub async fn upload_proof(
     {
         Ok(record) => record,
         Err(e) => {
-            tracing::warn!(worker = %id, job = %job_id, code = e.code, error = %e.message, "a worker's proof was refused");
-            let quarantine =
-                (e.code == "proof_rejected").then(|| now_ms() + crate::workers::QUARANTINE_MS);
+            tracing::warn!(worker = %id, job = %job_id, code = %e.code, error = %e.message, "a worker's proof was refused");
+            let quarantine = (e.code == FailureCode::ProofRejected)
+                .then(|| now_ms() + crate::workers::QUARANTINE_MS);
             store.release_lease(job_id, &id, quarantine).await?;
             state.queue.changed(job_id);
-            let status = match e.code.as_str() {
-                "proof_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            let code = if status == StatusCode::UNPROCESSABLE_ENTITY {
-                "proof_rejected"
-            } else {
-                "internal"
-            };
-            return Err(ApiError::new(status, code, e.message));
+            return Err(match e.code {
+                FailureCode::ProofRejected => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "proof_rejected",
+                    e.message,
+                ),
+                _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.message),
+            });
         }
     };
     let attestation = record.attestation.clone();

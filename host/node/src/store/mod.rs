@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::failures::FailureCode;
 use crate::keys::{KeyGrant, KeyRecord, QuotaExceeded};
 use crate::workers::WorkerRecord;
 
@@ -144,17 +145,73 @@ impl JobStatus {
     }
 }
 
-/// Progress (0 to 100) of a job when it enters `phase`: the sandbox run is the first tenth,
-/// the proof most of the rest (shares measured by the `vm_prove` bench).
-pub fn phase_progress(phase: &str) -> u8 {
-    match phase {
-        "waiting" => 10,
-        "execute" => 12,
-        "trace" => 15,
-        "commit" => 25,
-        "prove" => 55,
-        "verify" => 95,
-        _ => 0,
+/// What a `proving` or `verifying` job is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobPhase {
+    /// Waiting for a prover (local or remote).
+    Waiting,
+    /// The VM re-executes the run.
+    Execute,
+    /// Building the witness columns.
+    Trace,
+    /// Committing the trees.
+    Commit,
+    /// stwo's proof.
+    Prove,
+    /// The node verifies the proof.
+    Verify,
+}
+
+impl JobPhase {
+    const ALL: [JobPhase; 6] = [
+        JobPhase::Waiting,
+        JobPhase::Execute,
+        JobPhase::Trace,
+        JobPhase::Commit,
+        JobPhase::Prove,
+        JobPhase::Verify,
+    ];
+
+    /// The name stored in the database and shown by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Waiting => "waiting",
+            JobPhase::Execute => "execute",
+            JobPhase::Trace => "trace",
+            JobPhase::Commit => "commit",
+            JobPhase::Prove => "prove",
+            JobPhase::Verify => "verify",
+        }
+    }
+
+    /// Parses a stored phase.
+    pub fn parse(s: &str) -> Option<JobPhase> {
+        Self::ALL.into_iter().find(|phase| phase.as_str() == s)
+    }
+
+    /// Progress (0 to 100) of a job when it enters the phase: the sandbox run is the first
+    /// tenth, the proof most of the rest (shares measured by the `vm_prove` bench).
+    pub fn progress(self) -> u8 {
+        match self {
+            JobPhase::Waiting => 10,
+            JobPhase::Execute => 12,
+            JobPhase::Trace => 15,
+            JobPhase::Commit => 25,
+            JobPhase::Prove => 55,
+            JobPhase::Verify => 95,
+        }
+    }
+}
+
+impl From<obelysk_prover::Phase> for JobPhase {
+    fn from(phase: obelysk_prover::Phase) -> Self {
+        match phase {
+            obelysk_prover::Phase::Execute => JobPhase::Execute,
+            obelysk_prover::Phase::Trace => JobPhase::Trace,
+            obelysk_prover::Phase::Commit => JobPhase::Commit,
+            obelysk_prover::Phase::Prove => JobPhase::Prove,
+        }
     }
 }
 
@@ -162,20 +219,24 @@ pub fn phase_progress(phase: &str) -> u8 {
 /// resubmitting can succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
-    pub code: String,
+    pub code: FailureCode,
     pub message: String,
     pub retryable: bool,
 }
 
 impl JobError {
     /// A failure with `retryable` taken from the catalogue.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        let code = code.into();
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
         JobError {
-            retryable: crate::failures::retryable(&code),
+            retryable: code.retryable(),
             code,
             message: message.into(),
         }
+    }
+
+    /// A sandbox or module failure.
+    pub fn vm(error: &obelysk_vm::VmError) -> Self {
+        JobError::new(FailureCode::of(error), error.to_string())
     }
 }
 
@@ -192,7 +253,7 @@ pub struct JobRecord {
     pub prove: bool,
     /// What the job is doing now: `execute`, `trace`, `commit`, `prove` while `proving`
     /// (`waiting` until a prover takes it), `verify` while `verifying`.
-    pub phase: Option<String>,
+    pub phase: Option<JobPhase>,
     /// Rough progress through the whole job, 0 to 100.
     pub progress: u8,
     pub output: Option<Vec<u32>>,
@@ -438,13 +499,13 @@ pub trait Store: Send + Sync + 'static {
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError>;
     /// Atomically gives the oldest job waiting for a prover to the caller (phase `execute`).
     async fn claim_proving(&self) -> Result<Option<JobRecord>, StoreError>;
-    /// Records where an unfinished job is: `proving` or `verifying`, phase and progress.
+    /// Records where an unfinished job is: `proving` or `verifying`, and its phase (with the
+    /// phase's progress).
     async fn set_phase(
         &self,
         id: Uuid,
         status: JobStatus,
-        phase: &str,
-        progress: u8,
+        phase: JobPhase,
     ) -> Result<(), StoreError>;
     /// In one transaction: indexes the proof, marks the job completed and, with `attest`, puts
     /// it in the chain outbox. With `lease`, only while that worker holds the job's lease

@@ -14,14 +14,15 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::failures::FailureCode;
 use crate::keys::{KeyGrant, KeyLimits, KeyRecord, QuotaExceeded, Role};
 use crate::workers::{WorkerRecord, WorkerState};
 
 use super::group_commit::{GroupCommit, Write};
 use super::{
-    ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobRecord, JobStatus,
-    NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError,
-    VmSupport,
+    ChainState, ChainStatus, Idempotency, Inserted, JobError, JobPage, JobPhase, JobRecord,
+    JobStatus, NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store,
+    StoreError, VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -323,7 +324,13 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         status: JobStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("job status {status}")))?,
         prove: row.try_get("prove")?,
-        phase: row.try_get("phase")?,
+        phase: row
+            .try_get::<Option<String>, _>("phase")?
+            .map(|phase| {
+                JobPhase::parse(&phase)
+                    .ok_or_else(|| StoreError::Corrupt(format!("job phase {phase}")))
+            })
+            .transpose()?,
         progress: progress.clamp(0, 100) as u8,
         output: output.map(|o| json(&o, "job output")).transpose()?,
         fuel_used: row
@@ -343,7 +350,8 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
         worker: row.try_get("lease_owner")?,
         error: match error_code {
             Some(code) => Some(JobError::new(
-                code,
+                FailureCode::parse(&code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("job failure code {code}")))?,
                 row.try_get::<String, _>("error_message")?,
             )),
             None => None,
@@ -466,7 +474,11 @@ pub(super) async fn finish_on(
         Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
     };
     let (phase, progress, finished) = match status {
-        JobStatus::Proving => (Some("waiting"), super::phase_progress("waiting"), None),
+        JobStatus::Proving => (
+            Some(JobPhase::Waiting.as_str()),
+            JobPhase::Waiting.progress(),
+            None,
+        ),
         _ => (None, 100, Some(now_ms())),
     };
     // A failure may end a job in any unfinished state; a run result only a running one.
@@ -777,7 +789,7 @@ impl Store for SqliteStore {
                           ORDER BY seq LIMIT 1) \
              RETURNING {JOB_COLUMNS}"
         ))
-        .bind(i64::from(super::phase_progress("execute")))
+        .bind(i64::from(JobPhase::Execute.progress()))
         .fetch_optional(&self.writer)
         .await?
         .as_ref()
@@ -789,16 +801,15 @@ impl Store for SqliteStore {
         &self,
         id: Uuid,
         status: JobStatus,
-        phase: &str,
-        progress: u8,
+        phase: JobPhase,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET status = ?, phase = ?, progress = ? \
              WHERE id = ? AND status IN ('proving', 'verifying')",
         )
         .bind(status.as_str())
-        .bind(phase)
-        .bind(i64::from(progress))
+        .bind(phase.as_str())
+        .bind(i64::from(phase.progress()))
         .bind(id.to_string())
         .execute(&self.writer)
         .await?;
@@ -903,7 +914,7 @@ impl Store for SqliteStore {
              WHERE status IN ('proving', 'verifying') AND phase IS NOT 'waiting' \
              AND (lease_owner IS NULL OR lease_expires < ?)",
         )
-        .bind(i64::from(super::phase_progress("waiting")))
+        .bind(i64::from(JobPhase::Waiting.progress()))
         .bind(now_ms())
         .execute(&mut *tx)
         .await?
@@ -1080,7 +1091,7 @@ impl Store for SqliteStore {
                           ORDER BY seq LIMIT 1) \
              RETURNING {JOB_COLUMNS}"
         ))
-        .bind(i64::from(super::phase_progress("execute")))
+        .bind(i64::from(JobPhase::Execute.progress()))
         .bind(worker)
         .bind(lease_until_ms)
         .fetch_optional(&self.writer)
@@ -1102,7 +1113,7 @@ impl Store for SqliteStore {
              lease_owner = NULL, lease_expires = NULL \
              WHERE id = ? AND lease_owner = ? AND status IN ('proving', 'verifying')",
         )
-        .bind(i64::from(super::phase_progress("waiting")))
+        .bind(i64::from(JobPhase::Waiting.progress()))
         .bind(job.to_string())
         .bind(worker)
         .execute(&mut *tx)
@@ -1134,7 +1145,7 @@ impl Store for SqliteStore {
                 "UPDATE jobs SET status = 'proving', phase = 'waiting', progress = ?, \
                  lease_owner = NULL, lease_expires = NULL WHERE id = ?",
             )
-            .bind(i64::from(super::phase_progress("waiting")))
+            .bind(i64::from(JobPhase::Waiting.progress()))
             .bind(job)
             .execute(&mut *tx)
             .await?;
@@ -1329,7 +1340,7 @@ mod tests {
         assert_eq!(store.requeue_running().await.unwrap(), 1);
         let again = store.claim_next().await.unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (second.id, 2));
-        let failure = JobError::new("trap", "unreachable");
+        let failure = JobError::new(FailureCode::Trap, "unreachable");
         store
             .finish(second.id, &Outcome::Failed(failure.clone()))
             .await
@@ -1347,7 +1358,10 @@ mod tests {
         );
         // Finishing twice does not overwrite the first outcome.
         store
-            .finish(first.id, &Outcome::Failed(JobError::new("x", "y")))
+            .finish(
+                first.id,
+                &Outcome::Failed(JobError::new(FailureCode::Trap, "y")),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -1514,19 +1528,19 @@ mod tests {
         store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
         let waiting = store.job(job.id).await.unwrap().unwrap();
         assert_eq!(
-            (waiting.status, waiting.phase.as_deref(), waiting.output),
-            (JobStatus::Proving, Some("waiting"), Some(vec![5]))
+            (waiting.status, waiting.phase, waiting.output),
+            (JobStatus::Proving, Some(JobPhase::Waiting), Some(vec![5]))
         );
         assert_eq!(store.proof(job.id).await.unwrap(), None);
 
         let claimed = store.claim_proving().await.unwrap().unwrap();
         assert_eq!(
-            (claimed.id, claimed.phase.as_deref()),
-            (job.id, Some("execute"))
+            (claimed.id, claimed.phase),
+            (job.id, Some(JobPhase::Execute))
         );
         assert_eq!(store.claim_proving().await.unwrap(), None, "claimed once");
         store
-            .set_phase(job.id, JobStatus::Verifying, "verify", 95)
+            .set_phase(job.id, JobStatus::Verifying, JobPhase::Verify)
             .await
             .unwrap();
         // A crash here: the job waits for a prover again, with its output kept.
@@ -1582,7 +1596,7 @@ mod tests {
             .await
             .unwrap();
         store.claim_proving().await.unwrap().unwrap();
-        let failure = JobError::new("proof_rejected", "bad");
+        let failure = JobError::new(FailureCode::ProofRejected, "bad");
         store
             .finish(job.id, &Outcome::Failed(failure.clone()))
             .await
@@ -1830,7 +1844,10 @@ mod tests {
         // Claims and finishes join the groups too.
         let claimed = store.claim_next().await.unwrap().unwrap();
         store
-            .finish(claimed.id, &Outcome::Failed(JobError::new("trap", "x")))
+            .finish(
+                claimed.id,
+                &Outcome::Failed(JobError::new(FailureCode::Trap, "x")),
+            )
             .await
             .unwrap();
         let reopened = SqliteStore::open_path(&dir.path().join("db/obelysk.db"))
@@ -1927,7 +1944,7 @@ mod tests {
         store
             .finish(
                 claimed.id,
-                &Outcome::Failed(JobError::new("trap", "unreachable")),
+                &Outcome::Failed(JobError::new(FailureCode::Trap, "unreachable")),
             )
             .await
             .unwrap();
