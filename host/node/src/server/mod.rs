@@ -35,6 +35,7 @@ use crate::metrics::Metrics;
 use crate::prover::{PoolSettings, ProverPool};
 use crate::store::{JobStatus, ProofFiles, SqliteStore, Store};
 use crate::worker::{JobQueue, WorkerContext, spawn_workers};
+use tokio::sync::watch;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -187,131 +188,163 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A node assembled from its config: the state its API serves, and what runs behind it once
+/// [`Node::start`] is called.
+pub struct Node {
+    pub state: AppState,
+    chain: Option<ChainSettings>,
+    waiting: usize,
+}
+
+impl Node {
+    /// Opens everything a node needs: the data directory, the store (putting back what a crash
+    /// left in flight), the proof files (sweeping orphans), the sandbox and the prover pool.
+    /// Starts no task.
+    pub async fn open(config: Config) -> anyhow::Result<Node> {
+        let config = Arc::new(config);
+        std::fs::create_dir_all(&config.store.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data dir {}: {e}",
+                config.store.data_dir.display()
+            )
+        })?;
+        let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
+        let mut device_pools = Vec::new();
+        if provers.backend == crate::prover::Backend::Cuda {
+            let ordinals = match config.gpu.device_ids.as_slice() {
+                [] => vec![0],
+                ids => ids.to_vec(),
+            };
+            let (names, pools) =
+                tokio::task::spawn_blocking(move || crate::prover::open_cuda_devices(&ordinals))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("[prover] backend cuda: {e}"))?;
+            tracing::info!(devices = ?names, "proving on CUDA");
+            device_pools = pools;
+        }
+        let chain = ChainSettings::resolve(
+            &config.starknet,
+            std::env::var(crate::chain::PRIVATE_KEY_ENV).ok(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&config.store.database_url()).await?);
+        let requeued = store.requeue_running().await?;
+        if requeued > 0 {
+            tracing::warn!(
+                requeued,
+                "re-queued jobs that were running or proving when the node stopped"
+            );
+        }
+        let proof_dir = config.store.data_dir.join("proofs");
+        let proofs = ProofFiles::open(&proof_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", proof_dir.display()))?;
+        let indexed = store.proof_files().await?.into_iter().collect();
+        let orphans = proofs.sweep(&indexed)?;
+        if orphans > 0 {
+            tracing::warn!(
+                orphans,
+                "removed proof files no job points at (a crash before indexing)"
+            );
+        }
+        let refreshed = crate::store::refresh_vm_support(store.as_ref()).await?;
+        if refreshed > 0 {
+            tracing::info!(
+                refreshed,
+                "recomputed VM support of stored modules for the new IR version"
+            );
+        }
+        let waiting = store.count(JobStatus::Queued).await? as usize;
+        let metrics = Arc::new(Metrics::default());
+        let queue = Arc::new(JobQueue::new(
+            store.clone(),
+            metrics.clone(),
+            config.limits.queue_capacity,
+            waiting,
+        ));
+        let sandbox = Arc::new(Sandbox::new(config.limits.sandbox())?);
+        let gpu = tokio::task::spawn_blocking(obelysk_cuda::detect).await?;
+        let programs = Arc::new(Programs::default());
+        let pool = Arc::new(
+            ProverPool::new(
+                provers,
+                store.clone(),
+                queue.clone(),
+                programs.clone(),
+                proofs.clone(),
+                chain.is_some(),
+            )
+            .with_device_pools(device_pools),
+        );
+        let state = AppState {
+            store,
+            sandbox,
+            queue,
+            metrics,
+            config: config.clone(),
+            programs,
+            provers: pool,
+            proofs,
+            gpu,
+            started: Instant::now(),
+            workers: config.limits.worker_count(),
+        };
+        Ok(Node {
+            state,
+            chain,
+            waiting,
+        })
+    }
+
+    /// Starts the sandbox workers, the local provers (unless `[prover] local = false`), the
+    /// lease sweeper and the chain submitter; they stop once `shutdown` turns true.
+    pub fn start(&self, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let state = &self.state;
+        let context = Arc::new(WorkerContext {
+            store: state.store.clone(),
+            programs: state.programs.clone(),
+            provers: state.provers.settings.clone(),
+            sandbox: state.sandbox.clone(),
+            queue: state.queue.clone(),
+            metrics: state.metrics.clone(),
+            workers: state.workers,
+        });
+        let mut handles = spawn_workers(context, state.workers, shutdown.clone());
+        let provers = &state.provers.settings;
+        tracing::info!(
+            executors = provers.executors,
+            backend = provers.backend.name(),
+            memory_mib = provers.memory_bytes >> 20,
+            max_steps = provers.max_steps,
+            security_bits = provers.level.bits(),
+            "prover pool"
+        );
+        if state.config.prover.local {
+            handles.extend(state.provers.spawn(shutdown.clone()));
+        } else {
+            tracing::info!("[prover] local = false: only remote workers prove");
+        }
+        handles.push(tokio::spawn(expire_leases(
+            state.store.clone(),
+            state.queue.clone(),
+            shutdown.clone(),
+        )));
+        if let Some(chain) = self.chain.clone() {
+            let submitter = Submitter::new(chain, state.store.clone(), state.queue.clone());
+            handles.push(submitter.spawn(shutdown));
+        }
+        handles
+    }
+}
+
 /// Runs a node until Ctrl-C / SIGTERM. Prints `listening on http://HOST:PORT` on stdout once
 /// the socket is bound.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    std::fs::create_dir_all(&config.store.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create data dir {}: {e}",
-            config.store.data_dir.display()
-        )
-    })?;
-    let provers = PoolSettings::resolve(&config.prover).map_err(|e| anyhow::anyhow!(e))?;
-    let mut device_pools = Vec::new();
-    if provers.backend == crate::prover::Backend::Cuda {
-        let ordinals = match config.gpu.device_ids.as_slice() {
-            [] => vec![0],
-            ids => ids.to_vec(),
-        };
-        let (names, pools) =
-            tokio::task::spawn_blocking(move || crate::prover::open_cuda_devices(&ordinals))
-                .await?
-                .map_err(|e| anyhow::anyhow!("[prover] backend cuda: {e}"))?;
-        tracing::info!(devices = ?names, "proving on CUDA");
-        device_pools = pools;
-    }
-    let chain = ChainSettings::resolve(
-        &config.starknet,
-        std::env::var(crate::chain::PRIVATE_KEY_ENV).ok(),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.database_url()).await?);
-    let requeued = store.requeue_running().await?;
-    if requeued > 0 {
-        tracing::warn!(
-            requeued,
-            "re-queued jobs that were running or proving when the node stopped"
-        );
-    }
-    let proof_dir = config.store.data_dir.join("proofs");
-    let proofs = ProofFiles::open(&proof_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", proof_dir.display()))?;
-    let indexed = store.proof_files().await?.into_iter().collect();
-    let orphans = proofs.sweep(&indexed)?;
-    if orphans > 0 {
-        tracing::warn!(
-            orphans,
-            "removed proof files no job points at (a crash before indexing)"
-        );
-    }
-    let refreshed = crate::store::refresh_vm_support(store.as_ref()).await?;
-    if refreshed > 0 {
-        tracing::info!(
-            refreshed,
-            "recomputed VM support of stored modules for the new IR version"
-        );
-    }
-    let waiting = store.count(JobStatus::Queued).await? as usize;
-    let metrics = Arc::new(Metrics::default());
-    let queue = Arc::new(JobQueue::new(
-        store.clone(),
-        metrics.clone(),
-        config.limits.queue_capacity,
-        waiting,
-    ));
-    let sandbox = Arc::new(Sandbox::new(config.limits.sandbox())?);
-    let gpu = tokio::task::spawn_blocking(obelysk_cuda::detect).await?;
-    let workers = config.limits.worker_count();
-
-    let (stop_workers, shutdown) = tokio::sync::watch::channel(false);
-    let programs = Arc::new(Programs::default());
-    let context = Arc::new(WorkerContext {
-        store: store.clone(),
-        programs: programs.clone(),
-        provers: provers.clone(),
-        sandbox: sandbox.clone(),
-        queue: queue.clone(),
-        metrics: metrics.clone(),
-        workers,
-    });
-    let mut handles = spawn_workers(context, workers, shutdown.clone());
-    tracing::info!(
-        executors = provers.executors,
-        backend = provers.backend.name(),
-        memory_mib = provers.memory_bytes >> 20,
-        max_steps = provers.max_steps,
-        security_bits = provers.level.bits(),
-        "prover pool"
-    );
-    let pool = Arc::new(
-        ProverPool::new(
-            provers,
-            store.clone(),
-            queue.clone(),
-            programs.clone(),
-            proofs.clone(),
-            chain.is_some(),
-        )
-        .with_device_pools(device_pools),
-    );
-    if config.prover.local {
-        handles.extend(pool.spawn(shutdown.clone()));
-    } else {
-        tracing::info!("[prover] local = false: only remote workers prove");
-    }
-    handles.push(tokio::spawn(expire_leases(
-        store.clone(),
-        queue.clone(),
-        shutdown.clone(),
-    )));
-    if let Some(chain) = chain {
-        handles.push(Submitter::new(chain, store.clone(), queue.clone()).spawn(shutdown));
-    }
-
-    let state = AppState {
-        store,
-        sandbox,
-        queue,
-        metrics,
-        config: config.clone(),
-        programs,
-        provers: pool,
-        proofs,
-        gpu,
-        started: Instant::now(),
-        workers,
-    };
+    let node = Node::open(config).await?;
+    let (stop_workers, shutdown) = watch::channel(false);
+    let handles = node.start(shutdown);
+    let (config, workers, waiting) = (node.state.config.clone(), node.state.workers, node.waiting);
+    let state = node.state;
     let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), config.server.port))
         .await
         .map_err(|e| {
@@ -354,7 +387,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 async fn expire_leases(
     store: Arc<dyn Store>,
     queue: Arc<JobQueue>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     while !*shutdown.borrow() {
         match store.expire_leases(crate::store::now_ms()).await {
@@ -393,3 +426,6 @@ async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
+
+#[cfg(test)]
+mod tests;
