@@ -24,8 +24,8 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::StarknetConfig;
+use crate::lifecycle::JobQueue;
 use crate::store::{ChainState, OutboxEntry, OutboxUpdate, Store, now_ms};
-use crate::worker::JobQueue;
 
 /// The environment variable that holds the submitting account's private key.
 pub const PRIVATE_KEY_ENV: &str = "STARKNET_PRIVATE_KEY";
@@ -181,7 +181,7 @@ impl Submitter {
 
     /// Stores `update`, retrying the store a few times (the chain is already settled).
     async fn record(&self, job_id: Uuid, update: &OutboxUpdate) {
-        let saved = crate::worker::persist(|| self.store.update_outbox(job_id, update)).await;
+        let saved = crate::lifecycle::persist(|| self.store.update_outbox(job_id, update)).await;
         if saved {
             self.queue.changed(job_id);
         }

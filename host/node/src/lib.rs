@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod crosscheck;
 pub mod failures;
 pub mod keys;
+pub mod lifecycle;
 pub mod metrics;
 pub mod prover;
 pub mod server;

@@ -28,10 +28,10 @@ use uuid::Uuid;
 use crate::config::ProverConfig;
 use crate::crosscheck::Programs;
 use crate::failures::FailureCode;
+use crate::lifecycle::{JobQueue, persist};
 use crate::store::{
     JobError, JobPhase, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store,
 };
-use crate::worker::{JobQueue, persist};
 
 /// How often idle executors look for work without a wake-up.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

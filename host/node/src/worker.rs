@@ -1,165 +1,24 @@
-//! The job queue and the sandbox worker pool.
-//!
-//! The database is the queue: [`JobQueue::submit`] inserts a `queued` row (durable before the
-//! client hears 202) and wakes a worker; each worker claims the oldest queued job atomically,
-//! runs it on a blocking thread, and records the outcome. On start the node puts jobs left
-//! `running` by a crash back into the queue, so every accepted job finishes exactly once.
+//! The sandbox worker pool: each worker claims the oldest queued jobs atomically, runs each on
+//! a blocking thread (re-executing it in the Obelysk VM when its module lowers), and records
+//! the outcome through the job's life cycle ([`crate::lifecycle`]). On start the node puts
+//! jobs left `running` by a crash back into the queue, so every accepted job finishes exactly
+//! once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use obelysk_sandbox::Sandbox;
 use obelysk_vm::{ModuleId, VmError};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::watch;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::failures::FailureCode;
-use crate::metrics::{Metrics, OutcomeLabel};
-use crate::store::{
-    Idempotency, Inserted, JobError, JobRecord, JobStatus, NewJob, Outcome, RunResult, Store,
-    StoreError,
-};
+use crate::lifecycle::{JobQueue, persist};
+use crate::metrics::Metrics;
+use crate::store::{JobError, JobRecord, JobStatus, Outcome, RunResult, Store};
 
 /// How often idle workers look at the queue even without a wake-up.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Why a job was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error("the job queue is full ({capacity} jobs waiting)")]
-    QueueFull { capacity: usize },
-    #[error("Idempotency-Key `{key}` was already used with a different request (job {job})")]
-    IdempotencyConflict { key: String, job: uuid::Uuid },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Admission to the durable queue, with a bound on waiting jobs.
-pub struct JobQueue {
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    wake: Notify,
-    /// Wakes an idle prover when a job starts waiting for one.
-    prove_wake: Notify,
-    waiting: AtomicUsize,
-    capacity: usize,
-    /// The id of every job whose record changed (claimed, finished).
-    changes: broadcast::Sender<uuid::Uuid>,
-}
-
-impl JobQueue {
-    /// A queue over `store`, which may already hold `waiting` queued jobs.
-    pub fn new(
-        store: Arc<dyn Store>,
-        metrics: Arc<Metrics>,
-        capacity: usize,
-        waiting: usize,
-    ) -> Self {
-        metrics.queue_depth.set(waiting as i64);
-        JobQueue {
-            store,
-            metrics,
-            wake: Notify::new(),
-            prove_wake: Notify::new(),
-            waiting: AtomicUsize::new(waiting),
-            capacity,
-            changes: broadcast::channel(1024).0,
-        }
-    }
-
-    /// Ids of jobs as their records change. Subscribe before reading a job's state so that no
-    /// later change is missed; a lagging receiver should re-read the job.
-    pub fn changes(&self) -> broadcast::Receiver<uuid::Uuid> {
-        self.changes.subscribe()
-    }
-
-    /// Announces that job `id` changed.
-    pub fn changed(&self, id: uuid::Uuid) {
-        // No receiver is fine: nobody is watching.
-        let _ = self.changes.send(id);
-    }
-
-    /// A job reached `completed` (outcome `"completed"`) or `failed` (its failure code): counts
-    /// it in `jobs_finished` and announces the change. Every path that finishes a job (the
-    /// sandbox workers, the local provers, remote workers' uploads) calls this once.
-    pub fn finished(&self, id: uuid::Uuid, outcome: &str) {
-        self.metrics
-            .jobs_finished
-            .get_or_create(&OutcomeLabel {
-                outcome: outcome.to_string(),
-            })
-            .inc();
-        self.changed(id);
-    }
-
-    /// Wakes an idle prover: a job may be waiting for one.
-    pub fn wake_provers(&self) {
-        self.prove_wake.notify_one();
-    }
-
-    /// Resolves when a job may be waiting for a prover.
-    pub async fn provers_woken(&self) {
-        self.prove_wake.notified().await
-    }
-
-    /// Durably enqueues a job, or refuses it when `capacity` jobs are already waiting. With an
-    /// idempotency key, a key used before returns its job (`Ok((job, false))`) when the request
-    /// is the same and a conflict when it is not.
-    pub async fn submit(
-        &self,
-        job: &NewJob,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<(JobRecord, bool), SubmitError> {
-        let reserved = self
-            .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.capacity).then_some(n + 1)
-            });
-        if reserved.is_err() {
-            self.metrics.jobs_rejected_full.inc();
-            return Err(SubmitError::QueueFull {
-                capacity: self.capacity,
-            });
-        }
-        let inserted = match idempotency {
-            Some(key) => self.store.insert_job_idempotent(job, key).await,
-            None => self.store.insert_job(job).await.map(Inserted::New),
-        };
-        match inserted {
-            Ok(Inserted::New(job)) => {
-                self.metrics.jobs_submitted.inc();
-                self.metrics.queue_depth.inc();
-                self.wake.notify_one();
-                Ok((job, true))
-            }
-            Ok(Inserted::Replayed { job, same_request }) => {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                match same_request {
-                    true => Ok((job, false)),
-                    false => Err(SubmitError::IdempotencyConflict {
-                        key: idempotency.map(|k| k.key.clone()).unwrap_or_default(),
-                        job: job.id,
-                    }),
-                }
-            }
-            Err(e) => {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Jobs waiting for a worker.
-    pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
-    }
-
-    fn claimed(&self) {
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        self.metrics.queue_depth.dec();
-    }
-}
 
 /// Everything a worker needs.
 pub struct WorkerContext {
@@ -226,7 +85,7 @@ async fn worker_loop(ctx: Arc<WorkerContext>, mut shutdown: watch::Receiver<bool
             }
             Ok(_) => {
                 tokio::select! {
-                    _ = ctx.queue.wake.notified() => {}
+                    _ = ctx.queue.workers_woken() => {}
                     _ = tokio::time::sleep(POLL_INTERVAL) => {}
                     _ = shutdown.changed() => {}
                 }
@@ -295,32 +154,12 @@ async fn record(ctx: Arc<WorkerContext>, id: uuid::Uuid, outcome: Outcome, start
             Outcome::Completed(_) => ctx.queue.finished(id, JobStatus::Completed.as_str()),
             Outcome::ToProve(_) => {
                 ctx.queue.changed(id);
-                ctx.queue.prove_wake.notify_one();
+                ctx.queue.wake_provers();
             }
             Outcome::Failed(e) => ctx.queue.finished(id, e.code.as_str()),
         }
         info!(ms = started.elapsed().as_millis() as u64, "run finished");
     }
-}
-
-/// Writes a job's outcome to the store, retrying with backoff; false when every try failed.
-/// A result that cannot be recorded leaves the job unfinished, so it is done again after a
-/// restart rather than lost.
-pub async fn persist<F, Fut>(mut write: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), StoreError>>,
-{
-    for attempt in 1..=5u32 {
-        match write().await {
-            Ok(()) => return true,
-            Err(e) => {
-                error!(error = %e, attempt, "cannot record a job's outcome");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-        }
-    }
-    false
 }
 
 /// Runs the job in the sandbox and, when its module lowers, re-executes it in the Obelysk VM;

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use super::NodeArgs;
 use crate::prover::{Backend, PoolSettings, TAMPER_ENV, prove_run};
+use crate::store::JobPhase;
 use crate::workers::{Lease, Registered, Registration, WorkerDevice};
 
 #[derive(Debug, Args)]
@@ -202,7 +203,7 @@ impl Worker {
     async fn prove(&mut self, id: &str, registered: &Registered, lease: Lease) {
         info!(job = %lease.job, plugin = %lease.plugin, "proving");
         let job = lease.job;
-        let proof = match self.prove_lease(registered, lease).await {
+        let proof = match self.prove_lease(id, registered, lease).await {
             Ok(bytes) => bytes,
             Err(e) => {
                 warn!(%job, error = %format!("{e:#}"), "cannot prove; giving the job back");
@@ -243,8 +244,10 @@ impl Worker {
         }
     }
 
+    /// Proves a leased job, reporting each phase to the coordinator as it starts.
     async fn prove_lease(
         &mut self,
+        id: &str,
         registered: &Registered,
         lease: Lease,
     ) -> anyhow::Result<Vec<u8>> {
@@ -259,7 +262,25 @@ impl Worker {
             backend: self.backend,
         };
         let (tamper, pools) = (self.tamper, self.device_pools.clone());
+        // The proving thread sends phases; this task posts them (best effort: a lost report
+        // only leaves the coordinator's progress bar behind).
+        let (phases, mut reports) = tokio::sync::mpsc::unbounded_channel::<JobPhase>();
+        let (client, url) = (
+            self.client.clone(),
+            format!("{}/workers/{id}/jobs/{}/phase", self.base, lease.job),
+        );
+        let reporter = tokio::spawn(async move {
+            while let Some(phase) = reports.recv().await {
+                let body = serde_json::json!({ "phase": phase });
+                if let Err(e) = client.post(&url).json(&body).send().await {
+                    warn!(error = %e, "cannot report a phase");
+                }
+            }
+        });
         let file = tokio::task::spawn_blocking(move || {
+            let report = move |phase: obelysk_prover::Phase| {
+                let _ = phases.send(phase.into());
+            };
             let run = || {
                 prove_run(
                     &program,
@@ -267,7 +288,7 @@ impl Worker {
                     &lease.output,
                     &settings,
                     tamper,
-                    &|_| {},
+                    &report,
                 )
             };
             match pools.first() {
@@ -277,6 +298,8 @@ impl Worker {
         })
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        // Every phase report is sent before the proof goes up.
+        let _ = reporter.await;
         Ok(file.to_bytes())
     }
 

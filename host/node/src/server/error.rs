@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::keys::QuotaExceeded;
+use crate::lifecycle::SubmitError;
 use crate::store::StoreError;
-use crate::worker::SubmitError;
 
 /// An error response.
 #[derive(Debug)]

@@ -86,7 +86,7 @@ pub async fn submit(
     {
         // A replay needs no queue slot: answer from the store.
         if hash != idempotency.request_hash {
-            return Err(crate::worker::SubmitError::IdempotencyConflict {
+            return Err(crate::lifecycle::SubmitError::IdempotencyConflict {
                 key: idempotency.key.clone(),
                 job: job.id,
             }

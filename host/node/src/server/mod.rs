@@ -31,10 +31,11 @@ use utoipa::OpenApi;
 use crate::chain::{ChainSettings, Submitter};
 use crate::config::Config;
 use crate::crosscheck::Programs;
+use crate::lifecycle::JobQueue;
 use crate::metrics::Metrics;
 use crate::prover::{PoolSettings, ProverPool};
 use crate::store::{JobStatus, ProofFiles, SqliteStore, Store};
-use crate::worker::{JobQueue, WorkerContext, spawn_workers};
+use crate::worker::{WorkerContext, spawn_workers};
 use tokio::sync::watch;
 
 /// Shared state of every handler.
@@ -78,6 +79,7 @@ pub struct AppState {
         workers::lease,
         workers::upload_proof,
         workers::release,
+        workers::phase,
     )
 )]
 pub struct ApiDoc;
@@ -141,6 +143,10 @@ pub fn router(state: AppState) -> Router {
             post(workers::upload_proof)
                 .layer(DefaultBodyLimit::max(proof_limit))
                 .layer(worker.clone()),
+        )
+        .route(
+            "/workers/{id}/jobs/{job}/phase",
+            post(workers::phase).layer(worker.clone()),
         )
         .route(
             "/workers/{id}/jobs/{job}/release",

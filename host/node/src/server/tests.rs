@@ -8,7 +8,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::keys::{KeyLimits, KeyRecord, NewToken, Role};
-use crate::store::{NewJob, Outcome, RunResult};
+use crate::store::{JobPhase, NewJob, Outcome, RunResult};
 
 /// The smallest module the guest ABI accepts.
 const MODULE: &str = r#"(module (memory (export "memory") 1) (func (export "main")))"#;
@@ -199,6 +199,32 @@ async fn a_worker_whose_proof_fails_is_quarantined_and_its_job_released() {
     let (status, _, leased) = call(&state, "POST", &lease, None, Body::empty()).await;
     assert_eq!(status, StatusCode::OK, "{leased}");
     assert_eq!(leased["job"], job.id.to_string());
+
+    // Its phases move the job's progress; the coordinator's own phases are not the worker's.
+    let phase = format!("/workers/{worker}/jobs/{}/phase", job.id);
+    let (status, _, _) = call(
+        &state,
+        "POST",
+        &phase,
+        None,
+        json_body(json!({"phase": "trace"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let tracing = state.store.job(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (tracing.phase, tracing.progress),
+        (Some(JobPhase::Trace), JobPhase::Trace.progress())
+    );
+    let (status, _, _) = call(
+        &state,
+        "POST",
+        &phase,
+        None,
+        json_body(json!({"phase": "verify"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let upload = format!("/workers/{worker}/jobs/{}/proof", job.id);
     let (status, _, body) = call(&state, "POST", &upload, None, Body::from("not a proof")).await;

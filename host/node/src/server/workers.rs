@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::jobs::parse_id;
 use super::{ApiError, AppState, Caller, ErrorBody};
 use crate::failures::FailureCode;
-use crate::store::{JobStatus, now_ms};
+use crate::store::{JobPhase, JobStatus, now_ms};
 use crate::workers::{Lease, Registered, Registration, WorkerRecord, WorkerState};
 
 /// Register a worker: its devices, backend, memory and version.
@@ -244,6 +244,50 @@ pub async fn upload_proof(
         status: JobStatus::Completed,
         attestation,
     }))
+}
+
+/// Where a worker's proof of a leased job is (`execute`, `trace`, `commit` or `prove`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseReport {
+    pub phase: JobPhase,
+}
+
+/// Report the phase of a leased job's proof: the job's `phase` and `progress` follow it.
+#[utoipa::path(post, path = "/workers/{id}/jobs/{job}/phase", tag = "workers",
+    params(("id" = String, Path, description = "worker id"), ("job" = uuid::Uuid, Path, description = "job id")),
+    request_body = PhaseReport,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn phase(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, job_id)): Path<(String, String)>,
+    body: Result<Json<PhaseReport>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    own_worker(&state, &caller, &id).await?;
+    let job_id = parse_id(&job_id)?;
+    let Json(report) = body?;
+    if matches!(report.phase, JobPhase::Waiting | JobPhase::Verify) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "a worker reports execute, trace, commit or prove",
+        ));
+    }
+    let Some(job) = state.store.job(job_id).await? else {
+        return Err(ApiError::not_found(
+            "job_not_found",
+            format!("no job {job_id}"),
+        ));
+    };
+    if job.worker.as_deref() != Some(id.as_str()) {
+        return Err(lease_lost(&id, job_id));
+    }
+    state
+        .store
+        .set_phase(job_id, JobStatus::Proving, report.phase)
+        .await?;
+    state.queue.changed(job_id);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Give a leased job back (the worker cannot prove it); counts against the worker.
