@@ -26,6 +26,11 @@ impl Node {
 
     /// [`Node::start`] with extra environment variables.
     pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Node {
+        Self::start_on(dir, config, env, 0)
+    }
+
+    /// [`Node::start_with_env`] on `port` (0: a free one).
+    pub fn start_on(dir: &Path, config: &str, env: &[(&str, &str)], port: u16) -> Node {
         std::fs::create_dir_all(dir).unwrap();
         let config_path = dir.join("node.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -38,7 +43,13 @@ impl Node {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--data-dir",
+            ])
             .arg(dir)
             .env("OBELYSK_LOG", "info")
             .envs(env.iter().copied())

@@ -23,7 +23,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(coordinator: &str, token: &str, log: &Path, env: &[(&str, &str)]) -> Worker {
+    fn start(coordinator: &str, token: Option<&str>, log: &Path, env: &[(&str, &str)]) -> Worker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -31,7 +31,7 @@ impl Worker {
             .unwrap();
         let mut child = Command::new(OBELYSK)
             .args(["worker", "--coordinator", coordinator, "--backend", "simd"])
-            .args(["--token", token])
+            .args(token.map(|token| ["--token", token]).into_iter().flatten())
             .env("OBELYSK_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -165,7 +165,7 @@ async fn remote_workers_prove_and_a_tampering_or_dead_one_loses_its_jobs() {
     //    keep the coordinator verifying.
     let mut liar = Worker::start(
         &node.url,
-        &worker_token,
+        Some(&worker_token),
         &tmp.path().join("liar.log"),
         &[("OBELYSK_TEST_TAMPER", "witness")],
     );
@@ -202,7 +202,12 @@ async fn remote_workers_prove_and_a_tampering_or_dead_one_loses_its_jobs() {
     }
 
     // 2. An honest worker completes them, with proofs that verify anywhere.
-    let mut honest = Worker::start(&node.url, &worker_token, &tmp.path().join("w1.log"), &[]);
+    let mut honest = Worker::start(
+        &node.url,
+        Some(&worker_token),
+        &tmp.path().join("w1.log"),
+        &[],
+    );
     for (id, n) in jobs.iter().zip([30, 31]) {
         assert_eq!(node.output(id).await, [fibonacci(n)]);
     }
@@ -232,7 +237,12 @@ async fn remote_workers_prove_and_a_tampering_or_dead_one_loses_its_jobs() {
     .await;
     honest.kill();
     let first = honest.id.clone();
-    let spare = Worker::start(&node.url, &worker_token, &tmp.path().join("w2.log"), &[]);
+    let spare = Worker::start(
+        &node.url,
+        Some(&worker_token),
+        &tmp.path().join("w2.log"),
+        &[],
+    );
     assert_eq!(node.output(&long).await, [fibonacci(16_000)]);
     let (first, spare) = (worker(&node, &first).await, worker(&node, &spare.id).await);
     assert_eq!(first["jobs_done"], 2, "{first}");
@@ -246,4 +256,32 @@ async fn remote_workers_prove_and_a_tampering_or_dead_one_loses_its_jobs() {
     let workers = gpus["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 1, "{gpus}");
     assert_eq!(workers[0]["worker"], spare["id"]);
+}
+
+/// A worker outlives its coordinator: killed and restarted on the same port and data
+/// directory, the coordinator still knows the worker, which keeps proving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_outlives_a_coordinator_restart() {
+    let tmp = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut node = Node::start_on(tmp.path(), COORDINATOR, &[], port);
+    let worker = Worker::start(&node.url, None, &tmp.path().join("w.log"), &[]);
+    let fib = node.plugin_id(&fixture("fib")).await;
+    let first = node.submit_proven(&fib, &[20]).await;
+    assert_eq!(node.output(&first).await, [fibonacci(20)]);
+
+    node.kill();
+    let node = Node::start_on(tmp.path(), COORDINATOR, &[], port);
+    let second = node.submit_proven(&fib, &[21]).await;
+    assert_eq!(node.output(&second).await, [fibonacci(21)]);
+    let record = self::worker(&node, &worker.id).await;
+    assert_eq!(
+        (&record["jobs_done"], &record["state"]),
+        (&json!(2), &json!("active")),
+        "{record}"
+    );
 }
