@@ -301,14 +301,7 @@ async fn health_gpu_metrics_and_openapi() {
     let fib = node.plugin_id(&plugin("fibonacci")).await;
     let id = node.job_id(&fib, &[20]).await;
     node.output(&id).await;
-    let metrics = client()
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(
         metrics.contains("obelysk_jobs_submitted_total 1"),
         "{metrics}"

@@ -91,14 +91,7 @@ async fn a_job_is_proven_verified_served_and_verifies_elsewhere() {
     assert_eq!(record["steps"], job["vm_steps"]);
     assert!(record["prove_ms"].as_u64().unwrap() > 0);
     // A proven job is counted once as finished, when the prover completes it.
-    let metrics = client()
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(
         metrics.contains("obelysk_jobs_finished_total{outcome=\"completed\"} 1"),
         "{metrics}"

@@ -155,6 +155,12 @@ impl Node {
         )
     }
 
+    /// The node's `GET /metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = client().get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Waits until job `id` is completed or failed and returns it.
     pub async fn wait(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);

@@ -96,6 +96,29 @@ pub struct WorkerRecord {
     pub quarantined_until: Option<OffsetDateTime>,
 }
 
+impl WorkerRecord {
+    /// A worker registering now (its first heartbeat), with nothing done yet.
+    pub fn new(id: String, key: Option<String>, registration: Registration) -> WorkerRecord {
+        let now = OffsetDateTime::now_utc();
+        WorkerRecord {
+            id,
+            name: registration.name,
+            key,
+            backend: registration.backend,
+            devices: registration.devices,
+            memory_bytes: registration.memory_bytes,
+            version: registration.version,
+            state: WorkerState::Active,
+            registered_at: now,
+            last_heartbeat: now,
+            jobs_done: 0,
+            jobs_failed: 0,
+            leases: 0,
+            quarantined_until: None,
+        }
+    }
+}
+
 /// Whether a worker's heartbeats arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -14,7 +14,7 @@ use super::jobs::parse_id;
 use super::{ApiError, AppState, Caller, ErrorBody};
 use crate::failures::FailureCode;
 use crate::store::{JobPhase, JobStatus, now_ms};
-use crate::workers::{Lease, Registered, Registration, WorkerRecord, WorkerState};
+use crate::workers::{Lease, Registered, Registration, WorkerRecord};
 
 /// Register a worker: its devices, backend, memory and version.
 #[utoipa::path(post, path = "/workers/register", tag = "workers", request_body = Registration,
@@ -39,25 +39,9 @@ pub async fn register(
             ),
         ));
     }
-    let now = OffsetDateTime::now_utc();
     let id = crate::keys::new_key_id()
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let worker = WorkerRecord {
-        id: format!("w-{id}"),
-        name: registration.name,
-        key: caller.0.map(|key| key.id),
-        backend: registration.backend,
-        devices: registration.devices,
-        memory_bytes: registration.memory_bytes,
-        version: registration.version,
-        state: WorkerState::Active,
-        registered_at: now,
-        last_heartbeat: now,
-        jobs_done: 0,
-        jobs_failed: 0,
-        leases: 0,
-        quarantined_until: None,
-    };
+    let worker = WorkerRecord::new(format!("w-{id}"), caller.0.map(|key| key.id), registration);
     state.store.register_worker(&worker).await?;
     tracing::info!(worker = %worker.id, backend = %worker.backend, devices = worker.devices.len(), "worker registered");
     let prover = &state.config.prover;

@@ -1721,23 +1721,14 @@ mod tests {
     }
 
     fn worker_record(id: &str) -> WorkerRecord {
-        let now = OffsetDateTime::now_utc();
-        WorkerRecord {
-            id: id.into(),
+        let registration = crate::workers::Registration {
             name: None,
-            key: None,
             backend: "simd".into(),
             devices: vec![],
             memory_bytes: 1 << 30,
             version: "t".into(),
-            state: WorkerState::Active,
-            registered_at: now,
-            last_heartbeat: now,
-            jobs_done: 0,
-            jobs_failed: 0,
-            leases: 0,
-            quarantined_until: None,
-        }
+        };
+        WorkerRecord::new(id.into(), None, registration)
     }
 
     /// Leases: taken oldest first, renewed by heartbeats, expired back to the queue (counted
