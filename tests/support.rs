@@ -57,23 +57,12 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("start obelysk serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
+        let url = line_after(&mut child, "listening on ").unwrap_or_else(|| {
+            panic!(
+                "node did not start; log:\n{}",
+                std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
+            )
         });
-        let url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "node did not start; log:\n{}",
-                    std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
-                )
-            });
         Node { child, url }
     }
 
@@ -187,6 +176,21 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The rest of the first line of `child`'s stdout that starts with `prefix`, within 60 s
+/// (`None` if none came). Its stdout must be piped; it is read to the end on a thread.
+pub fn line_after(child: &mut Child, prefix: &'static str) -> Option<String> {
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let _ = tx.send(rest.to_string());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
 /// Every `data:` payload of an event stream, read until the server ends it.

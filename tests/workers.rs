@@ -3,7 +3,6 @@
 //! quarantined, and its jobs complete elsewhere; a worker killed mid-proof loses its lease and the job completes
 //! on another; the coordinator verifies every proof it accepts.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,18 +37,7 @@ impl Worker {
             .stderr(log)
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(id) = line.strip_prefix("registered as ") {
-                    let _ = tx.send(id.to_string());
-                }
-            }
-        });
-        let id = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the worker registers");
+        let id = line_after(&mut child, "registered as ").expect("the worker registers");
         Worker { child, id }
     }
 

@@ -67,6 +67,18 @@ pub fn verify(
     proof: &[u8],
     min_security_bits: u32,
 ) -> Result<Statement, VerifyError> {
+    verify_decoded(module, input, output, proof, min_security_bits).map(|(_, statement)| statement)
+}
+
+/// [`verify`], also returning the file it decoded (for a caller that indexes the proof, so
+/// that the bytes are decoded once).
+pub fn verify_decoded(
+    module: &[u8],
+    input: &[u32],
+    output: &[u32],
+    proof: &[u8],
+    min_security_bits: u32,
+) -> Result<(ProofFile, Statement), VerifyError> {
     let (file, body) = ProofFile::decode(proof)?;
     let (statement, _) = verify_body(&lower(module)?, &file, body, min_security_bits)?;
     for (what, found, expected) in [
@@ -81,7 +93,7 @@ pub fn verify(
             });
         }
     }
-    Ok(statement)
+    Ok((file, statement))
 }
 
 /// Verifies a parsed proof file against `module`, whatever its input and output: returns the

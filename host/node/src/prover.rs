@@ -41,6 +41,11 @@ const MIB: u64 = 1 << 20;
 /// between tracing and proving, so the proof must be rejected (tests only; logged loudly).
 pub const TAMPER_ENV: &str = "OBELYSK_TEST_TAMPER";
 
+/// Whether the test hook [`TAMPER_ENV`]`=witness` is set.
+pub fn tamper_requested() -> bool {
+    std::env::var(TAMPER_ENV).is_ok_and(|v| v == "witness")
+}
+
 /// The pool's settings, resolved from `[prover]` and the machine.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -231,7 +236,7 @@ impl ProverPool {
         files: ProofFiles,
         attest: bool,
     ) -> ProverPool {
-        let tamper = std::env::var(TAMPER_ENV).is_ok_and(|v| v == "witness");
+        let tamper = tamper_requested();
         if tamper {
             warn!("{TAMPER_ENV}=witness: every witness is tampered with; no proof will verify");
         }
@@ -455,19 +460,19 @@ impl ProverPool {
             self.settings.level.bits(),
         );
         let (bytes, verdict) = tokio::task::spawn_blocking(move || {
-            let verdict = obelysk_air::verify(&module, &input, &output, &bytes, min_bits);
+            let verdict =
+                obelysk_air::api::verify_decoded(&module, &input, &output, &bytes, min_bits);
             (bytes, verdict)
         })
         .await
         .map_err(|e| internal("verifier thread", &e))?;
         let verify_ms = verify_started.elapsed().as_millis() as u64;
-        if let Err(e) = verdict {
-            return Err(JobError::new(
+        let (file, _) = verdict.map_err(|e| {
+            JobError::new(
                 FailureCode::ProofRejected,
                 format!("the node's verifier rejected the proof [{}]: {e}", e.code()),
-            ));
-        }
-        let file = ProofFile::from_bytes(&bytes).map_err(|e| internal("a verified proof", &e))?;
+            )
+        })?;
         let files = self.files.clone();
         let (bytes, name) = tokio::task::spawn_blocking(move || {
             let name = files.put(&bytes);

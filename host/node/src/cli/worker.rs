@@ -72,7 +72,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
                 .map_err(|e| anyhow::anyhow!("--backend cuda: {e}"))?;
         device_pools = pools;
     }
-    let tamper = std::env::var(TAMPER_ENV).is_ok_and(|v| v == "witness");
+    let tamper = crate::prover::tamper_requested();
     if tamper {
         warn!("{TAMPER_ENV}=witness: every proof this worker uploads is of a tampered witness");
     }
