@@ -85,6 +85,25 @@ impl JobQueue {
         self.changed(id);
     }
 
+    /// Wakes an idle sandbox worker: a job may be queued.
+    pub fn wake_workers(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sets the count of waiting jobs to what the store holds (with a store shared between
+    /// nodes, other nodes insert and claim too).
+    pub fn resync(&self, waiting: usize) {
+        self.waiting.store(waiting, Ordering::Release);
+        self.metrics.queue_depth.set(waiting as i64);
+    }
+
+    /// One job fewer waits (never below zero: a resync may already have counted it out).
+    fn unreserve(&self) {
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
     /// Wakes an idle prover: a job may be waiting for one.
     pub fn wake_provers(&self) {
         self.prove_wake.notify_one();
@@ -126,7 +145,7 @@ impl JobQueue {
                 Ok((job, true))
             }
             Ok(Inserted::Replayed { job, same_request }) => {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                self.unreserve();
                 match same_request {
                     true => Ok((job, false)),
                     false => Err(SubmitError::IdempotencyConflict {
@@ -136,7 +155,7 @@ impl JobQueue {
                 }
             }
             Err(e) => {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                self.unreserve();
                 Err(e.into())
             }
         }
@@ -154,8 +173,10 @@ impl JobQueue {
 
     /// A sandbox worker took a queued job.
     pub fn claimed(&self) {
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        self.metrics.queue_depth.dec();
+        self.unreserve();
+        self.metrics
+            .queue_depth
+            .set(self.waiting.load(Ordering::Acquire) as i64);
     }
 }
 

@@ -30,7 +30,7 @@ use crate::crosscheck::Programs;
 use crate::failures::FailureCode;
 use crate::lifecycle::{JobQueue, persist};
 use crate::store::{
-    JobError, JobPhase, JobRecord, JobStatus, Outcome, ProofFiles, ProofRecord, Store,
+    JobError, JobPhase, JobRecord, JobStatus, Outcome, ProofBlobs, ProofRecord, Store,
 };
 
 /// How often idle executors look for work without a wake-up.
@@ -216,7 +216,7 @@ pub struct ProverPool {
     store: Arc<dyn Store>,
     queue: Arc<JobQueue>,
     programs: Arc<Programs>,
-    files: ProofFiles,
+    files: Arc<dyn ProofBlobs>,
     /// Permits are MiB of the memory budget.
     memory: Semaphore,
     busy: AtomicUsize,
@@ -233,7 +233,7 @@ impl ProverPool {
         store: Arc<dyn Store>,
         queue: Arc<JobQueue>,
         programs: Arc<Programs>,
-        files: ProofFiles,
+        files: Arc<dyn ProofBlobs>,
         attest: bool,
     ) -> ProverPool {
         let tamper = tamper_requested();
@@ -473,14 +473,11 @@ impl ProverPool {
                 format!("the node's verifier rejected the proof [{}]: {e}", e.code()),
             )
         })?;
-        let files = self.files.clone();
-        let (bytes, name) = tokio::task::spawn_blocking(move || {
-            let name = files.put(&bytes);
-            (bytes, name)
-        })
-        .await
-        .map_err(|e| internal("proof store thread", &e))?;
-        let name = name.map_err(|e| internal("writing the proof file", &e))?;
+        let name = self
+            .files
+            .put_proof(&bytes)
+            .await
+            .map_err(|e| internal("storing the proof", &e))?;
         Ok(ProofRecord {
             attestation: format!("0x{}", hex::encode(file.attestation)),
             program_id: hex::encode(file.statement.program_id),

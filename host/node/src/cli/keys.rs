@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::config::Config;
 use crate::keys::{KeyLimits, KeyRecord, NewToken, Role, new_key_id};
-use crate::store::{SqliteStore, Store};
+use crate::store::open_store;
 
 #[derive(Debug, Args)]
 pub struct KeysArgs {
@@ -63,7 +63,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<i32> {
     if let Some(dir) = args.data_dir {
         config.store.data_dir = dir;
     }
-    let store = SqliteStore::open(&config.store.database_url()).await?;
+    let store = open_store(&config.store.database_url(), config.prover.lease_ms).await?;
     match args.command {
         KeysCommand::Create(create) => {
             if create.name.as_deref().is_some_and(|n| n.trim().is_empty()) {

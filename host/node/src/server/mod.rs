@@ -34,7 +34,7 @@ use crate::crosscheck::Programs;
 use crate::lifecycle::JobQueue;
 use crate::metrics::Metrics;
 use crate::prover::{PoolSettings, ProverPool};
-use crate::store::{JobStatus, ProofFiles, SqliteStore, Store};
+use crate::store::{JobStatus, Opened, ProofBlobs, Store};
 use crate::worker::{WorkerContext, spawn_workers};
 use tokio::sync::watch;
 
@@ -48,7 +48,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub programs: Arc<Programs>,
     pub provers: Arc<ProverPool>,
-    pub proofs: ProofFiles,
+    pub proofs: Arc<dyn ProofBlobs>,
     pub gpu: obelysk_cuda::GpuStatus,
     pub started: Instant,
     pub workers: usize,
@@ -233,24 +233,17 @@ impl Node {
             std::env::var(crate::chain::PRIVATE_KEY_ENV).ok(),
         )
         .map_err(|e| anyhow::anyhow!(e))?;
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&config.store.database_url()).await?);
+        let Opened { store, proofs } = crate::store::open(
+            &config.store.database_url(),
+            &config.store.data_dir,
+            config.prover.lease_ms,
+        )
+        .await?;
         let requeued = store.requeue_running().await?;
         if requeued > 0 {
             tracing::warn!(
                 requeued,
-                "re-queued jobs that were running or proving when the node stopped"
-            );
-        }
-        let proof_dir = config.store.data_dir.join("proofs");
-        let proofs = ProofFiles::open(&proof_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", proof_dir.display()))?;
-        let indexed = store.proof_files().await?.into_iter().collect();
-        let orphans = proofs.sweep(&indexed)?;
-        if orphans > 0 {
-            tracing::warn!(
-                orphans,
-                "removed proof files no job points at (a crash before indexing)"
+                "re-queued jobs that were running or proving when their node stopped"
             );
         }
         let refreshed = crate::store::refresh_vm_support(store.as_ref()).await?;
@@ -335,6 +328,14 @@ impl Node {
             state.queue.clone(),
             shutdown.clone(),
         )));
+        if let Some(changes) = state.store.watch() {
+            handles.push(tokio::spawn(follow_shared_store(
+                changes,
+                state.store.clone(),
+                state.queue.clone(),
+                shutdown.clone(),
+            )));
+        }
         if let Some(chain) = self.chain.clone() {
             let submitter = Submitter::new(chain, state.store.clone(), state.queue.clone());
             handles.push(submitter.spawn(shutdown));
@@ -410,6 +411,44 @@ async fn expire_leases(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// With a store shared between nodes: wakes this node's workers and provers and its event
+/// streams on every node's changes, and recounts the waiting jobs every second.
+async fn follow_shared_store(
+    mut changes: tokio::sync::broadcast::Receiver<crate::store::JobChange>,
+    store: Arc<dyn Store>,
+    queue: Arc<JobQueue>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut recount = tokio::time::interval(Duration::from_secs(1));
+    while !*shutdown.borrow() {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(change) => {
+                    queue.changed(change.id);
+                    match (change.status, change.phase) {
+                        (JobStatus::Queued, _) => queue.wake_workers(),
+                        (JobStatus::Proving, Some(crate::store::JobPhase::Waiting)) => {
+                            queue.wake_provers()
+                        }
+                        _ => {}
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    queue.wake_workers();
+                    queue.wake_provers();
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = recount.tick() => match store.count(JobStatus::Queued).await {
+                Ok(waiting) => queue.resync(waiting as usize),
+                Err(e) => tracing::error!(error = %e, "cannot count the waiting jobs"),
+            },
             _ = shutdown.changed() => {}
         }
     }

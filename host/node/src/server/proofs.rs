@@ -147,20 +147,21 @@ pub async fn proof_bin(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let record = proof_of(&state, id).await?;
-    let files = state.proofs.clone();
-    let name = record.file.clone();
-    let bytes = tokio::task::spawn_blocking(move || files.get(&name))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            tracing::error!(job = %id, file = record.file, "an indexed proof file is unreadable");
-            ApiError::new(
+    let bytes = match state.proofs.proof_bytes(&record.file).await {
+        Ok(Some(bytes)) => bytes,
+        outcome => {
+            let error = match outcome {
+                Err(e) => e.to_string(),
+                _ => "missing".to_string(),
+            };
+            tracing::error!(job = %id, file = record.file, error, "an indexed proof is unreadable");
+            return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the proof file is unreadable (logged)",
-            )
-        })?;
+            ));
+        }
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),

@@ -1,18 +1,29 @@
 //! Durable state of a node: uploaded modules, jobs and the index of their proofs.
 //!
-//! [`Store`] is what the HTTP API, the workers and the provers use; [`SqliteStore`] is the
-//! embedded implementation (WAL, `synchronous=FULL`). A PostgreSQL implementation sharing one
-//! queue between nodes will implement the same trait. Proof bytes live in [`ProofFiles`].
+//! [`Store`] is what the HTTP API, the workers and the provers use. [`SqliteStore`] is the
+//! embedded implementation (WAL, `synchronous=FULL`), with proof bytes in [`ProofFiles`] under
+//! the data directory; [`PgStore`] is one PostgreSQL database shared by several nodes, with
+//! proof bytes in the database. [`open`] picks one by the URL's scheme.
 
 mod group_commit;
+mod pg;
 mod proof_files;
+mod rows;
 mod sqlite;
+pub mod temp_postgres;
+#[cfg(test)]
+mod tests;
 
+pub use pg::PgStore;
 pub use proof_files::ProofFiles;
 pub use sqlite::SqliteStore;
-pub(crate) use sqlite::now_ms;
+pub(crate) use rows::now_ms;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use blake2::{Blake2s256, Digest};
+use tokio::sync::broadcast;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -449,8 +460,10 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("unsupported store url `{0}` (expected sqlite://PATH)")]
+    #[error("unsupported store url `{0}` (expected sqlite://PATH or postgres://USER@HOST/DB)")]
     UnsupportedUrl(String),
+    #[error("proof store: {0}")]
+    Proofs(std::io::Error),
     /// Not a failure of the store: the job would exceed a limit of its key.
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
@@ -584,4 +597,83 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a key by id or name; the keys it revoked (none when nothing matched, or
     /// everything matching was revoked already).
     async fn revoke_key(&self, id_or_name: &str) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Every job change made by any node sharing the store. `None` when the store is this
+    /// node's alone (SQLite), so the node's own announcements are all the changes there are.
+    fn watch(&self) -> Option<broadcast::Receiver<JobChange>> {
+        None
+    }
+}
+
+/// A job's status or phase changed (on this node or another sharing the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobChange {
+    pub id: Uuid,
+    pub status: JobStatus,
+    pub phase: Option<JobPhase>,
+}
+
+/// Where proof bytes are kept, under content-addressed names ([`proof_name`]).
+#[async_trait::async_trait]
+pub trait ProofBlobs: Send + Sync + 'static {
+    /// Stores proof bytes durably; returns their name.
+    async fn put_proof(&self, bytes: &[u8]) -> Result<String, StoreError>;
+    /// The bytes stored under `name`, if any.
+    async fn proof_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// The name proof bytes are stored under: hex Blake2s-256 of the bytes, `.proof`.
+pub fn proof_name(bytes: &[u8]) -> String {
+    format!("{}.proof", hex::encode(Blake2s256::digest(bytes)))
+}
+
+/// A node's durable state: the job store and where proof bytes go.
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub proofs: Arc<dyn ProofBlobs>,
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the job store that `url` names (see [`open`]) without touching proof bytes: for
+/// commands that run beside a live node.
+pub async fn open_store(url: &str, lease_ms: u64) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match is_postgres(url) {
+        true => Arc::new(PgStore::open(url, lease_ms).await?),
+        false => Arc::new(SqliteStore::open(url).await?),
+    })
+}
+
+/// Opens the store that `url` names: `sqlite://PATH`, with proof files under `data_dir`
+/// (swept of files no job points at), or `postgres://…`, shared with other nodes, where a
+/// claim this node stops renewing lapses after `lease_ms`.
+pub async fn open(
+    url: &str,
+    data_dir: &std::path::Path,
+    lease_ms: u64,
+) -> Result<Opened, StoreError> {
+    if is_postgres(url) {
+        let (store, proofs) = pg::shared(PgStore::open(url, lease_ms).await?);
+        return Ok(Opened { store, proofs });
+    }
+    let store = SqliteStore::open(url).await?;
+    let proof_dir = data_dir.join("proofs");
+    let files = ProofFiles::open(&proof_dir).map_err(|source| StoreError::DataDir {
+        path: proof_dir.display().to_string(),
+        source,
+    })?;
+    let indexed: HashSet<String> = store.proof_files().await?.into_iter().collect();
+    let orphans = files.sweep(&indexed).map_err(StoreError::Proofs)?;
+    if orphans > 0 {
+        tracing::warn!(
+            orphans,
+            "removed proof files no job points at (a crash before indexing)"
+        );
+    }
+    Ok(Opened {
+        store: Arc::new(store),
+        proofs: Arc::new(files),
+    })
 }

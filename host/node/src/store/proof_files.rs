@@ -9,10 +9,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use blake2::{Blake2s256, Digest};
-
-/// Suffix of every proof file.
-const EXTENSION: &str = "proof";
+use super::{ProofBlobs, StoreError, proof_name};
 
 /// The proof directory.
 #[derive(Debug, Clone)]
@@ -29,7 +26,7 @@ impl ProofFiles {
 
     /// Stores `bytes` durably; returns the file name.
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let name = format!("{}.{EXTENSION}", hex::encode(Blake2s256::digest(bytes)));
+        let name = proof_name(bytes);
         let tmp = self.dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
         let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
@@ -74,6 +71,29 @@ impl ProofFiles {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+#[async_trait::async_trait]
+impl ProofBlobs for ProofFiles {
+    async fn put_proof(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        let (files, bytes) = (self.clone(), bytes.to_vec());
+        tokio::task::spawn_blocking(move || files.put(&bytes))
+            .await
+            .map_err(|e| StoreError::Proofs(std::io::Error::other(e)))?
+            .map_err(StoreError::Proofs)
+    }
+
+    async fn proof_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let (files, name) = (self.clone(), name.to_string());
+        match tokio::task::spawn_blocking(move || files.get(&name))
+            .await
+            .map_err(|e| StoreError::Proofs(std::io::Error::other(e)))?
+        {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Proofs(e)),
+        }
     }
 }
 
