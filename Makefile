@@ -16,7 +16,7 @@ export OBELYSK_STABLE_RUST ?= 1.95.0
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
 
-.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc verifier-deps
+.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc verifier-deps postgres
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -36,6 +36,13 @@ devnet:
 nvrtc:
 	@kernels/install-nvrtc.sh >/dev/null
 
+# PostgreSQL from Debian's packages: the store suite and the shared-queue tests start their own
+# throwaway servers with its binaries (store::temp_postgres).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends postgresql >/dev/null)
+
 # Rebuild the registry contract's class files from host/chain/contract/src (see its build.sh).
 contract:
 	host/chain/contract/build.sh
@@ -53,7 +60,7 @@ demo: plugins
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 # Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
-test: toolchain stable-wasm devnet nvrtc
+test: toolchain stable-wasm devnet nvrtc postgres
 	$(CARGO) fmt --all --check
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings

@@ -1,4 +1,5 @@
-//! End-to-end tests: real `obelysk` processes, real HTTP on 127.0.0.1, real SQLite files.
+//! End-to-end tests: real `obelysk` processes, real HTTP on 127.0.0.1, real SQLite files (and a
+//! throwaway PostgreSQL server for the shared queue).
 //!
 //! One binary (fast to link); the modules:
 //! - `support` — start/kill nodes, build the first-party plugins, reference implementations
@@ -11,6 +12,7 @@
 //! - `chain`   — attestations on a local Starknet devnet: deploy, outbox across a restart, CLI
 //! - `keys`    — API keys: `obelysk keys`, `[auth] required`, roles, per-key limits
 //! - `workers` — remote provers: a pure coordinator, tampering and killed workers
+//! - `shared_queue` — two coordinators on one PostgreSQL queue, one of them killed
 
 mod support;
 
@@ -22,4 +24,5 @@ mod crash;
 mod errors;
 mod keys;
 mod proving;
+mod shared_queue;
 mod workers;

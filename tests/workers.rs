@@ -16,13 +16,19 @@ use crate::support::*;
 const COORDINATOR: &str = "[prover]\nlocal = false\nlease_ms = 2000\nheartbeat_ms = 300\n";
 
 /// An `obelysk worker` process; killed when dropped.
-struct Worker {
+pub struct Worker {
     child: Child,
-    id: String,
+    pub id: String,
 }
 
 impl Worker {
-    fn start(coordinator: &str, token: Option<&str>, log: &Path, env: &[(&str, &str)]) -> Worker {
+    /// Starts a worker for `coordinator`, logging to `log`; returns once it registered.
+    pub fn start(
+        coordinator: &str,
+        token: Option<&str>,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Worker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

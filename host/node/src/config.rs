@@ -7,8 +7,8 @@
 //! port = 8080
 //!
 //! [store]
-//! data_dir = ".obelysk"     # SQLite database and, later, proofs
-//! url = ""                  # empty: sqlite://<data_dir>/obelysk.db
+//! data_dir = ".obelysk"     # SQLite database and proof files
+//! url = ""                  # empty: sqlite://<data_dir>/obelysk.db; postgres://… is shared
 //!
 //! [gpu]
 //! enabled = false
@@ -34,7 +34,8 @@
 //! memory_mb = 0             # memory for proofs in flight; 0: 3/4 of what is available
 //! security_bits = 96        # 96 or 98 (presets by their worst-case level)
 //! local = true              # false: a pure coordinator, only remote workers prove
-//! lease_ms = 30000          # a remote worker's lease on a job, renewed by heartbeats
+//! lease_ms = 30000          # a remote worker's lease on a job, renewed by heartbeats (on
+//!                           # PostgreSQL also a node's hold on the jobs it runs or proves)
 //! heartbeat_ms = 5000       # how often remote workers send one
 //!
 //! [starknet]                # attest completed proven jobs; off while rpc_url is empty
@@ -401,6 +402,9 @@ mod tests {
         let config = Config::load(None, env(&[("OBELYSK_STORE_DATA_DIR", "/tmp/x y")])).unwrap();
         assert_eq!(config.store.data_dir, PathBuf::from("/tmp/x y"));
         assert_eq!(config.store.database_url(), "sqlite:///tmp/x y/obelysk.db");
+        let url = "postgres://obelysk@db:5432/jobs";
+        let config = Config::load(None, env(&[("OBELYSK_STORE_URL", url)])).unwrap();
+        assert_eq!(config.store.database_url(), url);
         assert_eq!(config.server, ServerConfig::default());
     }
 

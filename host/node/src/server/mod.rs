@@ -390,7 +390,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends the jobs of remote workers whose leases expired back to the queue, every second.
+/// Sends the jobs of remote workers (and, with a shared store, of nodes) whose leases expired
+/// back to the queue, every second.
 async fn expire_leases(
     store: Arc<dyn Store>,
     queue: Arc<JobQueue>,
@@ -400,7 +401,7 @@ async fn expire_leases(
         match store.expire_leases(crate::store::now_ms()).await {
             Ok(expired) => {
                 for job in &expired {
-                    tracing::warn!(%job, "a worker's lease expired; the job waits for a prover again");
+                    tracing::warn!(%job, "a lease expired (its worker or node stopped); the job goes back to the queue");
                     queue.changed(*job);
                 }
                 if !expired.is_empty() {

@@ -16,8 +16,8 @@ mod tests;
 
 pub use pg::PgStore;
 pub use proof_files::ProofFiles;
-pub use sqlite::SqliteStore;
 pub(crate) use rows::now_ms;
+pub use sqlite::SqliteStore;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -502,10 +502,12 @@ impl Store for PgStore {
     }
 
     async fn plugin_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT bytes FROM plugins WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT bytes FROM plugins WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {

@@ -68,7 +68,10 @@ pub(super) fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
 }
 
-pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+pub(super) fn json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
@@ -110,19 +113,11 @@ pub(super) fn job_from_row(row: &impl Columns) -> Result<JobRecord, StoreError> 
             .transpose()?,
         progress: progress.clamp(0, 100) as u8,
         output: output.map(|o| json(&o, "job output")).transpose()?,
-        fuel_used: row
-            .value::<Option<i64>>("fuel_used")?
-            .map(|f| f as u64),
+        fuel_used: row.value::<Option<i64>>("fuel_used")?.map(|f| f as u64),
         vm_steps: row.value::<Option<i64>>("vm_steps")?.map(|s| s as u64),
-        fuel_limit: row
-            .value::<Option<i64>>("fuel_limit")?
-            .map(|f| f as u64),
-        timeout_ms: row
-            .value::<Option<i64>>("timeout_ms")?
-            .map(|t| t as u64),
-        max_steps: row
-            .value::<Option<i64>>("max_steps")?
-            .map(|s| s as u64),
+        fuel_limit: row.value::<Option<i64>>("fuel_limit")?.map(|f| f as u64),
+        timeout_ms: row.value::<Option<i64>>("timeout_ms")?.map(|t| t as u64),
+        max_steps: row.value::<Option<i64>>("max_steps")?.map(|s| s as u64),
         key: row.value("key_id")?,
         worker: row.value("lease_owner")?,
         error: match error_code {
@@ -182,7 +177,10 @@ pub(super) fn proof_from_row(row: &impl Columns) -> Result<ProofRecord, StoreErr
 pub(super) const WORKER_SELECT: &str =
     "SELECT w.*, (SELECT COUNT(*) FROM jobs j WHERE j.lease_owner = w.id) AS leases FROM workers w";
 
-pub(super) fn worker_from_row(row: &impl Columns, stale_before_ms: i64) -> Result<WorkerRecord, StoreError> {
+pub(super) fn worker_from_row(
+    row: &impl Columns,
+    stale_before_ms: i64,
+) -> Result<WorkerRecord, StoreError> {
     let last: i64 = row.value("last_heartbeat")?;
     Ok(WorkerRecord {
         id: row.value("id")?,
@@ -234,4 +232,3 @@ pub(super) fn key_from_row(row: &impl Columns) -> Result<KeyRecord, StoreError> 
             .transpose()?,
     })
 }
-

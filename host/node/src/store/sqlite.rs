@@ -21,9 +21,8 @@ use super::rows::{
     key_from_row, now_ms, plugin_from_row, proof_from_row, worker_from_row,
 };
 use super::{
-    ChainState, Idempotency, Inserted, JobPage, JobPhase, JobRecord,
-    JobStatus, NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store,
-    StoreError, VmSupport,
+    ChainState, Idempotency, Inserted, JobPage, JobPhase, JobRecord, JobStatus, NewJob,
+    OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError, VmSupport,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.

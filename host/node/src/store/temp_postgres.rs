@@ -104,7 +104,9 @@ impl TempPostgres {
                 .arg(dir.path())
                 .status();
             if !owned.is_ok_and(|s| s.success()) {
-                return Err(fail("cannot give the data directory to the `postgres` user"));
+                return Err(fail(
+                    "cannot give the data directory to the `postgres` user",
+                ));
             }
         }
         let data = dir.path().join("data");

@@ -5,9 +5,9 @@ use std::sync::{Arc, OnceLock};
 
 use time::OffsetDateTime;
 
+use super::rows::from_ms;
 use super::temp_postgres::TempPostgres;
 use super::*;
-use super::rows::from_ms;
 use crate::failures::FailureCode;
 use crate::keys::{KeyGrant, KeyLimits, Role};
 use crate::workers::{WorkerRecord, WorkerState};
@@ -91,7 +91,6 @@ suite!(
     unknown_plugin_is_rejected_by_the_schema,
 );
 
-
 fn job(plugin: &str, input: &[u32]) -> NewJob {
     NewJob {
         plugin: plugin.into(),
@@ -133,8 +132,7 @@ async fn plugins_are_content_addressed(db: Db) {
 async fn stale_vm_support_is_recomputed(db: Db) {
     let store = db.open().await;
     let stage1 =
-        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#)
-            .unwrap();
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#).unwrap();
     let needs_floats = wat::parse_str(
         r#"(module (memory (export "memory") 1) (func (export "main") (drop (f32.add (f32.const 2) (f32.const 3)))))"#,
     )
