@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Job submissions per second against a running node on loopback, with wrk (Debian package).
-#   benches/load/run.sh [SECONDS] [CONNECTIONS]
+#   [STORE=postgres] benches/load/run.sh [SECONDS] [CONNECTIONS]
 # Starts a node with a throwaway data dir (release build), uploads fibonacci, runs wrk against
 # POST /jobs for SECONDS (default 10) and prints wrk's report plus how many jobs completed.
+# STORE=postgres: the node's store is a throwaway PostgreSQL server (Debian's package, durable
+# commits as in production) instead of SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
@@ -14,7 +16,21 @@ obelysk=$target/release/obelysk
 $obelysk build plugins/fibonacci -o "$target/plugins/fibonacci.wasm" 2>/dev/null >/dev/null
 
 data=$(mktemp -d -t obelysk-load-XXXXXX)
-trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; rm -rf "$data"' EXIT
+node=
+pg_stop=true
+trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; $pg_stop; rm -rf "$data"' EXIT
+if [ "${STORE:-sqlite}" = postgres ]; then
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    as_pg=()
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$data"; as_pg=(runuser -u postgres --); fi
+    "${as_pg[@]}" "$bin/initdb" -D "$data/pg" -U obelysk --auth=trust -E UTF8 >/dev/null
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${as_pg[@]}" "$bin/pg_ctl" -D "$data/pg" -l "$data/pg.log" -w \
+        -o "-p $port -h 127.0.0.1 -k $data -c max_connections=200" start >/dev/null
+    pg_stop="${as_pg[*]} $bin/pg_ctl -D $data/pg -m fast stop"
+    export OBELYSK_STORE_URL="postgres://obelysk@127.0.0.1:$port/postgres"
+    echo "store: PostgreSQL on port $port"
+fi
 OBELYSK_LIMITS_QUEUE_CAPACITY=10000000 OBELYSK_LOG=warn \
     "$obelysk" serve --port 0 --data-dir "$data" > "$data/stdout" 2> "$data/node.log" &
 node=$!

@@ -357,9 +357,9 @@ impl ProverPool {
         let steps = job.vm_steps.unwrap_or(0);
         let (estimate, fits) = self.settings.check(steps);
         fits?;
-        let program = self
+        let lowered = self
             .programs
-            .get(self.store.as_ref(), &job.plugin)
+            .lowered(self.store.as_ref(), &job.plugin)
             .await
             .map_err(|e| internal("store", &e))?
             .ok_or_else(|| {
@@ -368,12 +368,7 @@ impl ProverPool {
                     "the module does not lower to the Obelysk VM",
                 )
             })?;
-        let module = self
-            .store
-            .plugin_bytes(&job.plugin)
-            .await
-            .map_err(|e| internal("store", &e))?
-            .ok_or_else(|| internal("store", &"the plugin is missing"))?;
+        let (module, program) = (lowered.module, lowered.program);
         let mib = estimate.peak_bytes.div_ceil(MIB).max(1) as u32;
         let _memory = self
             .memory
@@ -444,7 +439,7 @@ impl ProverPool {
     pub async fn verify_and_store(
         &self,
         job: &JobRecord,
-        module: Vec<u8>,
+        module: Arc<[u8]>,
         bytes: Vec<u8>,
         prove_ms: u64,
     ) -> Result<ProofRecord, JobError> {

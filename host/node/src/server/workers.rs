@@ -183,16 +183,16 @@ pub async fn upload_proof(
         store.release_lease(job_id, &id, None).await?;
         return Err(lease_lost(&id, job_id));
     }
-    let Some(module) = store.plugin_bytes(&job.plugin).await? else {
+    let Some(lowered) = state.programs.lowered(store.as_ref(), &job.plugin).await? else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "the job's plugin is missing",
+            "the job's plugin is missing or does not lower",
         ));
     };
     let record = match state
         .provers
-        .verify_and_store(&job, module, bytes.to_vec(), 0)
+        .verify_and_store(&job, lowered.module, bytes.to_vec(), 0)
         .await
     {
         Ok(record) => record,
