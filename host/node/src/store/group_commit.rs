@@ -2,9 +2,9 @@
 //!
 //! With `synchronous=FULL` every commit waits for the disk, so one transaction per write caps
 //! a node at a few thousand writes per second however many clients wait. Here the writes that
-//! arrive while a commit is in flight queue up, and the next transaction runs all of them, each
-//! inside its own savepoint (a failing write is rolled back alone and answered with its error),
-//! then commits once. Each caller hears back only after that commit: a write is durable when
+//! arrive while a commit is in flight queue up, and the next transaction runs all of them and
+//! commits once. A failing write is rolled back alone and answered with its error: the group
+//! then runs again with each write in its own savepoint. Each caller hears back only after that commit: a write is durable when
 //! its future resolves, exactly as before. A lone write still goes out at once.
 
 use sqlx::SqlitePool;
@@ -71,29 +71,46 @@ async fn commit_loop(writer: SqlitePool, mut writes: mpsc::UnboundedReceiver<Wri
     }
 }
 
-/// An answer held until the transaction commits.
-enum Answer {
-    Insert(
-        oneshot::Sender<Result<Inserted, StoreError>>,
-        Box<Result<Inserted, StoreError>>,
-    ),
-    Claim(
-        oneshot::Sender<Result<Vec<JobRecord>, StoreError>>,
-        Result<Vec<JobRecord>, StoreError>,
-    ),
-    Finish(
-        oneshot::Sender<Result<(), StoreError>>,
-        Result<(), StoreError>,
-    ),
+/// What a write did, held until the transaction commits.
+enum Done {
+    Insert(Box<Result<Inserted, StoreError>>),
+    Claim(Result<Vec<JobRecord>, StoreError>),
+    Finish(Result<(), StoreError>),
 }
 
-impl Answer {
-    /// Sends the answer; a success becomes an error when the commit failed (`failure`).
-    fn send(self, failure: Option<&str>) {
+impl Done {
+    fn failed(&self) -> Option<&StoreError> {
         match self {
-            Answer::Insert(reply, result) => deliver(reply, *result, failure),
-            Answer::Claim(reply, result) => deliver(reply, result, failure),
-            Answer::Finish(reply, result) => deliver(reply, result, failure),
+            Done::Insert(result) => result.as_ref().as_ref().err(),
+            Done::Claim(result) => result.as_ref().err(),
+            Done::Finish(result) => result.as_ref().err(),
+        }
+    }
+}
+
+impl Write {
+    /// Sends `done` to the caller; a success becomes an error when the commit failed
+    /// (`failure`). Without `done` (the group failed before this write), the failure.
+    fn answer(self, done: Option<Done>, failure: Option<&str>) {
+        match (self, done) {
+            (Write::Insert { reply, .. }, Some(Done::Insert(result))) => {
+                deliver(reply, *result, failure)
+            }
+            (Write::Claim { reply, .. }, Some(Done::Claim(result))) => {
+                deliver(reply, result, failure)
+            }
+            (Write::Finish { reply, .. }, Some(Done::Finish(result))) => {
+                deliver(reply, result, failure)
+            }
+            (write, _) => write.abandon(failure.unwrap_or("the group was abandoned")),
+        }
+    }
+
+    fn abandon(self, why: &str) {
+        match self {
+            Write::Insert { reply, .. } => deliver(reply, Err(not_committed(why)), None),
+            Write::Claim { reply, .. } => deliver(reply, Err(not_committed(why)), None),
+            Write::Finish { reply, .. } => deliver(reply, Err(not_committed(why)), None),
         }
     }
 }
@@ -115,12 +132,11 @@ fn not_committed(why: &str) -> StoreError {
     StoreError::Corrupt(format!("the write was not committed: {why}"))
 }
 
-/// Runs `batch` in one transaction, one savepoint per write, and answers every write.
+/// Runs `batch` in one transaction and answers every write.
 async fn commit(writer: &SqlitePool, batch: Vec<Write>) {
-    let mut answers = Vec::with_capacity(batch.len());
     let result = match writer.acquire().await {
         Ok(mut conn) => {
-            let result = run(&mut conn, batch, &mut answers).await;
+            let result = run(&mut conn, &batch).await;
             if result.is_err() {
                 // Leave the connection usable for the next group.
                 let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
@@ -129,51 +145,66 @@ async fn commit(writer: &SqlitePool, batch: Vec<Write>) {
         }
         Err(e) => Err(e),
     };
-    let failure = result.err().map(|e| {
-        tracing::error!(error = %e, writes = answers.len(), "group commit failed");
-        e.to_string()
-    });
-    // Writes the failure stopped before are dropped: their callers hear `not committed`.
-    for answer in answers {
-        answer.send(failure.as_deref());
+    let (done, failure) = match result {
+        Ok(done) => (done, None),
+        Err(e) => {
+            tracing::error!(error = %e, writes = batch.len(), "group commit failed");
+            (Vec::new(), Some(e.to_string()))
+        }
+    };
+    let mut done = done.into_iter();
+    for write in batch {
+        write.answer(done.next(), failure.as_deref());
     }
 }
 
+/// Does one write on `conn`.
+async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Done {
+    match write {
+        Write::Insert {
+            job, idempotency, ..
+        } => Done::Insert(Box::new(insert_on(conn, job, idempotency.as_ref()).await)),
+        Write::Claim { limit, .. } => Done::Claim(claim_queued_on(conn, *limit).await),
+        Write::Finish { id, outcome, .. } => Done::Finish(finish_on(conn, *id, outcome).await),
+    }
+}
+
+/// Runs every write of `batch` in one transaction. First all in a row: almost every write
+/// succeeds, and one refused by its key's quota has written nothing. Should any other write
+/// fail, that transaction is rolled back and the batch runs again with each write in its own
+/// savepoint, so that the failing one is undone alone.
 async fn run(
     conn: &mut sqlx::SqliteConnection,
-    batch: Vec<Write>,
-    answers: &mut Vec<Answer>,
-) -> Result<(), sqlx::Error> {
+    batch: &[Write],
+) -> Result<Vec<Done>, sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let mut done = Vec::with_capacity(batch.len());
+    for write in batch {
+        let result = apply(conn, write).await;
+        if result
+            .failed()
+            .is_some_and(|e| !matches!(e, StoreError::Quota(_)))
+        {
+            break;
+        }
+        done.push(result);
+    }
+    if done.len() == batch.len() {
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        return Ok(done);
+    }
+    sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+    done.clear();
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     for write in batch {
         sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;
-        let answer = match write {
-            Write::Insert {
-                job,
-                idempotency,
-                reply,
-            } => Answer::Insert(
-                reply,
-                Box::new(insert_on(conn, &job, idempotency.as_ref()).await),
-            ),
-            Write::Claim { limit, reply } => {
-                Answer::Claim(reply, claim_queued_on(conn, limit).await)
-            }
-            Write::Finish { id, outcome, reply } => {
-                Answer::Finish(reply, finish_on(conn, id, &outcome).await)
-            }
-        };
-        let failed = match &answer {
-            Answer::Insert(_, r) => r.is_err(),
-            Answer::Claim(_, r) => r.is_err(),
-            Answer::Finish(_, r) => r.is_err(),
-        };
-        answers.push(answer);
-        if failed {
+        let result = apply(conn, write).await;
+        if result.failed().is_some() {
             sqlx::query("ROLLBACK TO write").execute(&mut *conn).await?;
         }
         sqlx::query("RELEASE write").execute(&mut *conn).await?;
+        done.push(result);
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(())
+    Ok(done)
 }
