@@ -2,16 +2,17 @@
 //!
 //! With `synchronous=FULL` every commit waits for the disk, so one transaction per write caps
 //! a node at a few thousand writes per second however many clients wait. Here the writes that
-//! arrive while a commit is in flight queue up, and the next transaction runs all of them and
-//! commits once. A failing write is rolled back alone and answered with its error: the group
-//! then runs again with each write in its own savepoint. Each caller hears back only after that commit: a write is durable when
+//! arrive while a commit is in flight queue up, and the next transaction runs all of them (the
+//! finishes as one statement, the plain inserts as another) and commits once. A failing write
+//! is rolled back alone and answered with its error: the group then runs again with each write
+//! in its own savepoint. Each caller hears back only after that commit: a write is durable when
 //! its future resolves, exactly as before. A lone write still goes out at once.
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::sqlite::{claim_queued_on, finish_on, insert_on};
+use super::sqlite::{claim_queued_on, finish_all_on, insert_on, insert_rows_on};
 use super::{Idempotency, Inserted, JobRecord, NewJob, Outcome, StoreError};
 
 /// The most writes one transaction takes.
@@ -165,36 +166,86 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Done {
             job, idempotency, ..
         } => Done::Insert(Box::new(insert_on(conn, job, idempotency.as_ref()).await)),
         Write::Claim { limit, .. } => Done::Claim(claim_queued_on(conn, *limit).await),
-        Write::Finish { id, outcome, .. } => Done::Finish(finish_on(conn, *id, outcome).await),
+        Write::Finish { id, outcome, .. } => {
+            Done::Finish(finish_all_on(conn, &[(*id, outcome)]).await)
+        }
     }
 }
 
-/// Runs every write of `batch` in one transaction. First all in a row: almost every write
-/// succeeds, and one refused by its key's quota has written nothing. Should any other write
-/// fail, that transaction is rolled back and the batch runs again with each write in its own
-/// savepoint, so that the failing one is undone alone.
+/// A job insert with nothing to check first (no idempotency key, no limits on its key).
+fn plain_insert(write: &Write) -> Option<&NewJob> {
+    match write {
+        Write::Insert {
+            job,
+            idempotency: None,
+            ..
+        } if job.key.as_ref().is_none_or(|key| {
+            key.limits.max_in_flight.is_none() && key.limits.jobs_per_minute.is_none()
+        }) =>
+        {
+            Some(job)
+        }
+        _ => None,
+    }
+}
+
+/// The fast pass: every finish in one statement (their jobs were claimed in earlier groups),
+/// every plain insert in another, then the other writes in the order they came. `None` when
+/// a write failed (other than a refused quota, which writes nothing).
+async fn run_together(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &[Write],
+) -> Result<Option<Vec<Done>>, sqlx::Error> {
+    let finishes: Vec<(Uuid, &Outcome)> = batch
+        .iter()
+        .filter_map(|write| match write {
+            Write::Finish { id, outcome, .. } => Some((*id, outcome)),
+            _ => None,
+        })
+        .collect();
+    if finish_all_on(conn, &finishes).await.is_err() {
+        return Ok(None);
+    }
+    let plain: Vec<&NewJob> = batch.iter().filter_map(plain_insert).collect();
+    let Ok(records) = insert_rows_on(conn, &plain).await else {
+        return Ok(None);
+    };
+    let mut records = records.into_iter();
+    let mut done = Vec::with_capacity(batch.len());
+    for write in batch {
+        let result = match (write, plain_insert(write)) {
+            (Write::Finish { .. }, _) => Done::Finish(Ok(())),
+            (_, Some(_)) => match records.next() {
+                Some(record) => Done::Insert(Box::new(Ok(Inserted::New(record)))),
+                None => return Ok(None),
+            },
+            (write, None) => apply(conn, write).await,
+        };
+        if result
+            .failed()
+            .is_some_and(|e| !matches!(e, StoreError::Quota(_)))
+        {
+            return Ok(None);
+        }
+        done.push(result);
+    }
+    Ok(Some(done))
+}
+
+/// Runs every write of `batch` in one transaction: first together ([`run_together`]). Should
+/// a write fail, that transaction is rolled back and the batch runs again with each write in
+/// its own savepoint, so that the failing one is undone alone.
 async fn run(
     conn: &mut sqlx::SqliteConnection,
     batch: &[Write],
 ) -> Result<Vec<Done>, sqlx::Error> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let mut done = Vec::with_capacity(batch.len());
-    for write in batch {
-        let result = apply(conn, write).await;
-        if result
-            .failed()
-            .is_some_and(|e| !matches!(e, StoreError::Quota(_)))
-        {
-            break;
-        }
-        done.push(result);
-    }
-    if done.len() == batch.len() {
+    if let Some(done) = run_together(conn, batch).await? {
         sqlx::query("COMMIT").execute(&mut *conn).await?;
         return Ok(done);
     }
     sqlx::query("ROLLBACK").execute(&mut *conn).await?;
-    done.clear();
+    let mut done = Vec::with_capacity(batch.len());
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     for write in batch {
         sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;

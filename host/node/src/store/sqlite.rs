@@ -271,7 +271,6 @@ async fn migrate_on(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Inserts a queued job on `conn` (a pool connection or a transaction).
 /// Inserts a job, or with `idempotency` answers the job its key names (see
 /// [`Store::insert_job_idempotent`]), on `conn` inside the caller's transaction.
 pub(super) async fn insert_on(
@@ -332,77 +331,115 @@ pub(super) async fn claim_queued_on(
     Ok(jobs)
 }
 
-/// Records the end of a job's run (see [`Store::finish`]) on `conn`.
-pub(super) async fn finish_on(
+/// Records the ends of job runs (see [`Store::finish`]) on `conn`, all in one statement.
+pub(super) async fn finish_all_on(
     conn: &mut sqlx::SqliteConnection,
-    id: Uuid,
-    outcome: &Outcome,
+    finishes: &[(Uuid, &Outcome)],
 ) -> Result<(), StoreError> {
-    let (status, run, error) = match outcome {
-        Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
-        Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
-        Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
-    };
-    let (phase, progress, finished) = match status {
-        JobStatus::Proving => (
-            Some(JobPhase::Waiting.as_str()),
-            JobPhase::Waiting.progress(),
-            None,
-        ),
-        _ => (None, 100, Some(now_ms())),
-    };
+    if finishes.is_empty() {
+        return Ok(());
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; finishes.len()].join(", ");
     // A failure may end a job in any unfinished state; a run result only a running one.
-    let from = match outcome {
-        Outcome::Failed(_) => "('running', 'proving', 'verifying')",
-        _ => "('running')",
-    };
-    sqlx::query(&format!(
-        "UPDATE jobs SET status = ?, phase = ?, progress = ?, \
-         output = COALESCE(?, output), fuel_used = COALESCE(?, fuel_used), \
-         vm_steps = COALESCE(?, vm_steps), error_code = ?, error_message = ?, finished_at = ? \
-         WHERE id = ? AND status IN {from}"
-    ))
-    .bind(status.as_str())
-    .bind(phase)
-    .bind(i64::from(progress))
-    .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
-    .bind(run.map(|r| r.fuel_used as i64))
-    .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
-    .bind(error.map(|e| e.code.as_str()))
-    .bind(error.map(|e| e.message.as_str()))
-    .bind(finished)
-    .bind(id.to_string())
-    .execute(&mut *conn)
-    .await?;
+    let sql = format!(
+        "WITH f(id, status, phase, progress, output, fuel_used, vm_steps, error_code, \
+                error_message, finished_at, any_unfinished) AS (VALUES {rows}) \
+         UPDATE jobs SET status = f.status, phase = f.phase, progress = f.progress, \
+         output = COALESCE(f.output, jobs.output), fuel_used = COALESCE(f.fuel_used, jobs.fuel_used), \
+         vm_steps = COALESCE(f.vm_steps, jobs.vm_steps), error_code = f.error_code, \
+         error_message = f.error_message, finished_at = f.finished_at \
+         FROM f WHERE jobs.id = f.id AND (jobs.status = 'running' \
+         OR (f.any_unfinished AND jobs.status IN ('proving', 'verifying')))"
+    );
+    let mut query = sqlx::query(&sql);
+    let now = now_ms();
+    for (id, outcome) in finishes {
+        let (status, run, error) = match outcome {
+            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
+            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
+            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
+        };
+        let (phase, progress, finished) = match status {
+            JobStatus::Proving => (
+                Some(JobPhase::Waiting.as_str()),
+                JobPhase::Waiting.progress(),
+                None,
+            ),
+            _ => (None, 100, Some(now)),
+        };
+        query = query
+            .bind(id.to_string())
+            .bind(status.as_str())
+            .bind(phase)
+            .bind(i64::from(progress))
+            .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
+            .bind(run.map(|r| r.fuel_used as i64))
+            .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
+            .bind(error.map(|e| e.code.as_str()))
+            .bind(error.map(|e| e.message.as_str()))
+            .bind(finished)
+            .bind(error.is_some());
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Inserts a job row; run inside a transaction on the single writer, so its key's counts
-/// cannot change between the check and the insert.
+/// Inserts queued jobs in one statement, with no quota check; their records, in order.
+pub(super) async fn insert_rows_on(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[&NewJob],
+) -> Result<Vec<JobRecord>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = vec!["(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"; jobs.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO jobs (id, plugin, input, status, prove, fuel_limit, timeout_ms, max_steps, \
+         key_id, created_at) VALUES {rows} RETURNING {JOB_COLUMNS}"
+    );
+    let (mut query, now) = (sqlx::query(&sql), now_ms());
+    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
+    for (id, job) in ids.iter().zip(jobs) {
+        query = query
+            .bind(id.to_string())
+            .bind(&job.plugin)
+            .bind(serde_json::to_string(&job.input).expect("words serialize"))
+            .bind(job.prove)
+            .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
+            .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
+            .bind(job.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
+            .bind(job.key.as_ref().map(|k| k.id.clone()))
+            .bind(now);
+    }
+    // RETURNING gives no order: put the records in the order of the jobs.
+    let mut records: std::collections::HashMap<Uuid, JobRecord> = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| job_from_row(row).map(|job| (job.id, job)))
+        .collect::<Result<_, _>>()?;
+    ids.iter()
+        .map(|id| {
+            records
+                .remove(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("inserted job {id} not returned")))
+        })
+        .collect()
+}
+
+/// Inserts a job row after checking its key's limits; run inside a transaction on the single
+/// writer, so the key's counts cannot change between the check and the insert.
 async fn insert_job_row(
     conn: &mut sqlx::SqliteConnection,
     job: &NewJob,
 ) -> Result<JobRecord, StoreError> {
-    let now = now_ms();
     if let Some(key) = &job.key {
-        check_key_quota(conn, key, now).await?;
+        check_key_quota(conn, key, now_ms()).await?;
     }
-    let row = sqlx::query(&format!(
-        "INSERT INTO jobs (id, plugin, input, status, prove, fuel_limit, timeout_ms, max_steps, \
-         key_id, created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
-    ))
-    .bind(Uuid::now_v7().to_string())
-    .bind(&job.plugin)
-    .bind(serde_json::to_string(&job.input).expect("words serialize"))
-    .bind(job.prove)
-    .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
-    .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
-    .bind(job.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
-    .bind(job.key.as_ref().map(|k| &k.id))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    job_from_row(&row)
+    let mut records = insert_rows_on(conn, &[job]).await?;
+    records
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("the inserted job was not returned".into()))
 }
 
 /// Refuses a job that would take `key` past its in-flight or per-minute limit.
