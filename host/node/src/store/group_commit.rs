@@ -235,10 +235,7 @@ async fn run_together(
 /// Runs every write of `batch` in one transaction: first together ([`run_together`]). Should
 /// a write fail, that transaction is rolled back and the batch runs again with each write in
 /// its own savepoint, so that the failing one is undone alone.
-async fn run(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &[Write],
-) -> Result<Vec<Done>, sqlx::Error> {
+async fn run(conn: &mut sqlx::SqliteConnection, batch: &[Write]) -> Result<Vec<Done>, sqlx::Error> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     if let Some(done) = run_together(conn, batch).await? {
         sqlx::query("COMMIT").execute(&mut *conn).await?;

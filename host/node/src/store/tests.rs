@@ -86,6 +86,7 @@ suite!(
     reopening_keeps_everything,
     leases_expire_renew_and_bind_completion_to_their_holder,
     a_group_commit_refuses_a_bad_write_alone,
+    concurrent_finishes_each_apply_their_own_outcome,
     keys_are_stored_hashed_found_listed_and_revoked,
     key_limits_hold_under_concurrent_submissions,
     unknown_plugin_is_rejected_by_the_schema,
@@ -691,6 +692,68 @@ async fn a_group_commit_refuses_a_bad_write_alone(db: Db) {
     let reopened = db.open().await;
     assert_eq!(reopened.count(JobStatus::Queued).await.unwrap(), 179);
     assert_eq!(reopened.count(JobStatus::Failed).await.unwrap(), 1);
+}
+
+/// Finishes that arrive together (on SQLite: one statement for the group) each apply their
+/// own outcome, and only from the states it may end.
+async fn concurrent_finishes_each_apply_their_own_outcome(db: Db) {
+    let store = db.open().await;
+    store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+    for i in 0..30u32 {
+        store.insert_job(&job("aa", &[i])).await.unwrap();
+    }
+    let jobs = store.claim_queued(30).await.unwrap();
+    assert_eq!(jobs.len(), 30);
+    let run = |i: u32| RunResult {
+        output: vec![i * 10],
+        fuel_used: u64::from(i),
+        vm_steps: Some(u64::from(i) + 1),
+    };
+    // The first ten wait for a prover.
+    for (i, job) in jobs.iter().take(10).enumerate() {
+        store
+            .finish(job.id, &Outcome::ToProve(run(i as u32)))
+            .await
+            .unwrap();
+    }
+    let outcome = |i: u32| match (i < 10, i % 2 == 0) {
+        // A proving job may fail, but a run result does not apply to it.
+        (true, true) => Outcome::Failed(JobError::new(FailureCode::Trap, format!("t{i}"))),
+        (true, false) => Outcome::Completed(run(99)),
+        (false, true) => Outcome::Completed(run(i)),
+        (false, false) => Outcome::ToProve(run(i)),
+    };
+    let finishing: Vec<_> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let (store, id, outcome) = (store.clone(), job.id, outcome(i as u32));
+            tokio::spawn(async move { store.finish(id, &outcome).await })
+        })
+        .collect();
+    for finish in finishing {
+        finish.await.unwrap().unwrap();
+    }
+    for (i, job) in jobs.iter().enumerate() {
+        let i = i as u32;
+        let job = store.job(job.id).await.unwrap().unwrap();
+        let expected = match (i < 10, i % 2 == 0) {
+            (true, true) => (JobStatus::Failed, Some(vec![i * 10]), Some(format!("t{i}"))),
+            (true, false) => (JobStatus::Proving, Some(vec![i * 10]), None),
+            (false, true) => (JobStatus::Completed, Some(vec![i * 10]), None),
+            (false, false) => (JobStatus::Proving, Some(vec![i * 10]), None),
+        };
+        let message = job.error.as_ref().map(|e| e.message.clone());
+        assert_eq!(
+            (job.status, job.output.clone(), message),
+            expected,
+            "job {i}"
+        );
+        assert_eq!(job.vm_steps, Some(u64::from(i) + 1), "job {i}");
+        let finished = job.status.is_final();
+        assert_eq!(job.finished_at.is_some(), finished, "job {i}");
+        assert_eq!(job.progress == 100, finished, "job {i}");
+    }
 }
 
 fn key(id: &str, limits: KeyLimits) -> KeyRecord {
