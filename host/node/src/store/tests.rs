@@ -716,7 +716,7 @@ async fn concurrent_finishes_each_apply_their_own_outcome(db: Db) {
             .await
             .unwrap();
     }
-    let outcome = |i: u32| match (i < 10, i % 2 == 0) {
+    let outcome = |i: u32| match (i < 10, i.is_multiple_of(2)) {
         // A proving job may fail, but a run result does not apply to it.
         (true, true) => Outcome::Failed(JobError::new(FailureCode::Trap, format!("t{i}"))),
         (true, false) => Outcome::Completed(run(99)),
@@ -737,7 +737,7 @@ async fn concurrent_finishes_each_apply_their_own_outcome(db: Db) {
     for (i, job) in jobs.iter().enumerate() {
         let i = i as u32;
         let job = store.job(job.id).await.unwrap().unwrap();
-        let expected = match (i < 10, i % 2 == 0) {
+        let expected = match (i < 10, i.is_multiple_of(2)) {
             (true, true) => (JobStatus::Failed, Some(vec![i * 10]), Some(format!("t{i}"))),
             (true, false) => (JobStatus::Proving, Some(vec![i * 10]), None),
             (false, true) => (JobStatus::Completed, Some(vec![i * 10]), None),
