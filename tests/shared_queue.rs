@@ -78,6 +78,10 @@ async fn two_coordinators_and_three_workers_complete_every_job_once() {
         let node = if n % 2 == 0 { &a } else { &b };
         jobs.push((node.submit_proven(&fib, &[n]).await, n));
     }
+    // Changes made anywhere reach every node: `b` streams the events of the last job `a`
+    // accepted (it still waits behind the others) as other nodes and workers move it.
+    let (last_on_a, _) = &jobs[58];
+    let events = tokio::spawn(read_events(b.url(&format!("/jobs/{last_on_a}/events"))));
     for (id, n) in &jobs {
         // Each node answers for every job, wherever it was submitted.
         let node = if n % 3 == 0 { &a } else { &b };
@@ -89,6 +93,16 @@ async fn two_coordinators_and_three_workers_complete_every_job_once() {
             "{job}"
         );
     }
+    let events = events.await.unwrap();
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"completed"), "{statuses:?}");
+    assert!(
+        statuses.len() >= 2,
+        "b followed the job's changes: {statuses:?}"
+    );
     // Each completed once: the workers' completions and the nodes' counts add up to 60.
     let (_, listed) = b.get("/workers").await;
     let listed = listed.as_array().unwrap();

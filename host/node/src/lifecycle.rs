@@ -199,3 +199,47 @@ where
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound on waiting jobs: refused when full, recounted from the store (which other
+    /// nodes share), and never below zero when this node claims jobs others submitted.
+    #[tokio::test]
+    async fn the_queue_bound_follows_the_recount() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("q.db").display());
+        let store = crate::store::open_store(&url, 1000).await.unwrap();
+        let record = crate::store::PluginRecord {
+            id: "aa".into(),
+            size: 1,
+            exports: vec![],
+            imports: vec![],
+            memory_pages: 0,
+            vm: Default::default(),
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+        store.put_plugin(&record, b"a").await.unwrap();
+        let queue = JobQueue::new(store, Arc::new(Metrics::default()), 2, 0);
+        let job = NewJob {
+            plugin: "aa".into(),
+            ..NewJob::default()
+        };
+        queue.submit(&job, None).await.unwrap();
+        queue.submit(&job, None).await.unwrap();
+        assert!(matches!(
+            queue.submit(&job, None).await,
+            Err(SubmitError::QueueFull { capacity: 2 })
+        ));
+        // Another node ran them: the recount frees the slots.
+        queue.resync(0);
+        queue.submit(&job, None).await.unwrap();
+        for _ in 0..3 {
+            queue.claimed();
+        }
+        assert_eq!(queue.waiting(), 0);
+        queue.resync(2);
+        assert!(queue.submit(&job, None).await.is_err());
+    }
+}
