@@ -81,7 +81,8 @@ async fn two_coordinators_and_three_workers_complete_every_job_once() {
     // Changes made anywhere reach every node: `b` streams the events of the last job `a`
     // accepted (it still waits behind the others) as other nodes and workers move it.
     let (last_on_a, _) = &jobs[58];
-    let events = tokio::spawn(read_events(b.url(&format!("/jobs/{last_on_a}/events"))));
+    let stream = b.url(&format!("/jobs/{last_on_a}/events"));
+    let events = tokio::spawn(read_events_within(stream, 300));
     for (id, n) in &jobs {
         // Each node answers for every job, wherever it was submitted.
         let node = if n % 3 == 0 { &a } else { &b };

@@ -193,8 +193,13 @@ pub fn line_after(child: &mut Child, prefix: &'static str) -> Option<String> {
     rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
-/// Every `data:` payload of an event stream, read until the server ends it.
+/// Every `data:` payload of an event stream, read until the server ends it (60 s at most).
 pub async fn read_events(url: String) -> Vec<serde_json::Value> {
+    read_events_within(url, 60).await
+}
+
+/// [`read_events`], waiting `secs` at most.
+pub async fn read_events_within(url: String, secs: u64) -> Vec<serde_json::Value> {
     use futures_util::StreamExt;
     let response = client().get(url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
@@ -211,7 +216,7 @@ pub async fn read_events(url: String) -> Vec<serde_json::Value> {
             body.extend_from_slice(&chunk.unwrap());
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(60), read)
+    tokio::time::timeout(std::time::Duration::from_secs(secs), read)
         .await
         .expect("the stream ends");
     String::from_utf8(body)

@@ -229,18 +229,27 @@ impl Worker {
                     info!(%job, bytes = proof.len(), "proof accepted");
                     return;
                 }
+                Ok(response) if response.status().is_server_error() => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    warn!(%job, %status, %body, "the coordinator could not take the proof; retrying");
+                }
                 Ok(response) => {
                     let status = response.status();
                     let body = response.text().await.unwrap_or_default();
                     warn!(%job, %status, %body, "the coordinator refused the proof");
                     return;
                 }
-                Err(e) => {
-                    warn!(%job, error = %e, "cannot upload the proof; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                Err(e) => warn!(%job, error = %e, "cannot upload the proof; retrying"),
             }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        // Still holding the lease (renewed by the heartbeats): give the job back.
+        warn!(%job, "giving the job back after five failed uploads");
+        let url = format!("{}/workers/{id}/jobs/{job}/release", self.base);
+        if let Err(e) = self.client.post(url).send().await {
+            warn!(%job, error = %e, "cannot give the job back; its lease will expire");
         }
     }
 

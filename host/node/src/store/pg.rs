@@ -966,6 +966,12 @@ impl Store for PgStore {
 
     async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Jobs before workers, as every transaction that writes both: no deadlock.
+        sqlx::query("UPDATE jobs SET lease_expires = $1 WHERE lease_owner = $2")
+            .bind(lease_until_ms)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
         let known = sqlx::query("UPDATE workers SET last_heartbeat = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(worker)
@@ -973,11 +979,6 @@ impl Store for PgStore {
             .await?
             .rows_affected()
             == 1;
-        sqlx::query("UPDATE jobs SET lease_expires = $1 WHERE lease_owner = $2")
-            .bind(lease_until_ms)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(known)
     }

@@ -914,6 +914,12 @@ impl Store for SqliteStore {
 
     async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
+        // Jobs before workers, as every transaction that writes both: no deadlock.
+        sqlx::query("UPDATE jobs SET lease_expires = ? WHERE lease_owner = ?")
+            .bind(lease_until_ms)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
         let known = sqlx::query("UPDATE workers SET last_heartbeat = ? WHERE id = ?")
             .bind(now_ms())
             .bind(worker)
@@ -921,11 +927,6 @@ impl Store for SqliteStore {
             .await?
             .rows_affected()
             == 1;
-        sqlx::query("UPDATE jobs SET lease_expires = ? WHERE lease_owner = ?")
-            .bind(lease_until_ms)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(known)
     }

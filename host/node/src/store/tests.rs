@@ -85,6 +85,7 @@ suite!(
     pages_walk_newest_first,
     reopening_keeps_everything,
     leases_expire_renew_and_bind_completion_to_their_holder,
+    heartbeats_and_completions_do_not_deadlock,
     a_group_commit_refuses_a_bad_write_alone,
     concurrent_finishes_each_apply_their_own_outcome,
     keys_are_stored_hashed_found_listed_and_revoked,
@@ -655,6 +656,61 @@ async fn leases_expire_renew_and_bind_completion_to_their_holder(db: Db) {
         Some(&workers[1])
     );
     assert_eq!(store.worker("nobody", i64::MIN).await.unwrap(), None);
+}
+
+/// A worker's heartbeats race its completions (both write its job rows and its worker row):
+/// every one succeeds.
+async fn heartbeats_and_completions_do_not_deadlock(db: Db) {
+    let store = db.open().await;
+    store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+    store.register_worker(&worker_record("w")).await.unwrap();
+    let mut leased = Vec::new();
+    for i in 0..40u32 {
+        let job = store
+            .insert_job(&NewJob {
+                prove: true,
+                ..job("aa", &[i])
+            })
+            .await
+            .unwrap();
+        store.claim_next().await.unwrap().unwrap();
+        let run = RunResult {
+            output: vec![i],
+            fuel_used: 1,
+            vm_steps: Some(8),
+        };
+        store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+        store
+            .lease_proving("w", now_ms() + 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        leased.push(job.id);
+    }
+    let beats = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                store.heartbeat("w", now_ms() + 60_000).await.unwrap();
+            }
+        })
+    };
+    let completions: Vec<_> = leased
+        .iter()
+        .map(|&id| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let record = proof_record(&format!("{id}.proof"));
+                store.complete_proven(id, &record, false, Some("w")).await
+            })
+        })
+        .collect();
+    for completion in completions {
+        assert!(completion.await.unwrap().unwrap());
+    }
+    beats.await.unwrap();
+    let worker = store.worker("w", i64::MIN).await.unwrap().unwrap();
+    assert_eq!((worker.jobs_done, worker.leases), (40, 0));
 }
 
 /// Writes queued together commit together, each in its own savepoint: a failing write
