@@ -2,7 +2,6 @@
 //! with remote workers: every job completes exactly once with a verified proof, and a
 //! coordinator killed with jobs in hand loses none of them.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use obelysk_node::store::temp_postgres::TempPostgres;
@@ -34,27 +33,6 @@ async fn completed_total(nodes: &[&Node]) -> u64 {
             .map_or(0, |n| n.parse::<f64>().unwrap() as u64);
     }
     total
-}
-
-/// Downloads job `id`'s proof from `node` and checks it with `obelysk verify`.
-async fn verify_with_cli(node: &Node, id: &str, module: &std::path::Path, dir: &std::path::Path) {
-    let bytes = client()
-        .get(node.url(&format!("/jobs/{id}/proof.bin")))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let path = dir.join(format!("{id}.proof"));
-    std::fs::write(&path, &bytes).unwrap();
-    let verify = Command::new(OBELYSK)
-        .arg("verify")
-        .arg(module)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{verify:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,7 +105,7 @@ async fn two_coordinators_and_three_workers_complete_every_job_once() {
     std::fs::write(&module, fixture("fib")).unwrap();
     for (id, n) in jobs.iter().step_by(15) {
         let other = if n % 2 == 0 { &b } else { &a };
-        verify_with_cli(other, id, &module, tmp.path()).await;
+        other.verify_with_cli(id, &module, tmp.path()).await;
     }
     drop(workers);
 }

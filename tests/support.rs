@@ -150,6 +150,28 @@ impl Node {
         response.text().await.unwrap()
     }
 
+    /// Downloads job `id`'s proof into `dir` and checks it against `module` with
+    /// `obelysk verify`, which must accept it.
+    pub async fn verify_with_cli(&self, id: &str, module: &Path, dir: &Path) {
+        let bytes = client()
+            .get(self.url(&format!("/jobs/{id}/proof.bin")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let path = dir.join(format!("{id}.proof"));
+        std::fs::write(&path, &bytes).unwrap();
+        let verify = Command::new(OBELYSK)
+            .arg("verify")
+            .arg(module)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(verify.status.success(), "{verify:?}");
+    }
+
     /// Waits until job `id` is completed or failed and returns it.
     pub async fn wait(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);

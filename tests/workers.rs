@@ -205,22 +205,9 @@ async fn remote_workers_prove_and_a_tampering_or_dead_one_loses_its_jobs() {
     for (id, n) in jobs.iter().zip([30, 31]) {
         assert_eq!(node.output(id).await, [fibonacci(n)]);
     }
-    let bytes = client()
-        .get(node.url(&format!("/jobs/{}/proof.bin", jobs[0])))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(tmp.path().join("job.proof"), &bytes).unwrap();
-    std::fs::write(tmp.path().join("fib.wasm"), fixture("fib")).unwrap();
-    let verify = Command::new(OBELYSK)
-        .arg("verify")
-        .args([tmp.path().join("fib.wasm"), tmp.path().join("job.proof")])
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{verify:?}");
+    let module = tmp.path().join("fib.wasm");
+    std::fs::write(&module, fixture("fib")).unwrap();
+    node.verify_with_cli(&jobs[0], &module, tmp.path()).await;
     assert_eq!(worker(&node, &honest.id).await["jobs_done"], 2);
 
     // 3. Killed mid-proof: its lease expires, another worker completes the job.

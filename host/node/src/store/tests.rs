@@ -243,8 +243,8 @@ fn proof_record(file: &str) -> ProofRecord {
     }
 }
 
-/// A proven job, completed (with `attest`: into the outbox).
-async fn completed_proven(store: &dyn Store, input: u32, attest: bool) -> Uuid {
+/// A job to be proven, run (output: its input) and now waiting for a prover.
+async fn waiting_for_prover(store: &dyn Store, input: u32) -> Uuid {
     let job = store
         .insert_job(&NewJob {
             prove: true,
@@ -259,13 +259,19 @@ async fn completed_proven(store: &dyn Store, input: u32, attest: bool) -> Uuid {
         vm_steps: Some(8),
     };
     store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+    job.id
+}
+
+/// A proven job, completed (with `attest`: into the outbox).
+async fn completed_proven(store: &dyn Store, input: u32, attest: bool) -> Uuid {
+    let id = waiting_for_prover(store, input).await;
     store.claim_proving().await.unwrap().unwrap();
     let file = format!("{input}.proof");
     store
-        .complete_proven(job.id, &proof_record(&file), attest, None)
+        .complete_proven(id, &proof_record(&file), attest, None)
         .await
         .unwrap();
-    job.id
+    id
 }
 
 async fn the_outbox_leases_records_and_settles_attestations(db: Db) {
@@ -666,26 +672,13 @@ async fn heartbeats_and_completions_do_not_deadlock(db: Db) {
     store.register_worker(&worker_record("w")).await.unwrap();
     let mut leased = Vec::new();
     for i in 0..40u32 {
-        let job = store
-            .insert_job(&NewJob {
-                prove: true,
-                ..job("aa", &[i])
-            })
-            .await
-            .unwrap();
-        store.claim_next().await.unwrap().unwrap();
-        let run = RunResult {
-            output: vec![i],
-            fuel_used: 1,
-            vm_steps: Some(8),
-        };
-        store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
+        let id = waiting_for_prover(store.as_ref(), i).await;
         store
             .lease_proving("w", now_ms() + 60_000)
             .await
             .unwrap()
             .unwrap();
-        leased.push(job.id);
+        leased.push(id);
     }
     let beats = {
         let store = store.clone();
