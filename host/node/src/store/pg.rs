@@ -26,8 +26,9 @@ use crate::keys::{KeyGrant, KeyRecord, QuotaExceeded};
 use crate::workers::WorkerRecord;
 
 use super::rows::{
-    JOB_COLUMNS, KEY_COLUMNS, PROOF_COLUMNS, WORKER_SELECT, chain_from_row, job_from_row,
-    key_from_row, now_ms, plugin_from_row, proof_from_row, worker_from_row,
+    JOB_COLUMNS, KEY_COLUMNS, PROOF_COLUMNS, WORKER_SELECT, chain_from_row, clamp_i64,
+    job_from_row, key_from_row, now_ms, parse_job_id, plugin_from_row, prefixed, proof_from_row,
+    to_ms, worker_from_row,
 };
 use super::{
     ChainState, Idempotency, Inserted, JobChange, JobPage, JobPhase, JobRecord, JobStatus, NewJob,
@@ -250,12 +251,8 @@ impl PgStore {
             .await?,
         );
         tx.commit().await?;
-        ids.iter().map(|id| parse_id(id)).collect()
+        ids.iter().map(|id| parse_job_id(id)).collect()
     }
-}
-
-fn parse_id(id: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))
 }
 
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
@@ -353,19 +350,6 @@ fn parse_change(payload: &str) -> Option<JobChange> {
         Some(phase) => Some(JobPhase::parse(phase)?),
     };
     Some(JobChange { id, status, phase })
-}
-
-/// `SELECT {JOB_COLUMNS}` with each column prefixed by `table.`.
-fn prefixed(columns: &str, table: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{table}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn clamp_i64(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 /// Inserts a job row inside `tx`, after checking its key's limits under the key's lock.
@@ -482,7 +466,7 @@ impl Store for PgStore {
         .bind(clamp_i64(record.memory_pages))
         .bind(serde_json::to_string(&record.vm).expect("vm support serializes"))
         .bind(bytes)
-        .bind((record.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .bind(to_ms(record.created_at))
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -865,7 +849,7 @@ impl Store for PgStore {
             .map(|row| {
                 let id: String = row.try_get("job_id")?;
                 Ok(OutboxEntry {
-                    job_id: parse_id(&id)?,
+                    job_id: parse_job_id(&id)?,
                     status: chain_from_row(row)?.ok_or_else(|| {
                         StoreError::Corrupt(format!("outbox job {id} has no state"))
                     })?,
@@ -922,7 +906,6 @@ impl Store for PgStore {
     }
 
     async fn register_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError> {
-        let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
         sqlx::query(
             "INSERT INTO workers (id, name, key_id, backend, devices, memory_bytes, version, \
              registered_at, last_heartbeat) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -934,8 +917,8 @@ impl Store for PgStore {
         .bind(serde_json::to_string(&worker.devices).expect("devices serialize"))
         .bind(clamp_i64(worker.memory_bytes))
         .bind(&worker.version)
-        .bind(ms(worker.registered_at))
-        .bind(ms(worker.last_heartbeat))
+        .bind(to_ms(worker.registered_at))
+        .bind(to_ms(worker.last_heartbeat))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -1063,7 +1046,7 @@ impl Store for PgStore {
         tx.commit().await?;
         let mut jobs = expired
             .iter()
-            .map(|(job, _)| parse_id(job))
+            .map(|(job, _)| parse_job_id(job))
             .collect::<Result<Vec<_>, _>>()?;
         jobs.extend(self.requeue_expired_holders(now_ms).await?);
         Ok(jobs)
@@ -1081,7 +1064,7 @@ impl Store for PgStore {
         .bind(key.limits.max_in_flight.map(i64::from))
         .bind(key.limits.max_steps.map(clamp_i64))
         .bind(key.limits.jobs_per_minute.map(i64::from))
-        .bind((key.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .bind(to_ms(key.created_at))
         .execute(&self.pool)
         .await?;
         Ok(())

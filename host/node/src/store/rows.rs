@@ -60,7 +60,31 @@ pub(super) const PROOF_COLUMNS: &str = "file, attestation, program_id, input_has
                              security_bits, size, steps, prove_ms, verify_ms";
 
 pub(crate) fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    to_ms(OffsetDateTime::now_utc())
+}
+
+/// A time as stored: ms since the epoch.
+pub(super) fn to_ms(time: OffsetDateTime) -> i64 {
+    (time.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A count or size as stored (a 64-bit signed column).
+pub(super) fn clamp_i64(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
+/// A stored job id.
+pub(super) fn parse_job_id(id: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))
+}
+
+/// A list of columns with each prefixed by `table.`.
+pub(super) fn prefixed(columns: &str, table: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
@@ -98,7 +122,7 @@ pub(super) fn job_from_row(row: &impl Columns) -> Result<JobRecord, StoreError> 
     let error_code: Option<String> = row.value("error_code")?;
     let progress: i64 = row.value("progress")?;
     Ok(JobRecord {
-        id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))?,
+        id: parse_job_id(&id)?,
         plugin: row.value("plugin")?,
         input: json(&row.value::<String>("input")?, "job input")?,
         status: JobStatus::parse(&status)

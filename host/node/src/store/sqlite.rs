@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::keys::{KeyGrant, KeyRecord, QuotaExceeded};
@@ -17,8 +16,9 @@ use crate::workers::WorkerRecord;
 
 use super::group_commit::{GroupCommit, Write};
 use super::rows::{
-    JOB_COLUMNS, KEY_COLUMNS, PROOF_COLUMNS, WORKER_SELECT, chain_from_row, job_from_row,
-    key_from_row, now_ms, plugin_from_row, proof_from_row, worker_from_row,
+    JOB_COLUMNS, KEY_COLUMNS, PROOF_COLUMNS, WORKER_SELECT, chain_from_row, clamp_i64,
+    job_from_row, key_from_row, now_ms, parse_job_id, plugin_from_row, prefixed, proof_from_row,
+    to_ms, worker_from_row,
 };
 use super::{
     ChainState, Idempotency, Inserted, JobPage, JobPhase, JobRecord, JobStatus, NewJob,
@@ -405,9 +405,9 @@ pub(super) async fn insert_rows_on(
             .bind(&job.plugin)
             .bind(serde_json::to_string(&job.input).expect("words serialize"))
             .bind(job.prove)
-            .bind(job.fuel_limit.map(|f| f.min(i64::MAX as u64) as i64))
-            .bind(job.timeout_ms.map(|t| t.min(i64::MAX as u64) as i64))
-            .bind(job.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
+            .bind(job.fuel_limit.map(clamp_i64))
+            .bind(job.timeout_ms.map(clamp_i64))
+            .bind(job.max_steps.map(clamp_i64))
             .bind(job.key.as_ref().map(|k| k.id.clone()))
             .bind(now);
     }
@@ -495,7 +495,7 @@ impl Store for SqliteStore {
         .bind(record.memory_pages as i64)
         .bind(serde_json::to_string(&record.vm).expect("vm support serializes"))
         .bind(bytes)
-        .bind((record.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .bind(to_ms(record.created_at))
         .execute(&self.writer)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -570,7 +570,7 @@ impl Store for SqliteStore {
     async fn idempotent_job(&self, key: &str) -> Result<Option<(String, JobRecord)>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT i.request_hash AS request_hash, {} FROM idempotency i JOIN jobs j ON j.id = i.job_id WHERE i.key = ?",
-            JOB_COLUMNS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ")
+            prefixed(JOB_COLUMNS, "j")
         ))
         .bind(key)
         .fetch_optional(&self.reader)
@@ -806,11 +806,7 @@ impl Store for SqliteStore {
             let row = sqlx::query(&format!(
                 "SELECT j.chain_state, j.chain_tx, j.chain_attempts, j.chain_error, \
                  {} FROM jobs j JOIN proofs p ON p.job_id = j.id WHERE j.id = ?",
-                PROOF_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("p.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                prefixed(PROOF_COLUMNS, "p")
             ))
             .bind(&id)
             .fetch_one(&mut *tx)
@@ -870,7 +866,6 @@ impl Store for SqliteStore {
     }
 
     async fn register_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError> {
-        let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
         sqlx::query(
             "INSERT INTO workers (id, name, key_id, backend, devices, memory_bytes, version, \
              registered_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -880,10 +875,10 @@ impl Store for SqliteStore {
         .bind(&worker.key)
         .bind(&worker.backend)
         .bind(serde_json::to_string(&worker.devices).expect("devices serialize"))
-        .bind(worker.memory_bytes.min(i64::MAX as u64) as i64)
+        .bind(clamp_i64(worker.memory_bytes))
         .bind(&worker.version)
-        .bind(ms(worker.registered_at))
-        .bind(ms(worker.last_heartbeat))
+        .bind(to_ms(worker.registered_at))
+        .bind(to_ms(worker.last_heartbeat))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -1008,9 +1003,7 @@ impl Store for SqliteStore {
         tx.commit().await?;
         expired
             .into_iter()
-            .map(|(job, _)| {
-                Uuid::parse_str(&job).map_err(|e| StoreError::Corrupt(format!("job id {job}: {e}")))
-            })
+            .map(|(job, _)| parse_job_id(&job))
             .collect()
     }
 
@@ -1024,9 +1017,9 @@ impl Store for SqliteStore {
         .bind(key.role.as_str())
         .bind(token_hash)
         .bind(key.limits.max_in_flight.map(i64::from))
-        .bind(key.limits.max_steps.map(|s| s.min(i64::MAX as u64) as i64))
+        .bind(key.limits.max_steps.map(clamp_i64))
         .bind(key.limits.jobs_per_minute.map(i64::from))
-        .bind((key.created_at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .bind(to_ms(key.created_at))
         .execute(&self.writer)
         .await?;
         Ok(())
