@@ -14,9 +14,16 @@ export OBELYSK_DEVNET ?= $(DEVNET_ROOT)/bin/starknet-devnet
 export OBELYSK_STABLE_RUST ?= 1.95.0
 # NVRTC from PyPI (no GPU needed): the tests compile every CUDA kernel with it.
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
-TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1
+# The browser verifier: host/web-verifier for wasm32 (std built from source), wrapped by the
+# wasm-bindgen CLI of exactly the version Cargo.lock pins, installed once into the cache.
+# (Not `--locked`: the CLI's own lock file names a webpki-roots release the registry lacks.)
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+WASM_BINDGEN := $(HOME)/.cache/obelysk/wasm-bindgen-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
+WEB_VERIFIER_PKG := host/web-verifier/pkg
+TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1 \
+	OBELYSK_REQUIRE_BROWSER=1
 
-.PHONY: stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc verifier-deps postgres
+.PHONY: wasm-bindgen web-verifier browser stable-wasm toolchain build plugins demo test test-release fuzz bench fmt lint clean plugins-only demo-only devnet contract nvrtc verifier-deps postgres
 
 # RUSTUP_AUTO_INSTALL=0 on these machines: install the pinned toolchain first (no-op when present).
 toolchain:
@@ -43,11 +50,33 @@ postgres:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends postgresql >/dev/null)
 
+# Debian's Chromium and its ChromeDriver: the browser tests (tests/browser.rs) drive them.
+browser:
+	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium chromium-driver >/dev/null)
+
+wasm-bindgen:
+	@test -x $(WASM_BINDGEN) || (cd $(HOME) && $(CARGO) install --version $(WASM_BINDGEN_VERSION) \
+		--root $(HOME)/.cache/obelysk/wasm-bindgen-$(WASM_BINDGEN_VERSION) -j$(CARGO_JOBS) \
+		wasm-bindgen-cli)
+
+# Writes $(WEB_VERIFIER_PKG), which the node embeds (host/node/build.rs). Files are replaced
+# only when their bytes change, so an unchanged verifier does not rebuild the node.
+web-verifier: toolchain wasm-bindgen
+	$(CARGO) build -j$(CARGO_JOBS) -p obelysk-web-verifier --target wasm32-unknown-unknown \
+		-Zbuild-std=std,panic_abort --profile web
+	@rm -rf $(TARGET_DIR)/web-verifier-pkg
+	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(TARGET_DIR)/web-verifier-pkg \
+		$(TARGET_DIR)/wasm32-unknown-unknown/web/obelysk_web_verifier.wasm
+	@mkdir -p $(WEB_VERIFIER_PKG) && for f in $(TARGET_DIR)/web-verifier-pkg/*; do \
+		cmp -s $$f $(WEB_VERIFIER_PKG)/$$(basename $$f) || cp $$f $(WEB_VERIFIER_PKG)/; done
+
 # Rebuild the registry contract's class files from host/chain/contract/src (see its build.sh).
 contract:
 	host/chain/contract/build.sh
 
-build: toolchain
+build: toolchain web-verifier
 	$(CARGO) build -j$(CARGO_JOBS) -p obelysk-node
 
 # Every first-party plugin, built with `obelysk build`, into $(TARGET_DIR)/plugins/.
@@ -60,7 +89,7 @@ demo: plugins
 
 # `make test` reuses the binary its own `cargo test` built (same feature set, no rebuild).
 # Tests named `timing_*` compare predicted with measured times: they run alone, after the rest.
-test: toolchain stable-wasm devnet nvrtc postgres
+test: toolchain stable-wasm devnet nvrtc postgres browser web-verifier
 	$(CARGO) fmt --all --check
 	host/chain/contract/build.sh --check
 	$(CARGO) clippy -j$(CARGO_JOBS) --workspace --all-targets -- -D warnings

@@ -13,11 +13,13 @@
 //! - `keys`    — API keys: `obelysk keys`, `[auth] required`, roles, per-key limits
 //! - `workers` — remote provers: a pure coordinator, tampering and killed workers
 //! - `shared_queue` — two coordinators on one PostgreSQL queue, one of them killed
+//! - `browser` — the status page and the browser verifier in headless Chromium
 
 mod support;
 
 mod api;
 mod bombs;
+mod browser;
 mod chain;
 mod cli;
 mod crash;

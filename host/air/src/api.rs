@@ -154,6 +154,86 @@ pub fn verify_body(
     Ok((file.statement.clone(), soundness))
 }
 
+/// What `obelysk verify --json` and the browser verifier print: `{"valid": true, ...}` with
+/// what the proof proves, or `{"valid": false, "error": {"code", "message"}}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub valid: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub proven: Option<Proven>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
+}
+
+/// What a valid proof proves, in hex and words.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Proven {
+    pub program_id: String,
+    pub input: Vec<u32>,
+    pub output: Vec<u32>,
+    pub steps: u64,
+    /// The level the proof's preset guarantees (bound by the attestation).
+    pub security_bits: u32,
+    pub soundness: SoundnessReport,
+    pub proof_hash: String,
+    /// `0x` + 64 hex.
+    pub attestation: String,
+}
+
+/// A proof's own soundness: its level, then each term.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SoundnessReport {
+    pub bits: u32,
+    #[serde(flatten)]
+    pub terms: Soundness,
+}
+
+/// Why a proof was rejected: [`VerifyError::code`] and its message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Verifies `proof` (a proof file's bytes) against `module` whatever its input and output, at
+/// `min_security_bits` or more, and reports the verdict.
+pub fn check(module: &[u8], proof: &[u8], min_security_bits: u32) -> Report {
+    let verdict = ProofFile::decode(proof)
+        .map_err(VerifyError::from)
+        .and_then(|(file, body)| {
+            let (statement, soundness) =
+                verify_body(&lower(module)?, &file, body, min_security_bits)?;
+            Ok(Proven {
+                program_id: hex(&statement.program_id),
+                input: statement.input,
+                output: statement.output,
+                steps: statement.steps,
+                security_bits: file.security_bits,
+                soundness: SoundnessReport {
+                    bits: soundness.bits(),
+                    terms: soundness,
+                },
+                proof_hash: hex(&file.proof_hash()),
+                attestation: format!("0x{}", hex(&file.attestation)),
+            })
+        });
+    match verdict {
+        Ok(proven) => Report {
+            valid: true,
+            proven: Some(proven),
+            error: None,
+        },
+        Err(e) => Report {
+            valid: false,
+            proven: None,
+            error: Some(ReportError {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        },
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -131,7 +131,7 @@ pub fn check_relation_uses(uses: &[RelationUse]) -> Result<(), TooManyUses> {
 }
 
 /// The security of one proof, term by term (bits = `−log2` of the bound).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Soundness {
     /// stwo's conjectured FRI level: `pow_bits + log_blowup × n_queries`.
     pub fri_conjectured: u32,

@@ -142,6 +142,8 @@ impl JobQueue {
                 self.metrics.jobs_submitted.inc();
                 self.metrics.queue_depth.inc();
                 self.wake.notify_one();
+                // The status page lists new jobs as they arrive.
+                self.changed(job.id);
                 Ok((job, true))
             }
             Ok(Inserted::Replayed { job, same_request }) => {

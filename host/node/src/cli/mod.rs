@@ -3,6 +3,7 @@
 mod build;
 mod chain;
 mod client;
+mod export;
 mod inspect;
 mod keys;
 mod prove;
@@ -52,6 +53,14 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Prove jobs for a coordinator node (a remote prover worker).
     Worker(worker::WorkerArgs),
+    /// Write the browser verifier as a static site (index.html and assets/) into DIR.
+    ExportVerifier(ExportVerifierArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportVerifierArgs {
+    /// The folder to write (created if missing; the bundle's files in it are replaced).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +301,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Chain(args) => chain::chain(args).await,
         Command::Keys(args) => keys::keys(args).await,
         Command::Worker(args) => worker::worker(args).await,
+        Command::ExportVerifier(args) => export::export_verifier(&args.dir),
     }
 }
 

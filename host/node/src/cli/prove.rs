@@ -5,12 +5,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use obelysk_air::api::verify_body;
-use obelysk_air::proof::ProofFile;
 use obelysk_air::security::SecurityLevel;
 use obelysk_prover::Phase;
 use obelysk_sandbox::{Limits, Sandbox};
-use serde_json::json;
 
 use stwo::prover::backend::CpuBackend;
 use stwo::prover::backend::simd::SimdBackend;
@@ -130,68 +127,33 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let module = read_module(&args.module)?;
     let bytes =
         std::fs::read(&args.proof).with_context(|| format!("reading {}", args.proof.display()))?;
-    let verdict = ProofFile::decode(&bytes)
-        .map_err(obelysk_air::VerifyError::from)
-        .and_then(|(file, body)| {
-            let program = obelysk_vm::lower::lower(&module)?;
-            verify_body(&program, &file, body, args.min_security)
-                .map(|(s, soundness)| (s, soundness, file))
-        });
-    match verdict {
-        Ok((statement, soundness, file)) => {
-            let attestation = format!("0x{}", hex::encode(file.attestation));
-            if args.json {
-                println!(
-                    "{}",
-                    json!({
-                        "valid": true,
-                        "program_id": hex::encode(statement.program_id),
-                        "input": statement.input,
-                        "output": statement.output,
-                        "steps": statement.steps,
-                        "security_bits": file.security_bits,
-                        "soundness": {
-                            "bits": soundness.bits(),
-                            "fri_conjectured": soundness.fri_conjectured,
-                            "fri_provable": soundness.fri_provable,
-                            "field": soundness.field,
-                            "logup": soundness.logup,
-                            "deep_ali": soundness.deep_ali,
-                            "fri_folding": soundness.fri_folding,
-                        },
-                        "proof_hash": hex::encode(file.proof_hash()),
-                        "attestation": attestation,
-                    })
-                );
-            } else {
-                println!("valid        yes");
-                println!("program      {}", hex::encode(statement.program_id));
-                println!("input        {:?}", statement.input);
-                println!("output       {:?}", statement.output);
-                println!("steps        {}", statement.steps);
-                println!(
-                    "security     {} bits (preset); this proof {}: FRI {} conjectured ({} \
-                     provable), field {:.1}",
-                    file.security_bits,
-                    soundness.bits(),
-                    soundness.fri_conjectured,
-                    soundness.fri_provable,
-                    soundness.field
-                );
-                println!("attestation  {attestation}");
-            }
-            Ok(0)
-        }
-        Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"valid": false, "error": {"code": e.code(), "message": e.to_string()}})
-                );
-            } else {
-                eprintln!("invalid proof [{}]: {e}", e.code());
-            }
-            Ok(1)
-        }
+    let report = obelysk_air::api::check(&module, &bytes, args.min_security);
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
     }
+    match (&report.proven, &report.error) {
+        (Some(proven), _) if !args.json => {
+            let soundness = &proven.soundness;
+            println!("valid        yes");
+            println!("program      {}", proven.program_id);
+            println!("input        {:?}", proven.input);
+            println!("output       {:?}", proven.output);
+            println!("steps        {}", proven.steps);
+            println!(
+                "security     {} bits (preset); this proof {}: FRI {} conjectured ({} \
+                 provable), field {:.1}",
+                proven.security_bits,
+                soundness.bits,
+                soundness.terms.fri_conjectured,
+                soundness.terms.fri_provable,
+                soundness.terms.field
+            );
+            println!("attestation  {}", proven.attestation);
+        }
+        (None, Some(error)) if !args.json => {
+            eprintln!("invalid proof [{}]: {}", error.code, error.message)
+        }
+        _ => {}
+    }
+    Ok(if report.valid { 0 } else { 1 })
 }

@@ -7,6 +7,7 @@ mod jobs;
 mod plugins;
 mod proofs;
 mod system;
+pub mod web;
 mod workers;
 
 pub use auth::Caller;
@@ -80,6 +81,8 @@ pub struct AppState {
         workers::upload_proof,
         workers::release,
         workers::phase,
+        web::throughput,
+        web::events,
     )
 )]
 pub struct ApiDoc;
@@ -112,6 +115,11 @@ pub fn router(state: AppState) -> Router {
     // A proof file is well under this; the verifier checks its shape before anything else.
     let proof_limit = 64 << 20;
     Router::new()
+        .route("/", get(web::index))
+        .route("/verify", get(web::verify_page))
+        .route("/assets/{name}", get(web::assets))
+        .route("/events", get(web::events))
+        .route("/stats/throughput", get(web::throughput))
         .route("/health", get(system::health))
         .route("/gpu/status", get(system::gpu_status))
         .route("/metrics", get(system::metrics))
@@ -191,6 +199,13 @@ pub fn router(state: AppState) -> Router {
             ))
         }))
         .layer(TraceLayer::new_for_http())
+        // Reads are public: a verifier page on another host (`obelysk export-verifier`) may
+        // fetch a job's module and proof. No credentials cross origins.
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET]),
+        )
         .with_state(state)
 }
 

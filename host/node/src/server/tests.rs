@@ -253,3 +253,129 @@ async fn a_worker_whose_proof_fails_is_quarantined_and_its_job_released() {
         (StatusCode::NOT_FOUND, &json!("worker_not_found"))
     );
 }
+
+/// A GET whose body is kept as bytes.
+async fn get_raw(state: &AppState, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+    (parts.status, parts.headers, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_embedded_and_locked_down() {
+    let (_dir, state) = node(true).await;
+    // The pages need no key even with `[auth] required` (their data routes apply keys).
+    for (uri, script) in [("/", "assets/status.js"), ("/verify", "assets/verify.js")] {
+        let (status, headers, body) = get_raw(&state, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(String::from_utf8(body).unwrap().contains(script), "{uri}");
+    }
+    for asset in web::ASSETS {
+        let uri = format!("/assets/{}", asset.name);
+        let (status, headers, body) = get_raw(&state, &uri).await;
+        if asset.bytes.is_empty() {
+            // Built without `make web-verifier`: a clear 404, never an empty 200.
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            let error: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(error["error"]["code"], "verifier_not_built");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["content-type"], asset.content_type, "{uri}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(body, asset.bytes, "{uri}");
+    }
+    if web::has_verifier() {
+        let wasm = web::asset("obelysk_web_verifier_bg.wasm").unwrap();
+        assert_eq!(&wasm.bytes[..4], b"\0asm");
+    }
+    let (status, _, body) = call(&state, "GET", "/assets/nope.js", None, Body::empty()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found"))
+    );
+    let (status, _, body) = call(&state, "GET", "/assets/..%2Fweb.rs", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn throughput_covers_whole_minutes_up_to_now() {
+    let (_dir, state) = node(false).await;
+    let (status, _, body) = call(
+        &state,
+        "GET",
+        "/stats/throughput?minutes=0",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_query"))
+    );
+    let (status, _, body) = call(
+        &state,
+        "GET",
+        "/stats/throughput?minutes=5",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (since, now) = (
+        body["since_ms"].as_i64().unwrap(),
+        body["now_ms"].as_i64().unwrap(),
+    );
+    assert_eq!(since % 60_000, 0);
+    assert!(
+        now - since >= 4 * 60_000 && now - since < 5 * 60_000,
+        "{body}"
+    );
+    assert_eq!(body["minutes"], json!([]));
+}
+
+#[tokio::test]
+async fn the_events_stream_carries_every_jobs_changes() {
+    use futures_util::StreamExt;
+    let (_dir, state) = node(false).await;
+    let module = Body::from(wat::parse_str(MODULE).unwrap());
+    let (_, _, plugin) = call(&state, "POST", "/plugins", None, module).await;
+    let request = Request::builder()
+        .uri("/events")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.into_body().into_data_stream();
+    let submit = json_body(json!({"plugin": plugin["id"], "prove": false}));
+    let (status, _, job) = call(&state, "POST", "/jobs", None, submit).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let mut text = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains("event: jobs") && text.contains(&id) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("data: [") && l.contains(&id))
+        .unwrap();
+    let jobs: Value = serde_json::from_str(&line["data: ".len()..]).unwrap();
+    assert_eq!(jobs[0]["id"], json!(id));
+    assert_eq!(jobs[0]["status"], "queued");
+}

@@ -440,6 +440,23 @@ pub enum Outcome {
     Failed(JobError),
 }
 
+/// The jobs completed in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Minute {
+    /// Unix ms of the minute's start.
+    pub start_ms: i64,
+    /// Jobs that completed in it.
+    pub jobs: u64,
+    /// VM steps of the proven ones among them.
+    pub proven_steps: u64,
+}
+
+/// The per-minute throughput query (one dialect: `$1` is read by both databases).
+const THROUGHPUT_SQL: &str = "SELECT (finished_at / 60000) * 60000 AS minute, COUNT(*) AS jobs, \
+     CAST(COALESCE(SUM(CASE WHEN prove THEN vm_steps ELSE 0 END), 0) AS BIGINT) AS steps \
+     FROM jobs WHERE status = 'completed' AND finished_at >= $1 \
+     GROUP BY minute ORDER BY minute";
+
 /// One page of jobs, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobPage {
@@ -540,6 +557,9 @@ pub trait Store: Send + Sync + 'static {
     /// lease on); returns how many.
     async fn requeue_running(&self) -> Result<u64, StoreError>;
     async fn count(&self, status: JobStatus) -> Result<u64, StoreError>;
+    /// Jobs completed at or after `since_ms`, per minute, oldest first (the status page's
+    /// chart).
+    async fn throughput(&self, since_ms: i64) -> Result<Vec<Minute>, StoreError>;
 
     /// Outbox entries that are `pending` or `sent` and due at `now_ms`, oldest first; each one
     /// returned is leased (not due again) until `now_ms + lease_ms`.

@@ -31,9 +31,9 @@ use super::rows::{
     to_ms, worker_from_row,
 };
 use super::{
-    ChainState, Idempotency, Inserted, JobChange, JobPage, JobPhase, JobRecord, JobStatus, NewJob,
-    OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofBlobs, ProofRecord, Store, StoreError,
-    VmSupport, proof_name,
+    ChainState, Idempotency, Inserted, JobChange, JobPage, JobPhase, JobRecord, JobStatus, Minute,
+    NewJob, OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofBlobs, ProofRecord, Store,
+    StoreError, VmSupport, proof_name,
 };
 
 /// The channel the `jobs` trigger notifies.
@@ -45,7 +45,8 @@ const LOCK_KEY_QUOTA: i32 = 0x0b_e2;
 const LOCK_IDEMPOTENCY: i32 = 0x0b_e3;
 
 /// Schema migrations, applied in order; `obelysk_schema.version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE plugins (
     id           TEXT PRIMARY KEY,
     size         BIGINT NOT NULL,
@@ -171,7 +172,12 @@ CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
 CREATE TRIGGER jobs_changed AFTER UPDATE ON jobs
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.phase IS DISTINCT FROM NEW.phase)
     EXECUTE FUNCTION obelysk_job_changed();
-"#];
+"#,
+    // The status page's throughput chart reads completions by time.
+    r#"
+CREATE INDEX jobs_completed ON jobs (finished_at) WHERE status = 'completed';
+"#,
+];
 
 /// PostgreSQL implementation of [`Store`] and [`ProofBlobs`].
 pub struct PgStore {
@@ -813,6 +819,21 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
+    }
+
+    async fn throughput(&self, since_ms: i64) -> Result<Vec<Minute>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(super::THROUGHPUT_SQL)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(start_ms, jobs, steps)| Minute {
+                start_ms,
+                jobs: jobs.max(0) as u64,
+                proven_steps: steps.max(0) as u64,
+            })
+            .collect())
     }
 
     async fn claim_outbox(

@@ -21,7 +21,7 @@ use super::rows::{
     to_ms, worker_from_row,
 };
 use super::{
-    ChainState, Idempotency, Inserted, JobPage, JobPhase, JobRecord, JobStatus, NewJob,
+    ChainState, Idempotency, Inserted, JobPage, JobPhase, JobRecord, JobStatus, Minute, NewJob,
     OutboxEntry, OutboxUpdate, Outcome, PluginRecord, ProofRecord, Store, StoreError, VmSupport,
 };
 
@@ -172,6 +172,10 @@ CREATE TABLE workers (
 ALTER TABLE jobs ADD COLUMN lease_owner TEXT REFERENCES workers(id);
 ALTER TABLE jobs ADD COLUMN lease_expires INTEGER;
 CREATE INDEX jobs_by_lease ON jobs (lease_expires) WHERE lease_owner IS NOT NULL;
+"#,
+    // The status page's throughput chart reads completions by time.
+    r#"
+CREATE INDEX jobs_completed ON jobs (finished_at) WHERE status = 'completed';
 "#,
 ];
 
@@ -779,6 +783,21 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn throughput(&self, since_ms: i64) -> Result<Vec<Minute>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(super::THROUGHPUT_SQL)
+            .bind(since_ms)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(start_ms, jobs, steps)| Minute {
+                start_ms,
+                jobs: jobs.max(0) as u64,
+                proven_steps: steps.max(0) as u64,
+            })
+            .collect())
     }
 
     async fn claim_outbox(

@@ -91,6 +91,7 @@ suite!(
     keys_are_stored_hashed_found_listed_and_revoked,
     key_limits_hold_under_concurrent_submissions,
     unknown_plugin_is_rejected_by_the_schema,
+    throughput_counts_completions_per_minute,
 );
 
 fn job(plugin: &str, input: &[u32]) -> NewJob {
@@ -996,4 +997,50 @@ async fn postgres_nodes_share_one_queue() {
         b.job(again.id).await.unwrap().unwrap().status,
         JobStatus::Completed
     );
+}
+
+async fn throughput_counts_completions_per_minute(db: Db) {
+    let store = db.open().await;
+    store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+    let before = now_ms();
+    assert_eq!(store.throughput(before - 60_000).await.unwrap(), vec![]);
+    // Two proven jobs (8 VM steps each), one run-only job (its steps are not proven), one
+    // failed job and one still waiting: only completions count.
+    completed_proven(store.as_ref(), 1, false).await;
+    completed_proven(store.as_ref(), 2, false).await;
+    let run_only = store.insert_job(&job("aa", &[3])).await.unwrap();
+    store.claim_next().await.unwrap().unwrap();
+    let run = RunResult {
+        output: vec![3],
+        fuel_used: 1,
+        vm_steps: Some(5),
+    };
+    store
+        .finish(run_only.id, &Outcome::Completed(run))
+        .await
+        .unwrap();
+    let failed = store.insert_job(&job("aa", &[4])).await.unwrap();
+    store.claim_next().await.unwrap().unwrap();
+    let failure = JobError::new(FailureCode::Trap, "unreachable");
+    store
+        .finish(failed.id, &Outcome::Failed(failure))
+        .await
+        .unwrap();
+    waiting_for_prover(store.as_ref(), 5).await;
+
+    let minutes = store.throughput(before - 60_000).await.unwrap();
+    let after = now_ms();
+    assert_eq!(
+        minutes.iter().map(|m| m.jobs).sum::<u64>(),
+        3,
+        "{minutes:?}"
+    );
+    assert_eq!(minutes.iter().map(|m| m.proven_steps).sum::<u64>(), 16);
+    for minute in &minutes {
+        assert_eq!(minute.start_ms % 60_000, 0);
+        assert!(minute.start_ms > before - 60_000 && minute.start_ms <= after);
+    }
+    assert!(minutes.windows(2).all(|w| w[0].start_ms < w[1].start_ms));
+    // Nothing completed after now.
+    assert_eq!(store.throughput(after + 60_000).await.unwrap(), vec![]);
 }

@@ -1,0 +1,508 @@
+//! The node's pages in a real browser: Debian's Chromium, headless, driven through its
+//! ChromeDriver (W3C WebDriver) by `fantoccini`. WebDriver because Debian ships a ChromeDriver
+//! built from the same source as its Chromium (no version to match by hand), the protocol is a
+//! W3C standard, and fantoccini is a maintained async client on the tokio we already run.
+//!
+//! Screenshots of every page go to `<target>/screenshots/`. Without Chromium the tests print
+//! `SKIP` (not verified); `make test` installs it and sets `OBELYSK_REQUIRE_BROWSER=1`, so
+//! there a missing browser fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const CONFIG: &str = "[limits]\nworkers = 2\n[prover]\nworkers = 1\nmax_steps = 1048576\n";
+
+/// A headless Chromium session; the driver is killed when dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a Chromium session, or `None` (with a visible SKIP) when they are
+    /// not installed and the run does not require them.
+    async fn start(test: &str) -> Option<Browser> {
+        let found = ["chromedriver", "chromium"]
+            .iter()
+            .all(|tool| which(tool).is_some());
+        if !found {
+            assert!(
+                std::env::var_os("OBELYSK_REQUIRE_BROWSER").is_none(),
+                "OBELYSK_REQUIRE_BROWSER is set but chromium or chromedriver is missing \
+                 (`make browser` installs them)"
+            );
+            eprintln!("SKIP {test}: no chromium/chromedriver (not verified; `make browser`)");
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = temp_dir();
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": which("chromium").unwrap(),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,1800", "--no-first-run", "--disable-quic",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// Runs `script` (a function body) until it returns something truthy; returns that.
+    async fn until(&self, what: &str, script: &str, secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let value = self.client.execute(script, vec![]).await.unwrap();
+            if !matches!(value, Value::Null | Value::Bool(false)) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
+                    .await;
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client.find(Locator::Css(css)).await.unwrap();
+        element.clear().await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+
+    /// Chooses `path` in the file input `css`.
+    async fn choose_file(&self, css: &str, path: &Path) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap();
+    }
+
+    /// Writes `<target>/screenshots/NAME.png`.
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = plugins_dir().parent().unwrap().join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn which(tool: &str) -> Option<String> {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves `dir` as a plain static host (a stand-in for any web server), on its own port.
+async fn static_host(dir: PathBuf) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let dir = dir.clone();
+        async move {
+            let path = match uri.path().trim_start_matches('/') {
+                "" => "index.html".to_string(),
+                p => p.to_string(),
+            };
+            if path.contains("..") {
+                return (
+                    axum::http::StatusCode::NOT_FOUND,
+                    [("content-type", "text/plain")],
+                    Vec::new(),
+                );
+            }
+            let kind = match path.rsplit('.').next() {
+                Some("html") => "text/html",
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                Some("wasm") => "application/wasm",
+                _ => "application/octet-stream",
+            };
+            match std::fs::read(dir.join(&path)) {
+                Ok(bytes) => (axum::http::StatusCode::OK, [("content-type", kind)], bytes),
+                Err(_) => (
+                    axum::http::StatusCode::NOT_FOUND,
+                    [("content-type", "text/plain")],
+                    Vec::new(),
+                ),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Waits until the verifier page shows a verdict; returns it (`data-*` of `#verdict`).
+async fn verdict(browser: &Browser) -> Value {
+    browser
+        .until(
+            "a verdict",
+            "const v = document.getElementById('verdict'); \
+             return v && v.dataset.valid ? Object.assign({}, v.dataset, {text: v.innerText}) : null;",
+            60,
+        )
+        .await
+}
+
+/// Chooses a module and a proof on the verifier page and verifies them there.
+async fn verify_files(browser: &Browser, module: &Path, proof: &Path) -> Value {
+    browser
+        .until(
+            "the verifier",
+            "return document.body.dataset.ready === 'true';",
+            30,
+        )
+        .await;
+    browser.js("document.getElementById('verdict').hidden = true; delete document.getElementById('verdict').dataset.valid;").await;
+    browser.choose_file("#module-file", module).await;
+    browser.choose_file("#proof-file", proof).await;
+    browser
+        .until(
+            "both files",
+            "return !document.getElementById('verify-btn').disabled;",
+            10,
+        )
+        .await;
+    browser.click("#verify-btn").await;
+    verdict(browser).await
+}
+
+#[tokio::test]
+async fn the_status_page_submits_follows_and_the_browser_verifies() {
+    let Some(browser) =
+        Browser::start("the_status_page_submits_follows_and_the_browser_verifies").await
+    else {
+        return;
+    };
+    let tmp = temp_dir();
+    let mut node = Node::start(&tmp.path().join("node"), CONFIG);
+    let fib_module = plugin("fibonacci");
+    plugin("sum-array");
+    let fib_path = plugins_dir().join("fibonacci.wasm");
+    let other_module = plugins_dir().join("sum-array.wasm");
+    let plugin_id = node.plugin_id(&fib_module).await;
+    for n in [5, 8] {
+        let id = node.submit_proven(&plugin_id, &[n]).await;
+        node.wait(&id).await;
+    }
+
+    // The page loads and lists the jobs, live.
+    browser.goto(&node.url("/")).await;
+    browser
+        .until(
+            "the jobs listed",
+            "return document.querySelectorAll('#jobs tr.job[data-status=completed]').length >= 2;",
+            20,
+        )
+        .await;
+    browser
+        .until(
+            "the live stream",
+            "return document.getElementById('live').textContent === 'live';",
+            20,
+        )
+        .await;
+    browser
+        .until("the proof columns", "return [...document.querySelectorAll('#jobs tr.job')].every(r => /KB/.test(r.children[7].textContent));", 20)
+        .await;
+    let chart_jobs = browser
+        .until(
+            "the chart",
+            "return Number(document.getElementById('chart').dataset.jobs) || null;",
+            20,
+        )
+        .await;
+    assert_eq!(chart_jobs, json!(2), "the chart counts both completions");
+
+    // Submit from the page: choose the module, type the input, estimate, submit, follow.
+    browser.choose_file("#module-file", &fib_path).await;
+    browser.type_into("#job-input", "30").await;
+    browser.click("#estimate-btn").await;
+    let fits = browser
+        .until(
+            "the estimate",
+            "const d = document.querySelector('#estimate dl'); return d ? d.dataset.fits : null;",
+            60,
+        )
+        .await;
+    assert_eq!(fits, json!("true"));
+    let estimate = browser
+        .js("return document.getElementById('estimate').innerText;")
+        .await;
+    let estimate = estimate.as_str().unwrap();
+    assert!(
+        estimate.contains("VM steps") && estimate.contains("Predicted prove time"),
+        "{estimate}"
+    );
+    assert!(estimate.contains(&fibonacci_output(30)), "{estimate}");
+    browser.screenshot("status-estimate").await;
+    browser.click("#submit-btn").await;
+    let id = browser
+        .until(
+            "the followed job",
+            "return document.getElementById('followed').dataset.job || null;",
+            20,
+        )
+        .await;
+    let id = id.as_str().unwrap().to_string();
+    // Progress moves on the page while the job runs.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = browser
+            .js("const b = document.getElementById('followed'); \
+                 return [b.dataset.status || '', document.getElementById('followed-progress').value];")
+            .await;
+        seen.insert(now[1].as_u64().unwrap());
+        if now[0] == "completed" {
+            break;
+        }
+        assert!(
+            now[0] != "failed" && Instant::now() < deadline,
+            "job {id}: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen.iter().filter(|&&p| p > 0 && p < 100).count() >= 1 && seen.contains(&100),
+        "progress values seen: {seen:?}"
+    );
+    let updates = browser
+        .js("return Number(document.getElementById('followed').dataset.updates);")
+        .await;
+    assert!(updates.as_u64().unwrap() >= 3, "status events: {updates}");
+    browser
+        .until("the job completed in the list", &format!("return !!document.querySelector('#jobs tr.job[data-id=\"{id}\"][data-status=completed]');"), 20)
+        .await;
+    assert_eq!(node.output(&id).await, vec![fibonacci(30)]);
+    browser
+        .click(&format!("#jobs tr.job[data-id=\"{id}\"]"))
+        .await;
+    browser.screenshot("status").await;
+
+    // The browser verifier, fed by the node: the job's module and proof, checked in the page.
+    browser.goto(&node.url(&format!("/verify?job={id}"))).await;
+    let valid = verdict(&browser).await;
+    assert_eq!(valid["valid"], "true", "{valid}");
+    let text = valid["text"].as_str().unwrap();
+    assert!(text.contains(&fibonacci(30).to_string()), "{text}");
+    assert!(text.contains("96 bits"), "{text}");
+    assert!(text.contains("same output and attestation"), "{text}");
+    browser.screenshot("verify").await;
+
+    // A proof with one byte flipped, and a proof for another module, are rejected.
+    let proof = reqwest::get(node.url(&format!("/jobs/{id}/proof.bin")))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let good = tmp.path().join("good.proof");
+    std::fs::write(&good, &proof).unwrap();
+    let mut flipped = proof.clone();
+    let at = flipped.len() - 100;
+    flipped[at] ^= 1;
+    let bad = tmp.path().join("flipped.proof");
+    std::fs::write(&bad, &flipped).unwrap();
+    browser.goto(&node.url("/verify")).await;
+    let rejected = verify_files(&browser, &fib_path, &bad).await;
+    assert_eq!(rejected["valid"], "false", "{rejected}");
+    browser.screenshot("verify-flipped").await;
+    let other = verify_files(&browser, &other_module, &good).await;
+    assert_eq!(other["valid"], "false", "{other}");
+    assert_eq!(other["code"], "program_mismatch", "{other}");
+
+    // Phone width: the status page fits, with no sideways scrolling.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.goto(&node.url("/")).await;
+    browser
+        .until(
+            "the jobs listed",
+            "return document.querySelectorAll('#jobs tr.job').length >= 3;",
+            20,
+        )
+        .await;
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the page scrolls sideways by {overflow} px"
+    );
+    browser.screenshot("status-phone").await;
+    browser.client.set_window_size(1280, 1800).await.unwrap();
+
+    // The exported bundle, on another host, verifies with the node gone.
+    let bundle = tmp.path().join("bundle");
+    let out = Command::new(OBELYSK)
+        .arg("export-verifier")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.kill();
+    let host = static_host(bundle).await;
+    browser.goto(&format!("{host}/")).await;
+    let offline = verify_files(&browser, &fib_path, &good).await;
+    assert_eq!(offline["valid"], "true", "{offline}");
+    let node_nav = browser
+        .js("return document.getElementById('node-nav').hidden;")
+        .await;
+    assert_eq!(node_nav, json!(true), "a standalone copy has no node");
+    browser.screenshot("verify-exported").await;
+    let flipped_offline = verify_files(&browser, &fib_path, &bad).await;
+    assert_eq!(flipped_offline["valid"], "false");
+}
+
+#[tokio::test]
+async fn the_page_sends_its_api_key_when_the_node_requires_one() {
+    let Some(browser) =
+        Browser::start("the_page_sends_its_api_key_when_the_node_requires_one").await
+    else {
+        return;
+    };
+    let tmp = temp_dir();
+    let out = Command::new(OBELYSK)
+        .args([
+            "keys",
+            "create",
+            "--role",
+            "client",
+            "--name",
+            "web",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key: Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let token = key["token"].as_str().unwrap();
+    let node = Node::start_with_env(tmp.path(), CONFIG, &[("OBELYSK_AUTH_REQUIRED", "true")]);
+    plugin("fibonacci");
+    let fib_path = plugins_dir().join("fibonacci.wasm");
+
+    // The page itself and its reads need no key; an upload without one is refused, and the
+    // page says why.
+    browser.goto(&node.url("/")).await;
+    browser.choose_file("#module-file", &fib_path).await;
+    browser.type_into("#job-input", "12").await;
+    browser.click("#estimate-btn").await;
+    let refused = browser
+        .until("the refusal", "const e = document.getElementById('estimate'); return /unauthorized/.test(e.innerText) ? e.innerText : null;", 20)
+        .await;
+    assert!(refused.as_str().unwrap().contains("API key"), "{refused}");
+    browser.screenshot("status-unauthorized").await;
+
+    // With the key saved in the page, the same request goes through.
+    browser.click("#key-box summary").await;
+    browser.type_into("#api-key", token).await;
+    browser.click("#save-key").await;
+    browser.click("#estimate-btn").await;
+    let fits = browser
+        .until(
+            "the estimate",
+            "const d = document.querySelector('#estimate dl'); return d ? d.dataset.fits : null;",
+            60,
+        )
+        .await;
+    assert_eq!(fits, json!("true"));
+    let stored = browser
+        .js("return localStorage.getItem('obelysk-api-key');")
+        .await;
+    assert_eq!(stored, json!(token));
+}
+
+fn fibonacci_output(n: u32) -> String {
+    fibonacci(n).to_string()
+}
