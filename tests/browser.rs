@@ -211,6 +211,33 @@ async fn static_host(dir: PathBuf) -> String {
     url
 }
 
+/// `obelysk export-verifier <under>/site`: the folder.
+async fn export_verifier(under: &Path) -> PathBuf {
+    let site = under.join("site");
+    let out = Command::new(OBELYSK)
+        .arg("export-verifier")
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    site
+}
+
+/// Waits for the status page's estimate; whether it fits (`"true"` / `"false"`).
+async fn estimate_fits(browser: &Browser) -> Value {
+    browser
+        .until(
+            "the estimate",
+            "const d = document.querySelector('#estimate dl'); return d ? d.dataset.fits : null;",
+            60,
+        )
+        .await
+}
+
 /// Waits until the verifier page shows a verdict; returns it (`data-*` of `#verdict`).
 async fn verdict(browser: &Browser) -> Value {
     browser
@@ -297,14 +324,7 @@ async fn the_status_page_submits_follows_and_the_browser_verifies() {
     browser.choose_file("#module-file", &fib_path).await;
     browser.type_into("#job-input", "30").await;
     browser.click("#estimate-btn").await;
-    let fits = browser
-        .until(
-            "the estimate",
-            "const d = document.querySelector('#estimate dl'); return d ? d.dataset.fits : null;",
-            60,
-        )
-        .await;
-    assert_eq!(fits, json!("true"));
+    assert_eq!(estimate_fits(&browser).await, json!("true"));
     let estimate = browser
         .js("return document.getElementById('estimate').innerText;")
         .await;
@@ -413,17 +433,7 @@ async fn the_status_page_submits_follows_and_the_browser_verifies() {
     browser.client.set_window_size(1280, 1800).await.unwrap();
 
     // The exported bundle, on another host, verifies with the node gone.
-    let bundle = tmp.path().join("bundle");
-    let out = Command::new(OBELYSK)
-        .arg("export-verifier")
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bundle = export_verifier(tmp.path()).await;
     node.kill();
     let host = static_host(bundle).await;
     browser.goto(&format!("{host}/")).await;
@@ -489,14 +499,7 @@ async fn the_page_sends_its_api_key_when_the_node_requires_one() {
     browser.type_into("#api-key", token).await;
     browser.click("#save-key").await;
     browser.click("#estimate-btn").await;
-    let fits = browser
-        .until(
-            "the estimate",
-            "const d = document.querySelector('#estimate dl'); return d ? d.dataset.fits : null;",
-            60,
-        )
-        .await;
-    assert_eq!(fits, json!("true"));
+    assert_eq!(estimate_fits(&browser).await, json!("true"));
     let stored = browser
         .js("return localStorage.getItem('obelysk-api-key');")
         .await;
@@ -505,4 +508,110 @@ async fn the_page_sends_its_api_key_when_the_node_requires_one() {
 
 fn fibonacci_output(n: u32) -> String {
     fibonacci(n).to_string()
+}
+
+/// A measurement, not a test (it asserts no time): the browser verifier's time against the
+/// native verifier's, for proofs of about 2^10, 2^16 and 2^20 steps. Run it in release:
+/// `cargo test --release -p obelysk-node --test e2e -- --ignored --nocapture measure_browser`.
+/// Prints, per size, the median of 5 runs of: `obelysk_air::api::check` in this process,
+/// the whole `obelysk verify` process, and `verify` in the exported page in Chromium.
+#[tokio::test]
+#[ignore]
+async fn measure_browser_verify_time() {
+    let Some(browser) = Browser::start("measure_browser_verify_time").await else {
+        return;
+    };
+    let tmp = temp_dir();
+    let site = export_verifier(tmp.path()).await;
+    plugin("fibonacci");
+    let module_path = plugins_dir().join("fibonacci.wasm");
+    std::fs::copy(&module_path, site.join("module.wasm")).unwrap();
+    let module = std::fs::read(&module_path).unwrap();
+    let host = static_host(site.clone()).await;
+    browser.goto(&format!("{host}/")).await;
+    browser
+        .until(
+            "the verifier",
+            "return document.body.dataset.ready === 'true';",
+            30,
+        )
+        .await;
+    // Fibonacci takes 3 VM steps per iteration, plus a few.
+    for (label, n) in [("2^10", 330), ("2^16", 21_830), ("2^20", 349_500)] {
+        let proof_path = site.join(format!("{label}.proof"));
+        let proved = Command::new(OBELYSK)
+            .arg("prove")
+            .arg(&module_path)
+            .args(["--input", &n.to_string(), "-o"])
+            .arg(&proof_path)
+            .output()
+            .unwrap();
+        assert!(
+            proved.status.success(),
+            "{}",
+            String::from_utf8_lossy(&proved.stderr)
+        );
+        let proof = std::fs::read(&proof_path).unwrap();
+        let report = obelysk_air::api::check(&module, &proof, 96);
+        let steps = report.proven.as_ref().expect("valid").steps;
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let in_process = median(
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    assert!(obelysk_air::api::check(&module, &proof, 96).valid);
+                    start.elapsed().as_secs_f64() * 1e3
+                })
+                .collect(),
+        );
+        let process = median(
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    let status = Command::new(OBELYSK)
+                        .arg("verify")
+                        .arg(&module_path)
+                        .arg(&proof_path)
+                        .stdout(Stdio::null())
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                    start.elapsed().as_secs_f64() * 1e3
+                })
+                .collect(),
+        );
+        let script = format!(
+            "const v = await import('./assets/obelysk_web_verifier.js'); \
+             const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer()); \
+             const m = await get('module.wasm'), p = await get('{label}.proof'); \
+             const times = []; \
+             for (let i = 0; i < 6; i++) {{ \
+               const t = performance.now(); const r = JSON.parse(v.verify(m, p, 96)); \
+               times.push(performance.now() - t); if (!r.valid) return r; }} \
+             return times.slice(1);"
+        );
+        let times = browser.js(&script).await;
+        let browser_ms = median(
+            times
+                .as_array()
+                .unwrap_or_else(|| panic!("{times}"))
+                .iter()
+                .map(|t| t.as_f64().unwrap())
+                .collect(),
+        );
+        println!(
+            "{label}: {steps} steps, proof {} KB: browser {browser_ms:.1} ms, native check \
+             {in_process:.1} ms ({:.2}x), `obelysk verify` process {process:.1} ms ({:.2}x)",
+            proof.len() / 1024,
+            browser_ms / in_process,
+            browser_ms / process,
+        );
+    }
+    let wasm = std::fs::metadata(site.join("assets/obelysk_web_verifier_bg.wasm"))
+        .unwrap()
+        .len();
+    println!("wasm verifier: {wasm} bytes");
 }

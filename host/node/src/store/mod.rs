@@ -451,6 +451,17 @@ pub struct Minute {
     pub proven_steps: u64,
 }
 
+impl Minute {
+    /// A row of [`THROUGHPUT_SQL`]: the minute, its jobs and their proven steps.
+    fn from_row((start_ms, jobs, steps): (i64, i64, i64)) -> Minute {
+        Minute {
+            start_ms,
+            jobs: jobs.max(0) as u64,
+            proven_steps: steps.max(0) as u64,
+        }
+    }
+}
+
 /// The per-minute throughput query (one dialect: `$1` is read by both databases).
 const THROUGHPUT_SQL: &str = "SELECT (finished_at / 60000) * 60000 AS minute, COUNT(*) AS jobs, \
      CAST(COALESCE(SUM(CASE WHEN prove THEN vm_steps ELSE 0 END), 0) AS BIGINT) AS steps \

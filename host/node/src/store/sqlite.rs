@@ -790,14 +790,7 @@ impl Store for SqliteStore {
             .bind(since_ms)
             .fetch_all(&self.reader)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(start_ms, jobs, steps)| Minute {
-                start_ms,
-                jobs: jobs.max(0) as u64,
-                proven_steps: steps.max(0) as u64,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Minute::from_row).collect())
     }
 
     async fn claim_outbox(

@@ -74,6 +74,25 @@ async fn restart(db: &Db, store: Arc<dyn Store>) -> (Arc<dyn Store>, u64) {
     (store, requeued)
 }
 
+/// A claim that must find a job. On PostgreSQL a claim skips locked rows, and the node's own
+/// heartbeat may briefly hold a row lock from its re-check of a row another statement just
+/// changed: a claim may come back empty once, as a real worker's poll would, so it is retried.
+macro_rules! claimed {
+    ($claim:expr) => {{
+        let mut tries = 0;
+        loop {
+            match $claim.await.unwrap() {
+                Some(job) => break job,
+                None if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                None => panic!("no job to claim after {tries} tries"),
+            }
+        }
+    }};
+}
+
 suite!(
     plugins_are_content_addressed,
     stale_vm_support_is_recomputed,
@@ -266,7 +285,7 @@ async fn waiting_for_prover(store: &dyn Store, input: u32) -> Uuid {
 /// A proven job, completed (with `attest`: into the outbox).
 async fn completed_proven(store: &dyn Store, input: u32, attest: bool) -> Uuid {
     let id = waiting_for_prover(store, input).await;
-    store.claim_proving().await.unwrap().unwrap();
+    claimed!(store.claim_proving());
     let file = format!("{input}.proof");
     store
         .complete_proven(id, &proof_record(&file), attest, None)
@@ -396,7 +415,7 @@ async fn proven_jobs_pass_through_the_prover_states(db: Db) {
     );
     assert_eq!(store.proof(job.id).await.unwrap(), None);
 
-    let claimed = store.claim_proving().await.unwrap().unwrap();
+    let claimed = claimed!(store.claim_proving());
     assert_eq!(
         (claimed.id, claimed.phase),
         (job.id, Some(JobPhase::Execute))
@@ -409,7 +428,7 @@ async fn proven_jobs_pass_through_the_prover_states(db: Db) {
     // A crash here: the job waits for a prover again, with its output kept.
     let (store, requeued) = restart(&db, store).await;
     assert_eq!(requeued, 1);
-    let again = store.claim_proving().await.unwrap().unwrap();
+    let again = claimed!(store.claim_proving());
     assert_eq!(
         (again.status, again.output),
         (JobStatus::Proving, Some(vec![5]))
@@ -458,7 +477,7 @@ async fn a_failure_ends_a_job_in_any_unfinished_state(db: Db) {
         .finish(job.id, &Outcome::ToProve(run.clone()))
         .await
         .unwrap();
-    store.claim_proving().await.unwrap().unwrap();
+    claimed!(store.claim_proving());
     let failure = JobError::new(FailureCode::ProofRejected, "bad");
     store
         .finish(job.id, &Outcome::Failed(failure.clone()))
@@ -613,11 +632,7 @@ async fn leases_expire_renew_and_bind_completion_to_their_holder(db: Db) {
     };
     store.finish(job.id, &Outcome::ToProve(run)).await.unwrap();
     let now = now_ms();
-    let leased = store
-        .lease_proving("w1", now + 1_000)
-        .await
-        .unwrap()
-        .unwrap();
+    let leased = claimed!(store.lease_proving("w1", now + 1_000));
     assert_eq!((leased.id, leased.worker.as_deref()), (job.id, Some("w1")));
     assert_eq!(store.lease_proving("w2", now + 1_000).await.unwrap(), None);
     assert_eq!(store.claim_proving().await.unwrap(), None, "leased");
@@ -634,11 +649,7 @@ async fn leases_expire_renew_and_bind_completion_to_their_holder(db: Db) {
         (1, WorkerState::Lost)
     );
     // Back in the queue: w2 takes it; w1 can neither complete nor release it.
-    store
-        .lease_proving("w2", now + 10_000)
-        .await
-        .unwrap()
-        .unwrap();
+    claimed!(store.lease_proving("w2", now + 10_000));
     let record = proof_record("w.proof");
     assert!(
         !store
@@ -674,11 +685,7 @@ async fn heartbeats_and_completions_do_not_deadlock(db: Db) {
     let mut leased = Vec::new();
     for i in 0..40u32 {
         let id = waiting_for_prover(store.as_ref(), i).await;
-        store
-            .lease_proving("w", now_ms() + 60_000)
-            .await
-            .unwrap()
-            .unwrap();
+        claimed!(store.lease_proving("w", now_ms() + 60_000));
         leased.push(id);
     }
     let beats = {
