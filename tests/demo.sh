@@ -103,5 +103,8 @@ if command -v curl >/dev/null; then
     echo "== GET /health"
     curl -fsS "$url/health"
     echo
+    echo "== GET /stats/throughput (the status page's chart at $url/; proofs verify in the browser at $url/verify)"
+    curl -fsS "$url/stats/throughput?minutes=5"
+    echo
 fi
 echo "== stopping the node"
