@@ -536,9 +536,10 @@ async fn measure_browser_verify_time() {
             30,
         )
         .await;
-    // Fibonacci takes 3 VM steps per iteration, plus a few.
-    for (label, n) in [("2^10", 330), ("2^16", 21_830), ("2^20", 349_500)] {
-        let proof_path = site.join(format!("{label}.proof"));
+    // Fibonacci takes about 1.25 VM steps per iteration, plus a few dozen.
+    for (label, n) in [("2^10", 780), ("2^16", 52_400), ("2^20", 838_800)] {
+        let file = format!("{}.proof", label.replace('^', "-"));
+        let proof_path = site.join(&file);
         let proved = Command::new(OBELYSK)
             .arg("prove")
             .arg(&module_path)
@@ -586,7 +587,7 @@ async fn measure_browser_verify_time() {
         let script = format!(
             "const v = await import('./assets/obelysk_web_verifier.js'); \
              const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer()); \
-             const m = await get('module.wasm'), p = await get('{label}.proof'); \
+             const m = await get('module.wasm'), p = await get('{file}'); \
              const times = []; \
              for (let i = 0; i < 6; i++) {{ \
                const t = performance.now(); const r = JSON.parse(v.verify(m, p, 96)); \
