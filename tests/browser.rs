@@ -440,7 +440,7 @@ async fn the_status_page_submits_follows_and_the_browser_verifies() {
     let offline = verify_files(&browser, &fib_path, &good).await;
     assert_eq!(offline["valid"], "true", "{offline}");
     let node_nav = browser
-        .js("return document.getElementById('node-nav').hidden;")
+        .js("return getComputedStyle(document.getElementById('node-nav')).display === 'none';")
         .await;
     assert_eq!(node_nav, json!(true), "a standalone copy has no node");
     browser.screenshot("verify-exported").await;
@@ -495,7 +495,10 @@ async fn the_page_sends_its_api_key_when_the_node_requires_one() {
     browser.screenshot("status-unauthorized").await;
 
     // With the key saved in the page, the same request goes through.
-    browser.click("#key-box summary").await;
+    let key_box = browser
+        .js("return document.getElementById('key-box').open;")
+        .await;
+    assert_eq!(key_box, json!(true), "a refused key opens the key box");
     browser.type_into("#api-key", token).await;
     browser.click("#save-key").await;
     browser.click("#estimate-btn").await;

@@ -218,8 +218,11 @@ function drawChart(series) {
   parts.push(svg('text', { class: 'label steps', x: W - 2, y: 10, 'text-anchor': 'end' }, `${formatCount(maxSteps)} steps/min`));
   parts.push(svg('text', { class: 'label', x: 2, y: H - 4 }, '−60 min'));
   parts.push(svg('text', { class: 'label', x: W - 2, y: H - 4, 'text-anchor': 'end' }, 'now'));
-  $('chart').replaceChildren(...parts);
   const total = jobsAt.reduce((a, b) => a + b, 0);
+  if (total === 0) {
+    parts.push(svg('text', { class: 'label', x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no jobs completed in the last hour'));
+  }
+  $('chart').replaceChildren(...parts);
   const steps = stepsAt.reduce((a, b) => a + b, 0);
   $('chart-total').textContent = `· ${total} jobs, ${formatCount(steps)} proven steps in the hour`;
   $('chart').dataset.jobs = total;
@@ -246,6 +249,15 @@ function invalidate() {
 function show(box, ...children) {
   box.hidden = false;
   box.replaceChildren(...children);
+}
+
+/** Shows the node's refusal; a missing or refused key opens the key box. */
+function failed(box, e) {
+  show(box, el('p', { class: 'bad' }, `${e.code ? `${e.code}: ` : ''}${e.message}`));
+  if (e.status === 401 || e.status === 403) {
+    box.append(el('p', { class: 'sub' }, 'Paste a client key under “API key”, save it, and try again.'));
+    $('key-box').open = true;
+  }
 }
 
 async function estimate() {
@@ -281,7 +293,7 @@ async function estimate() {
     estimated = JSON.stringify(body);
     $('submit-btn').disabled = !quote.fits;
   } catch (e) {
-    show(box, el('p', { class: 'bad' }, `${e.code ? `${e.code}: ` : ''}${e.message}`));
+    failed(box, e);
   } finally {
     $('estimate-btn').disabled = false;
   }
@@ -295,7 +307,7 @@ async function submit() {
     const accepted = await api('jobs', { method: 'POST', body: estimated, type: 'application/json' });
     followJob(accepted.id);
   } catch (e) {
-    show(box, el('p', { class: 'bad' }, `${e.code ? `${e.code}: ` : ''}${e.message}`));
+    failed(box, e);
     $('submit-btn').disabled = false;
   }
 }

@@ -30,8 +30,11 @@ function run() {
   try {
     report = JSON.parse(verify(inputs.module.bytes, inputs.proof.bytes, minBits));
   } catch (e) {
-    // A trap inside the verifier: never a valid proof.
-    report = { valid: false, error: { code: 'verifier_trap', message: `the verifier stopped: ${e.message}` } };
+    // A trap inside the verifier: never a valid proof. Its memory may be left half-updated, so
+    // this page verifies nothing more until it is reloaded.
+    report = { valid: false, error: { code: 'verifier_trap', message: `the verifier stopped (${e.message}); reload the page to verify again` } };
+    ready = false;
+    $('verify-btn').disabled = true;
   }
   const ms = performance.now() - start;
   const time = ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
@@ -126,7 +129,13 @@ async function start() {
   $('node-nav').hidden = !servedByNode;
   const badge = $('verifier-state');
   try {
-    await init({ module_or_path: new URL('obelysk_web_verifier_bg.wasm', import.meta.url) });
+    // Fetched here, so that a node built without the verifier can say why.
+    const wasm = await fetch(new URL('obelysk_web_verifier_bg.wasm', import.meta.url));
+    if (!wasm.ok) {
+      const body = await wasm.json().catch(() => null);
+      throw new Error(body && body.error ? body.error.message : `HTTP ${wasm.status}`);
+    }
+    await init({ module_or_path: wasm });
     const v = JSON.parse(versions());
     badge.textContent = `verifier ready · AIR ${v.air}, IR ${v.ir}, format ${v.proof_format}`;
     badge.className = 'pill completed';
