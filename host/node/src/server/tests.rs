@@ -379,3 +379,32 @@ async fn the_events_stream_carries_every_jobs_changes() {
     assert_eq!(jobs[0]["id"], json!(id));
     assert_eq!(jobs[0]["status"], "queued");
 }
+
+#[tokio::test]
+async fn the_events_stream_asks_for_a_resync_when_more_changed_than_one_event_carries() {
+    use futures_util::StreamExt;
+    let (_dir, state) = node(false).await;
+    let request = Request::builder()
+        .uri("/events")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let mut stream = response.into_body().into_data_stream();
+    // More jobs change than one `jobs` event carries, within its 150 ms window.
+    for _ in 0..=web::MAX_BATCH {
+        state.queue.changed(uuid::Uuid::now_v7());
+    }
+    let mut text = String::new();
+    let resync = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains("event: resync") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(resync, Ok(true), "{text}");
+    assert!(!text.contains("event: jobs"), "{text}");
+}

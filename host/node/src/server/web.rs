@@ -177,7 +177,7 @@ pub async fn throughput(
 }
 
 /// The most jobs one `jobs` event carries; past it the page is told to read the list again.
-const MAX_BATCH: usize = 100;
+pub(super) const MAX_BATCH: usize = 100;
 /// How long changes are gathered into one event.
 const BATCH_WINDOW: Duration = Duration::from_millis(150);
 
