@@ -23,6 +23,15 @@ pub struct WorkerDevice {
     pub memory_bytes: u64,
 }
 
+/// A heartbeat's body: the jobs the worker is proving.
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holding {
+    /// Only these leases are renewed; one left out expires. Without a body every lease of the
+    /// worker is renewed.
+    pub jobs: Vec<Uuid>,
+}
+
 /// `POST /workers/register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -94,6 +94,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
         tamper,
         device_pools: Arc::new(device_pools),
         programs: HashMap::new(),
+        held: HeldJobs::default(),
     };
     worker.run().await
 }
@@ -107,6 +108,39 @@ struct Worker {
     device_pools: Arc<Vec<rayon::ThreadPool>>,
     /// Lowered programs by plugin id.
     programs: HashMap<String, Arc<obelysk_vm::ir::Program>>,
+    /// The jobs this worker is proving: what each heartbeat renews.
+    held: HeldJobs,
+}
+
+/// The jobs a worker holds, shared with its heartbeat task.
+#[derive(Clone, Default)]
+struct HeldJobs(Arc<std::sync::Mutex<Vec<uuid::Uuid>>>);
+
+impl HeldJobs {
+    fn ids(&self) -> Vec<uuid::Uuid> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Holds `job` until the guard drops (on every way out of proving it).
+    fn hold(&self, job: uuid::Uuid) -> HoldGuard {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+        HoldGuard {
+            held: self.clone(),
+            job,
+        }
+    }
+}
+
+struct HoldGuard {
+    held: HeldJobs,
+    job: uuid::Uuid,
+}
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        let mut ids = self.held.0.lock().unwrap_or_else(|e| e.into_inner());
+        ids.retain(|&id| id != self.job);
+    }
 }
 
 /// What one lease attempt found.
@@ -127,6 +161,7 @@ impl Worker {
             let heartbeat = tokio::spawn(heartbeats(
                 self.client.clone(),
                 format!("{}/workers/{id}/heartbeat", self.base),
+                self.held.clone(),
                 Duration::from_millis(registered.heartbeat_ms.max(100)),
                 lost,
             ));
@@ -203,6 +238,8 @@ impl Worker {
     async fn prove(&mut self, id: &str, registered: &Registered, lease: Lease) {
         info!(job = %lease.job, plugin = %lease.plugin, "proving");
         let job = lease.job;
+        // Renewed while held; a job this worker lets go of without a release lapses.
+        let _held = self.held.hold(job);
         let proof = match self.prove_lease(id, registered, lease).await {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -337,16 +374,18 @@ impl Worker {
     }
 }
 
-/// Sends a heartbeat every `every`; flags `lost` when the coordinator no longer knows the
-/// worker. Network errors are logged and retried at the next beat.
+/// Sends a heartbeat naming the jobs held every `every`; flags `lost` when the coordinator no
+/// longer knows the worker. Network errors are logged and retried at the next beat.
 async fn heartbeats(
     client: reqwest::Client,
     url: String,
+    held: HeldJobs,
     every: Duration,
     lost: tokio::sync::watch::Sender<bool>,
 ) {
     loop {
-        match client.post(&url).send().await {
+        let body = crate::workers::Holding { jobs: held.ids() };
+        match client.post(&url).json(&body).send().await {
             Ok(response) if response.status() == StatusCode::NOT_FOUND => {
                 lost.send_replace(true);
                 return;

@@ -200,6 +200,18 @@ async fn a_worker_whose_proof_fails_is_quarantined_and_its_job_released() {
     assert_eq!(status, StatusCode::OK, "{leased}");
     assert_eq!(leased["job"], job.id.to_string());
 
+    // A heartbeat names the jobs it holds: a list renews them, anything else is a 400.
+    let heartbeat = format!("/workers/{worker}/heartbeat");
+    let held = json_body(json!({"jobs": [job.id]}));
+    let (status, _, body) = call(&state, "POST", &heartbeat, None, held).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let odd = json_body(json!({"jobs": "all"}));
+    let (status, _, body) = call(&state, "POST", &heartbeat, None, odd).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("malformed_json"))
+    );
+
     // Its phases move the job's progress; the coordinator's own phases are not the worker's.
     let phase = format!("/workers/{worker}/jobs/{}/phase", job.id);
     let (status, _, _) = call(

@@ -14,7 +14,7 @@ use super::jobs::parse_id;
 use super::{ApiError, AppState, Caller, ErrorBody};
 use crate::failures::FailureCode;
 use crate::store::{JobPhase, JobStatus, now_ms};
-use crate::workers::{Lease, Registered, Registration, WorkerRecord};
+use crate::workers::{Holding, Lease, Registered, Registration, WorkerRecord};
 
 /// Register a worker: its devices, backend, memory and version.
 #[utoipa::path(post, path = "/workers/register", tag = "workers", request_body = Registration,
@@ -76,20 +76,36 @@ pub struct Beat {
     pub lease_ms: u64,
 }
 
-/// A worker is alive: renews its leases.
-#[utoipa::path(post, path = "/workers/{id}/heartbeat", tag = "workers",
+/// A worker is alive: renews its leases (those it names, when it names them).
+#[utoipa::path(post, path = "/workers/{id}/heartbeat", tag = "workers", request_body(content = Option<Holding>),
     params(("id" = String, Path, description = "worker id")),
-    responses((status = 200, body = Beat), (status = 404, description = "unknown worker: register again", body = ErrorBody)))]
+    responses((status = 200, body = Beat), (status = 400, body = ErrorBody), (status = 404, description = "unknown worker: register again", body = ErrorBody)))]
 pub async fn heartbeat(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Beat>, ApiError> {
+    // An empty body names no jobs: every lease is renewed.
+    let body = body?;
+    let holding = match body.is_empty() {
+        true => None,
+        false => Some(
+            serde_json::from_slice::<Holding>(&body)
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        "malformed_json",
+                        format!("a heartbeat body is {{\"jobs\": [job ids]}}: {e}"),
+                    )
+                })?
+                .jobs,
+        ),
+    };
     own_worker(&state, &caller, &id).await?;
     let lease_ms = state.config.prover.lease_ms;
     if !state
         .store
-        .heartbeat(&id, now_ms() + lease_ms as i64)
+        .heartbeat(&id, now_ms() + lease_ms as i64, holding.as_deref())
         .await?
     {
         return Err(unknown_worker(&id));

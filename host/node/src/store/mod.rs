@@ -462,6 +462,12 @@ impl Minute {
     }
 }
 
+/// `holding` as the JSON array of ids both stores' heartbeat statements read (`None`: every
+/// lease).
+fn holding_json(holding: Option<&[Uuid]>) -> Option<String> {
+    holding.map(|ids| serde_json::to_string(ids).expect("ids serialize"))
+}
+
 /// The per-minute throughput query (one dialect: `$1` is read by both databases).
 const THROUGHPUT_SQL: &str = "SELECT (finished_at / 60000) * 60000 AS minute, COUNT(*) AS jobs, \
      CAST(COALESCE(SUM(CASE WHEN prove THEN vm_steps ELSE 0 END), 0) AS BIGINT) AS steps \
@@ -597,9 +603,16 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         stale_before_ms: i64,
     ) -> Result<Option<WorkerRecord>, StoreError>;
-    /// Records a heartbeat and renews the worker's leases until `lease_until_ms`; false for an
-    /// unknown worker.
-    async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError>;
+    /// Records a heartbeat and renews the worker's leases until `lease_until_ms`: those on
+    /// `holding` (the jobs the worker says it is proving), or all of them when `None` (a worker
+    /// that does not say). A lease left out is not renewed and expires. False for an unknown
+    /// worker.
+    async fn heartbeat(
+        &self,
+        worker: &str,
+        lease_until_ms: i64,
+        holding: Option<&[Uuid]>,
+    ) -> Result<bool, StoreError>;
     /// Leases the oldest job waiting for a prover to `worker` until `lease_until_ms`.
     async fn lease_proving(
         &self,

@@ -961,14 +961,24 @@ impl Store for PgStore {
             .transpose()
     }
 
-    async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
+    async fn heartbeat(
+        &self,
+        worker: &str,
+        lease_until_ms: i64,
+        holding: Option<&[Uuid]>,
+    ) -> Result<bool, StoreError> {
+        let holding = super::holding_json(holding);
         let mut tx = self.pool.begin().await?;
         // Jobs before workers, as every transaction that writes both: no deadlock.
-        sqlx::query("UPDATE jobs SET lease_expires = $1 WHERE lease_owner = $2")
-            .bind(lease_until_ms)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET lease_expires = $1 WHERE lease_owner = $2 \
+             AND ($3::text IS NULL OR id IN (SELECT json_array_elements_text($3::json)))",
+        )
+        .bind(lease_until_ms)
+        .bind(worker)
+        .bind(&holding)
+        .execute(&mut *tx)
+        .await?;
         let known = sqlx::query("UPDATE workers SET last_heartbeat = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(worker)

@@ -919,14 +919,25 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn heartbeat(&self, worker: &str, lease_until_ms: i64) -> Result<bool, StoreError> {
+    async fn heartbeat(
+        &self,
+        worker: &str,
+        lease_until_ms: i64,
+        holding: Option<&[Uuid]>,
+    ) -> Result<bool, StoreError> {
+        let holding = super::holding_json(holding);
         let mut tx = self.writer.begin().await?;
         // Jobs before workers, as every transaction that writes both: no deadlock.
-        sqlx::query("UPDATE jobs SET lease_expires = ? WHERE lease_owner = ?")
-            .bind(lease_until_ms)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET lease_expires = ? WHERE lease_owner = ? \
+             AND (? IS NULL OR id IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(lease_until_ms)
+        .bind(worker)
+        .bind(&holding)
+        .bind(&holding)
+        .execute(&mut *tx)
+        .await?;
         let known = sqlx::query("UPDATE workers SET last_heartbeat = ? WHERE id = ?")
             .bind(now_ms())
             .bind(worker)

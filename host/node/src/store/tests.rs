@@ -111,6 +111,7 @@ suite!(
     key_limits_hold_under_concurrent_submissions,
     unknown_plugin_is_rejected_by_the_schema,
     throughput_counts_completions_per_minute,
+    a_heartbeat_renews_only_the_leases_it_names,
 );
 
 fn job(plugin: &str, input: &[u32]) -> NewJob {
@@ -638,8 +639,8 @@ async fn leases_expire_renew_and_bind_completion_to_their_holder(db: Db) {
     assert_eq!(store.claim_proving().await.unwrap(), None, "leased");
     // A restart leaves a live lease alone; a heartbeat renews it.
     store.requeue_running().await.unwrap();
-    assert!(store.heartbeat("w1", now + 5_000).await.unwrap());
-    assert!(!store.heartbeat("nobody", now).await.unwrap());
+    assert!(store.heartbeat("w1", now + 5_000, None).await.unwrap());
+    assert!(!store.heartbeat("nobody", now, None).await.unwrap());
     assert!(store.expire_leases(now + 2_000).await.unwrap().is_empty());
     assert_eq!(store.expire_leases(now + 6_000).await.unwrap(), [job.id]);
     let stale = now + 60_000;
@@ -692,7 +693,7 @@ async fn heartbeats_and_completions_do_not_deadlock(db: Db) {
         let store = store.clone();
         tokio::spawn(async move {
             for _ in 0..200 {
-                store.heartbeat("w", now_ms() + 60_000).await.unwrap();
+                store.heartbeat("w", now_ms() + 60_000, None).await.unwrap();
             }
         })
     };
@@ -1050,4 +1051,47 @@ async fn throughput_counts_completions_per_minute(db: Db) {
     assert!(minutes.windows(2).all(|w| w[0].start_ms < w[1].start_ms));
     // Nothing completed after now.
     assert_eq!(store.throughput(after + 60_000).await.unwrap(), vec![]);
+}
+
+/// A worker that names the jobs it is proving keeps only those: a job it dropped without a
+/// release (a lost release request, a crashed proving thread) expires and goes back to wait.
+async fn a_heartbeat_renews_only_the_leases_it_names(db: Db) {
+    let store = db.open().await;
+    store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+    store.register_worker(&worker_record("w")).await.unwrap();
+    let now = now_ms();
+    let mut leased = Vec::new();
+    for input in [1, 2, 3] {
+        waiting_for_prover(store.as_ref(), input).await;
+        leased.push(claimed!(store.lease_proving("w", now + 1_000)).id);
+    }
+    let (kept, dropped, ignored) = (leased[0], leased[1], leased[2]);
+    // An id it does not hold is ignored, not taken over.
+    let other = waiting_for_prover(store.as_ref(), 4).await;
+    assert!(
+        store
+            .heartbeat("w", now + 10_000, Some(&[kept, other]))
+            .await
+            .unwrap()
+    );
+    let mut expired = store.expire_leases(now + 5_000).await.unwrap();
+    expired.sort();
+    let mut lapsed = vec![dropped, ignored];
+    lapsed.sort();
+    assert_eq!(expired, lapsed);
+    let job = store.job(kept).await.unwrap().unwrap();
+    assert_eq!(job.worker.as_deref(), Some("w"));
+    let waiting = store.job(other).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.phase, waiting.worker),
+        (Some(JobPhase::Waiting), None)
+    );
+    // Naming nothing renews nothing.
+    assert!(store.heartbeat("w", now + 20_000, Some(&[])).await.unwrap());
+    assert_eq!(store.expire_leases(now + 15_000).await.unwrap(), [kept]);
+    // Not naming renews every lease (a worker that does not say).
+    let again = claimed!(store.lease_proving("w", now + 16_000)).id;
+    assert!(store.heartbeat("w", now + 40_000, None).await.unwrap());
+    assert!(store.expire_leases(now + 30_000).await.unwrap().is_empty());
+    assert_eq!(store.expire_leases(now + 45_000).await.unwrap(), [again]);
 }
