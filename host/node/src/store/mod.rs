@@ -692,14 +692,22 @@ pub async fn open_store(url: &str, lease_ms: u64) -> Result<Arc<dyn Store>, Stor
 
 /// Opens the store that `url` names: `sqlite://PATH`, with proof files under `data_dir`
 /// (swept of files no job points at), or `postgres://…`, shared with other nodes, where a
-/// claim this node stops renewing lapses after `lease_ms`.
+/// claim this node stops renewing lapses after `lease_ms` (swept of proof blobs no job has
+/// pointed at for [`pg::ORPHAN_BLOB_AGE_MS`]).
 pub async fn open(
     url: &str,
     data_dir: &std::path::Path,
     lease_ms: u64,
 ) -> Result<Opened, StoreError> {
     if is_postgres(url) {
-        let (store, proofs) = pg::shared(PgStore::open(url, lease_ms).await?);
+        let store = PgStore::open(url, lease_ms).await?;
+        let orphans = store
+            .sweep_orphan_blobs(now_ms() - pg::ORPHAN_BLOB_AGE_MS)
+            .await?;
+        if orphans > 0 {
+            tracing::warn!(orphans, "removed proof blobs no job points at");
+        }
+        let (store, proofs) = pg::shared(store);
         return Ok(Opened { store, proofs });
     }
     let store = SqliteStore::open(url).await?;

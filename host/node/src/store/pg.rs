@@ -177,7 +177,15 @@ CREATE TRIGGER jobs_changed AFTER UPDATE ON jobs
     r#"
 CREATE INDEX jobs_completed ON jobs (finished_at) WHERE status = 'completed';
 "#,
+    // When a proof blob was last written, so that a sweep spares one a node is about to index.
+    r#"
+ALTER TABLE proof_blobs ADD COLUMN written_at BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
+
+/// How old an unindexed proof blob must be before a node's start-up deletes it: far longer
+/// than the verification between writing a proof and indexing it.
+pub const ORPHAN_BLOB_AGE_MS: i64 = 3_600_000;
 
 /// PostgreSQL implementation of [`Store`] and [`ProofBlobs`].
 pub struct PgStore {
@@ -440,11 +448,16 @@ async fn check_key_quota(
 impl ProofBlobs for PgStore {
     async fn put_proof(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let name = proof_name(bytes);
-        sqlx::query("INSERT INTO proof_blobs (name, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(&name)
-            .bind(bytes)
-            .execute(&self.pool)
-            .await?;
+        // Writing an existing blob again refreshes its time: a sweep must spare it now.
+        sqlx::query(
+            "INSERT INTO proof_blobs (name, bytes, written_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET written_at = EXCLUDED.written_at",
+        )
+        .bind(&name)
+        .bind(bytes)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(name)
     }
 
@@ -1137,6 +1150,22 @@ impl Store for PgStore {
 }
 
 /// The store as both trait objects a node needs.
+impl PgStore {
+    /// Deletes proof blobs no proof record names that were last written before
+    /// `written_before_ms` (orphans of a node that died between writing a proof and indexing
+    /// it, or whose lease on the job lapsed); returns how many.
+    pub async fn sweep_orphan_blobs(&self, written_before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM proof_blobs b WHERE written_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM proofs p WHERE p.file = b.name)",
+        )
+        .bind(written_before_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}
+
 pub(super) fn shared(store: PgStore) -> (Arc<dyn Store>, Arc<dyn ProofBlobs>) {
     let store = Arc::new(store);
     (store.clone(), store)

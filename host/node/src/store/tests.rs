@@ -1095,3 +1095,36 @@ async fn a_heartbeat_renews_only_the_leases_it_names(db: Db) {
     assert!(store.expire_leases(now + 30_000).await.unwrap().is_empty());
     assert_eq!(store.expire_leases(now + 45_000).await.unwrap(), [again]);
 }
+
+/// Proof blobs no job points at are swept once they are old enough, and writing a blob again
+/// makes it young: a node about to index a proof never loses it to another node's start-up.
+#[tokio::test]
+async fn postgres_sweeps_old_orphan_proof_blobs_only() {
+    let Db::Postgres(url) = Db::postgres().await else {
+        unreachable!()
+    };
+    let store = PgStore::open(&url, LEASE_MS).await.unwrap();
+    store.put_plugin(&plugin("aa"), b"abc").await.unwrap();
+    let kept = store.put_proof(b"an indexed proof").await.unwrap();
+    let id = waiting_for_prover(&store, 1).await;
+    claimed!(store.claim_proving());
+    assert!(
+        store
+            .complete_proven(id, &proof_record(&kept), false, None)
+            .await
+            .unwrap()
+    );
+    let orphan = store.put_proof(b"a proof nobody indexed").await.unwrap();
+    let written = now_ms();
+    assert_eq!(store.sweep_orphan_blobs(written - 60_000).await.unwrap(), 0);
+    // Written again (another node proving the same job): young again.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store.put_proof(b"a proof nobody indexed").await.unwrap();
+    assert_eq!(store.sweep_orphan_blobs(written + 1).await.unwrap(), 0);
+    assert_eq!(store.sweep_orphan_blobs(now_ms() + 1).await.unwrap(), 1);
+    assert_eq!(store.proof_bytes(&orphan).await.unwrap(), None);
+    assert_eq!(
+        store.proof_bytes(&kept).await.unwrap().as_deref(),
+        Some(&b"an indexed proof"[..])
+    );
+}
