@@ -430,6 +430,16 @@ async fn the_status_page_submits_follows_and_the_browser_verifies() {
         "the page scrolls sideways by {overflow} px"
     );
     browser.screenshot("status-phone").await;
+    browser.goto(&node.url(&format!("/verify?job={id}"))).await;
+    assert_eq!(verdict(&browser).await["valid"], "true");
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "/verify scrolls sideways by {overflow} px"
+    );
+    browser.screenshot("verify-phone").await;
     browser.client.set_window_size(1280, 1800).await.unwrap();
 
     // The exported bundle, on another host, verifies with the node gone.
