@@ -412,6 +412,47 @@ async fn the_status_page_submits_follows_and_the_browser_verifies() {
     assert_eq!(other["valid"], "false", "{other}");
     assert_eq!(other["code"], "program_mismatch", "{other}");
 
+    // The list filters by status and pages back: 50 more run-only jobs push the three proven
+    // ones off the first page.
+    let mut run_only = Vec::new();
+    for n in 0..50 {
+        run_only.push(node.job_id(&plugin_id, &[n]).await);
+    }
+    for id in &run_only {
+        node.wait(id).await;
+    }
+    browser.goto(&node.url("/")).await;
+    let rows = |n: usize| {
+        format!("return document.querySelectorAll('#jobs tr.job').length === {n} || null;")
+    };
+    browser.until("a full first page", &rows(50), 20).await;
+    browser.click("#older-btn").await;
+    browser.until("the older jobs", &rows(53), 20).await;
+    let older_hidden = browser
+        .js("return getComputedStyle(document.getElementById('older-btn')).display === 'none';")
+        .await;
+    assert_eq!(older_hidden, json!(true), "no page is left");
+    browser
+        .js(
+            "const f = document.getElementById('status-filter'); f.value = 'failed'; \
+             f.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser
+        .until(
+            "the empty filter",
+            "return !document.getElementById('jobs-empty').hidden;",
+            20,
+        )
+        .await;
+    browser
+        .js(
+            "const f = document.getElementById('status-filter'); f.value = 'completed'; \
+             f.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    browser.until("the completed jobs", &rows(50), 20).await;
+
     // Phone width: the status page fits, with no sideways scrolling.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.goto(&node.url("/")).await;

@@ -5,7 +5,9 @@ import {
   formatBytes, formatMs, formatCount, formatWords,
 } from './api.js';
 
-const SHOWN = 50;
+const PAGE = 50;
+let shown = PAGE; // how many jobs the list keeps (grows with "Show older jobs")
+let cursor = null; // `next_cursor` of the oldest page read
 const jobs = new Map(); // id → job, as `GET /jobs/{id}`
 const proofs = new Map(); // id → proof record (or a pending promise)
 const open = new Set(); // ids whose details are shown
@@ -15,18 +17,40 @@ const $ = (id) => document.getElementById(id);
 
 // ---- jobs ----------------------------------------------------------------------------------
 
+/** The status the list is filtered to, or ''. */
+const filter = () => $('status-filter').value;
+
+function query(limit, from) {
+  const status = filter() ? `&status=${filter()}` : '';
+  return `jobs?limit=${limit}${status}${from != null ? `&cursor=${from}` : ''}`;
+}
+
+/** Reads the newest `shown` jobs (of the filter's status) again. */
 async function loadJobs() {
-  const page = await api(`jobs?limit=${SHOWN}`);
-  const keep = new Set(page.jobs.map((j) => j.id));
-  for (const id of jobs.keys()) if (!keep.has(id) && id !== followedId) jobs.delete(id);
+  const page = await api(query(Math.min(shown, 500)));
+  jobs.clear();
   for (const job of page.jobs) jobs.set(job.id, job);
+  cursor = page.next_cursor ?? null;
+  renderJobs();
+}
+
+/** The next page of older jobs, kept below the ones shown. */
+async function loadOlder() {
+  if (cursor == null) return;
+  const page = await api(query(PAGE, cursor));
+  for (const job of page.jobs) if (!jobs.has(job.id)) jobs.set(job.id, job);
+  shown += page.jobs.length;
+  cursor = page.next_cursor ?? null;
   renderJobs();
 }
 
 function upsert(list) {
-  for (const job of list) jobs.set(job.id, job);
+  for (const job of list) {
+    if (!filter() || job.status === filter()) jobs.set(job.id, job);
+    else if (job.id !== followedId) jobs.delete(job.id); // it left the filter's status
+  }
   const newest = [...jobs.values()].sort(byNewest);
-  for (const job of newest.slice(SHOWN)) if (job.id !== followedId) jobs.delete(job.id);
+  for (const job of newest.slice(shown)) if (job.id !== followedId) jobs.delete(job.id);
   renderJobs();
   if (list.some((j) => j.status === 'completed')) refreshThroughputSoon();
 }
@@ -42,7 +66,8 @@ function renderJobs() {
   }
   body.replaceChildren(...rows);
   $('jobs-empty').hidden = jobs.size > 0;
-  $('jobs-note').textContent = jobs.size ? `newest ${jobs.size}` : '';
+  $('jobs-note').textContent = jobs.size ? `newest ${jobs.size}${filter() ? ` ${filter()}` : ''}` : '';
+  $('older-btn').hidden = cursor == null;
 }
 
 function jobRow(job) {
@@ -380,6 +405,11 @@ function live(connected) {
 }
 
 setupSubmit();
+$('status-filter').addEventListener('change', () => {
+  shown = PAGE;
+  loadJobs().catch((e) => ($('jobs-note').textContent = e.message));
+});
+$('older-btn').addEventListener('click', () => loadOlder().catch((e) => ($('jobs-note').textContent = e.message)));
 window.addEventListener('resize', () => lastSeries && drawChart(lastSeries));
 api('health').then(showNode, () => {});
 loadJobs().catch((e) => ($('jobs-note').textContent = e.message));
