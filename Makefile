@@ -15,9 +15,9 @@ export OBELYSK_STABLE_RUST ?= 1.95.0
 # NVRTC from PyPI (no GPU needed): the tests compile every CUDA kernel with it.
 NVRTC_LIB := $(HOME)/.cache/obelysk/nvrtc-13.0.88/lib
 # The browser verifier: host/web-verifier for wasm32 (std built from source), wrapped by the
-# wasm-bindgen CLI of exactly the version Cargo.lock pins, installed once into the cache.
+# wasm-bindgen CLI of exactly the version that crate pins (`=`), installed once into the cache.
 # (Not `--locked`: the CLI's own lock file names a webpki-roots release the registry lacks.)
-WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = "=\(.*\)"$$/\1/p' host/web-verifier/Cargo.toml)
 WASM_BINDGEN := $(HOME)/.cache/obelysk/wasm-bindgen-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
 WEB_VERIFIER_PKG := host/web-verifier/pkg
 TEST_ENV := LD_LIBRARY_PATH=$(NVRTC_LIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} OBELYSK_REQUIRE_NVRTC=1 \
@@ -57,6 +57,8 @@ browser:
 		--no-install-recommends chromium chromium-driver >/dev/null)
 
 wasm-bindgen:
+	@test -n "$(WASM_BINDGEN_VERSION)" || \
+		(echo 'host/web-verifier/Cargo.toml must pin wasm-bindgen = "=X.Y.Z"' >&2; exit 1)
 	@test -x $(WASM_BINDGEN) || (cd $(HOME) && $(CARGO) install --version $(WASM_BINDGEN_VERSION) \
 		--root $(HOME)/.cache/obelysk/wasm-bindgen-$(WASM_BINDGEN_VERSION) -j$(CARGO_JOBS) \
 		wasm-bindgen-cli)
