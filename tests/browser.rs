@@ -507,27 +507,8 @@ async fn the_page_sends_its_api_key_when_the_node_requires_one() {
         return;
     };
     let tmp = temp_dir();
-    let out = Command::new(OBELYSK)
-        .args([
-            "keys",
-            "create",
-            "--role",
-            "client",
-            "--name",
-            "web",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key: Value =
-        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let (ok, key, err) = keys(tmp.path(), &["create", "--role", "client", "--name", "web"]).await;
+    assert!(ok, "{err}");
     let token = key["token"].as_str().unwrap();
     let node = Node::start_with_env(tmp.path(), CONFIG, &[("OBELYSK_AUTH_REQUIRED", "true")]);
     plugin("fibonacci");

@@ -1,32 +1,11 @@
 //! API keys on a real node: `obelysk keys create | list | revoke` against its data directory,
 //! `[auth] required` (through `OBELYSK_AUTH_REQUIRED`), roles, and per-key limits.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::support::*;
-
-/// `obelysk keys ARGS --data-dir DIR --json`: its JSON, which must parse.
-async fn keys(dir: &Path, args: &[&str]) -> (bool, Value, String) {
-    let mut command: Vec<String> = vec!["keys".into()];
-    command.extend(args.iter().map(|a| a.to_string()));
-    command.extend([
-        "--data-dir".into(),
-        dir.display().to_string(),
-        "--json".into(),
-    ]);
-    let out = tokio::task::spawn_blocking(move || Command::new(OBELYSK).args(&command).output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let first = stdout.lines().next().unwrap_or("null");
-    let value = serde_json::from_str(first).unwrap_or(Value::Null);
-    (out.status.success(), value, stderr)
-}
 
 /// A request with an optional bearer token: (status, headers, JSON body).
 async fn send(

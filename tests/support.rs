@@ -559,3 +559,23 @@ pub fn disc_image(cx: i32, cy: i32, r: i32, level: u8) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `obelysk keys ARGS --data-dir DIR --json`: its JSON, which must parse.
+pub async fn keys(dir: &Path, args: &[&str]) -> (bool, Value, String) {
+    let mut command: Vec<String> = vec!["keys".into()];
+    command.extend(args.iter().map(|a| a.to_string()));
+    command.extend([
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--json".into(),
+    ]);
+    let out = tokio::task::spawn_blocking(move || Command::new(OBELYSK).args(&command).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let first = stdout.lines().next().unwrap_or("null");
+    let value = serde_json::from_str(first).unwrap_or(Value::Null);
+    (out.status.success(), value, stderr)
+}

@@ -440,6 +440,54 @@ pub enum Outcome {
     Failed(JobError),
 }
 
+/// What finishing a job with an [`Outcome`] writes to its row, as both stores bind it.
+pub(super) struct FinishColumns<'a> {
+    pub status: &'static str,
+    pub phase: Option<&'static str>,
+    pub progress: i64,
+    /// JSON words.
+    pub output: Option<String>,
+    pub fuel_used: Option<i64>,
+    pub vm_steps: Option<i64>,
+    pub error_code: Option<&'static str>,
+    pub error_message: Option<&'a str>,
+    pub finished_at: Option<i64>,
+    /// A failure may end a job in any unfinished state; a run result only a running one.
+    pub from_any_unfinished: bool,
+}
+
+impl Outcome {
+    /// The row's new columns, finishing at `now_ms` (a job sent on to the provers is not
+    /// finished: it waits for one).
+    pub(super) fn columns(&self, now_ms: i64) -> FinishColumns<'_> {
+        let (status, run, error) = match self {
+            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
+            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
+            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
+        };
+        let (phase, progress, finished_at) = match status {
+            JobStatus::Proving => (
+                Some(JobPhase::Waiting.as_str()),
+                JobPhase::Waiting.progress(),
+                None,
+            ),
+            _ => (None, 100, Some(now_ms)),
+        };
+        FinishColumns {
+            status: status.as_str(),
+            phase,
+            progress: i64::from(progress),
+            output: run.map(|r| serde_json::to_string(&r.output).expect("words serialize")),
+            fuel_used: run.map(|r| rows::clamp_i64(r.fuel_used)),
+            vm_steps: run.and_then(|r| r.vm_steps).map(rows::clamp_i64),
+            error_code: error.map(|e| e.code.as_str()),
+            error_message: error.map(|e| e.message.as_str()),
+            finished_at,
+            from_any_unfinished: error.is_some(),
+        }
+    }
+}
+
 /// The jobs completed in one minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Minute {

@@ -657,24 +657,12 @@ impl Store for PgStore {
     }
 
     async fn finish(&self, id: Uuid, outcome: &Outcome) -> Result<(), StoreError> {
-        let (status, run, error) = match outcome {
-            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
-            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
-            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
-        };
-        let (phase, progress, finished) = match status {
-            JobStatus::Proving => (
-                Some(JobPhase::Waiting.as_str()),
-                JobPhase::Waiting.progress(),
-                None,
-            ),
-            _ => (None, 100, Some(now_ms())),
-        };
+        let row = outcome.columns(now_ms());
         // A failure may end a job in any unfinished state; a run result only a running one.
         // Either only while no other node holds the job (this node may have lost it).
-        let from = match outcome {
-            Outcome::Failed(_) => "('running', 'proving', 'verifying')",
-            _ => "('running')",
+        let from = match row.from_any_unfinished {
+            true => "('running', 'proving', 'verifying')",
+            false => "('running')",
         };
         sqlx::query(&format!(
             "UPDATE jobs SET status = $1, phase = $2, progress = $3, \
@@ -683,15 +671,15 @@ impl Store for PgStore {
              finished_at = $9, holder = NULL, holder_expires = NULL \
              WHERE id = $10 AND status IN {from} AND (holder IS NULL OR holder = $11)"
         ))
-        .bind(status.as_str())
-        .bind(phase)
-        .bind(i64::from(progress))
-        .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
-        .bind(run.map(|r| clamp_i64(r.fuel_used)))
-        .bind(run.and_then(|r| r.vm_steps).map(clamp_i64))
-        .bind(error.map(|e| e.code.as_str()))
-        .bind(error.map(|e| e.message.as_str()))
-        .bind(finished)
+        .bind(row.status)
+        .bind(row.phase)
+        .bind(row.progress)
+        .bind(row.output)
+        .bind(row.fuel_used)
+        .bind(row.vm_steps)
+        .bind(row.error_code)
+        .bind(row.error_message)
+        .bind(row.finished_at)
         .bind(id.to_string())
         .bind(&self.node)
         .execute(&self.pool)

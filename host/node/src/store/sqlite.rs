@@ -358,31 +358,19 @@ pub(super) async fn finish_all_on(
     let mut query = sqlx::query(&sql);
     let now = now_ms();
     for (id, outcome) in finishes {
-        let (status, run, error) = match outcome {
-            Outcome::Completed(run) => (JobStatus::Completed, Some(run), None),
-            Outcome::ToProve(run) => (JobStatus::Proving, Some(run), None),
-            Outcome::Failed(error) => (JobStatus::Failed, None, Some(error)),
-        };
-        let (phase, progress, finished) = match status {
-            JobStatus::Proving => (
-                Some(JobPhase::Waiting.as_str()),
-                JobPhase::Waiting.progress(),
-                None,
-            ),
-            _ => (None, 100, Some(now)),
-        };
+        let row = outcome.columns(now);
         query = query
             .bind(id.to_string())
-            .bind(status.as_str())
-            .bind(phase)
-            .bind(i64::from(progress))
-            .bind(run.map(|r| serde_json::to_string(&r.output).expect("words serialize")))
-            .bind(run.map(|r| r.fuel_used as i64))
-            .bind(run.and_then(|r| r.vm_steps).map(|s| s as i64))
-            .bind(error.map(|e| e.code.as_str()))
-            .bind(error.map(|e| e.message.as_str()))
-            .bind(finished)
-            .bind(error.is_some());
+            .bind(row.status)
+            .bind(row.phase)
+            .bind(row.progress)
+            .bind(row.output)
+            .bind(row.fuel_used)
+            .bind(row.vm_steps)
+            .bind(row.error_code)
+            .bind(row.error_message)
+            .bind(row.finished_at)
+            .bind(row.from_any_unfinished);
     }
     query.execute(&mut *conn).await?;
     Ok(())
